@@ -1,0 +1,66 @@
+"""Errors a user can cause, each carrying a one-line hint that names the fix.
+
+The library raises these; ``evalsuite.cli`` prints ``error: <message> — hint: <hint>``
+to stderr and exits 1 without a traceback. Any other exception is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+
+class EvalsuiteError(Exception):
+    """Base class for every error caused by user input or the user's environment."""
+
+    default_hint = "run the command with --help to see the expected arguments"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint or self.default_hint
+
+    def __str__(self) -> str:
+        return f"{self.message} — hint: {self.hint}"
+
+
+class UnknownModelError(EvalsuiteError):
+    default_hint = "pass a Hugging Face Hub id (online), a local model directory, or demo/pico-s"
+
+
+class UnknownTaskError(EvalsuiteError):
+    default_hint = "run `evalsuite tasks` to list the available tasks and suites"
+
+
+class TaskFileError(EvalsuiteError):
+    """A task YAML or a task's data file is malformed or lacks required fields."""
+
+    default_hint = "fix the file named above (lm-eval YAML task format) and run again"
+
+
+class BackendNotInstalledError(EvalsuiteError):
+    default_hint = "install the backend's extra, e.g. pip install 'evalsuite[vllm]'"
+
+
+class BackendError(EvalsuiteError):
+    """The backend could not run the model (architecture, memory, device)."""
+
+    default_hint = "check --device, --dtype and --backend-arg settings"
+
+
+class RequestError(EvalsuiteError):
+    """A request the model cannot score (empty continuation, too long for the context)."""
+
+    default_hint = "check the task's prompts and the model's context length (--backend-arg max_length=N)"
+
+
+class DatabaseError(EvalsuiteError):
+    default_hint = "pass --db with a writable SQLite path or a SQLAlchemy URL (or set EVALSUITE_DB)"
+
+
+class ConfigError(EvalsuiteError):
+    """An invalid option value (negative --limit, malformed --backend-arg, ...)."""
+
+    default_hint = "see `evalsuite run --help` for valid values"
+
+
+class ArenaError(EvalsuiteError):
+    default_hint = "see `evalsuite arena --help`"

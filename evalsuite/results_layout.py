@@ -1,0 +1,247 @@
+"""Between lm-eval's results dict and evalsuite's tables.
+
+lm-eval packs scores as ``results[task]["acc,none"]``; we store one row per
+(task, metric, filter) with its stderr, and one row per scored document. The
+lm-eval layout is rebuilt only for ``--output`` so tools made for lm-eval read
+our files unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalsuite import environment
+from evalsuite.metrics import perplexity, translation
+from evalsuite.store.schema import MetricRecord, SampleRecord
+
+if TYPE_CHECKING:
+    from evalsuite.config import RunConfig
+    from evalsuite.models import ModelSpec
+    from evalsuite.tasks import LoadedTasks
+
+TokenCounter = Callable[[str], int]
+MERGED_SECTIONS = ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better", "n-samples")
+CORRECTNESS_METRICS = ("acc", "exact_match", "acc_norm", "mc1", "mc2", "f1")
+
+
+def split_metric_key(key: str) -> tuple[str, str]:
+    """``"acc,none"`` -> ``("acc", "none")``; lm-eval's only packed format, undone here."""
+    metric, _, filter_name = key.partition(",")
+    return metric, filter_name or "none"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if math.isnan(value) else float(value)
+
+
+def to_records(
+    run_id: int, results: dict[str, Any], loaded: LoadedTasks, *, token_count: TokenCounter | None
+) -> tuple[list[MetricRecord], list[SampleRecord]]:
+    """Metric and sample rows for one `simple_evaluate` result."""
+    metrics = _metric_records(run_id, results)
+    samples: list[SampleRecord] = []
+    for task, task_samples in (results.get("samples") or {}).items():
+        samples.extend(_sample_record(run_id, task, sample) for sample in task_samples)
+        output_type = (results.get("configs", {}).get(task) or {}).get("output_type")
+        if output_type == "loglikelihood_rolling" and token_count is not None:
+            metrics.extend(_token_perplexity(run_id, task, task_samples, token_count, results))
+    return metrics, samples
+
+
+def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
+    records: list[MetricRecord] = []
+    groups = set(results.get("groups", {})) | set(results.get("group_subtasks", {}))
+    sections = {**results.get("results", {}), **results.get("groups", {})}
+    for task, values in sections.items():
+        higher = results.get("higher_is_better", {}).get(task, {})
+        n_samples = (results.get("n-samples", {}).get(task) or {}).get("effective")
+        for key, raw in values.items():
+            if key == "alias" or "," not in key or "_stderr," in key:
+                continue
+            metric, filter_name = split_metric_key(key)
+            stderr = values.get(f"{metric}_stderr,{filter_name}")
+            signature = translation.signature_for(metric)
+            records.append(
+                MetricRecord(
+                    run_id=run_id,
+                    task=task,
+                    metric=metric,
+                    filter=filter_name,
+                    value=_number(raw),
+                    stderr=_number(stderr),
+                    n_samples=n_samples,
+                    n_shot=_number(results.get("n-shot", {}).get(task)),
+                    higher_is_better=higher.get(metric),
+                    is_group=task in groups,
+                    details={"sacrebleu_signature": signature} if signature else None,
+                )
+            )
+    return records
+
+
+def _token_perplexity(
+    run_id: int, task: str, samples: list[dict[str, Any]], token_count: TokenCounter, results: dict[str, Any]
+) -> list[MetricRecord]:
+    """Token perplexity needs the tokenizer, which lm-eval's rolling metrics never see."""
+    by_filter: dict[str, tuple[list[float], list[int]]] = {}
+    for sample in samples:
+        logliks, counts = by_filter.setdefault(sample.get("filter", "none"), ([], []))
+        logliks.append(float(sum(_as_float(r) for r in sample["filtered_resps"])))
+        counts.append(sum(token_count(args[0]) for args in sample["arguments"]))
+    return [
+        MetricRecord(
+            run_id=run_id,
+            task=task,
+            metric="token_perplexity",
+            filter=filter_name,
+            value=perplexity.token_perplexity(logliks, counts),
+            n_samples=len(logliks),
+            n_shot=_number(results.get("n-shot", {}).get(task)),
+            higher_is_better=False,
+            details={"tokens": sum(counts)},
+        )
+        for filter_name, (logliks, counts) in by_filter.items()
+    ]
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (list, tuple)):
+        return float(value[0])
+    return float(value)
+
+
+def _sample_record(run_id: int, task: str, sample: dict[str, Any]) -> SampleRecord:
+    arguments = [list(args) for args in sample.get("arguments", [])]
+    filtered = list(sample.get("filtered_resps", []))
+    prompt = str(arguments[0][0]) if arguments and arguments[0] else None
+    logliks: list[float] | None = None
+    responses: list[str]
+    target = sample.get("target")
+    if filtered and all(isinstance(r, (list, tuple)) and len(r) == 2 and _number(r[0]) is not None for r in filtered):
+        logliks = [float(r[0]) for r in filtered]
+        choices = [str(args[1]) for args in arguments if len(args) > 1]
+        best = max(range(len(logliks)), key=logliks.__getitem__)
+        responses = [choices[best]] if best < len(choices) else []
+        if isinstance(target, int) and 0 <= target < len(choices):
+            target = choices[target]
+    elif filtered and all(_number(r) is not None for r in filtered):
+        logliks = [float(r) for r in filtered]
+        responses = []
+    else:
+        responses = [str(r[0] if isinstance(r, (list, tuple)) and r else r) for r in sample.get("resps", [])]
+    metric_names = list(sample.get("metrics", []))
+    metric_values = {name: _jsonable(sample.get(name)) for name in metric_names}
+    if any(not isinstance(r, (list, tuple)) for r in filtered) and logliks is None:
+        metric_values["filtered_response"] = [str(r) for r in filtered]
+    return SampleRecord(
+        run_id=run_id,
+        task=task,
+        doc_id=int(sample.get("doc_id", 0)),
+        filter=str(sample.get("filter", "none")),
+        prompt=prompt,
+        target=None if target is None else str(target),
+        responses=responses,
+        logliks=logliks,
+        metrics=metric_values,
+        correct=_correctness(metric_values),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+        return value
+    return str(value)
+
+
+def _correctness(metric_values: dict[str, Any]) -> bool | None:
+    for name in CORRECTNESS_METRICS:
+        value = metric_values.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def token_counter(lm: Any, model: ModelSpec) -> TokenCounter | None:
+    """How many tokens a rolling request predicts for a text: the backend's own count when it has one."""
+    inner = getattr(lm, "inner", lm)
+    counter = getattr(inner, "count_tokens", None)
+    if callable(counter):
+        return counter
+    tokenizer = getattr(inner, "tokenizer", None)
+    if tokenizer is None:
+        try:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(model.path))
+        except (OSError, ValueError):
+            return None
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def merge(merged: dict[str, Any], results: dict[str, Any]) -> None:
+    """Fold one task's lm-eval result into the run's combined lm-eval layout."""
+    for section in MERGED_SECTIONS:
+        if section in results:
+            merged.setdefault(section, {}).update(results[section])
+    for key, value in results.items():
+        if key not in MERGED_SECTIONS and key != "samples":
+            merged.setdefault(key, value)
+
+
+def finalize(merged: dict[str, Any], config: RunConfig, model: ModelSpec, run_id: int | None) -> dict[str, Any]:
+    """lm-eval's results layout for the whole run, with evalsuite's provenance added."""
+    output = {key: merged[key] for key in merged if key != "samples"}
+    output["config"] = {
+        **(merged.get("config") or {}),
+        "model": f"evalsuite-{config.backend}",
+        "model_args": {"pretrained": model.name, "revision": model.revision, "dtype": config.dtype},
+        "batch_size": config.batch_size,
+        "device": config.device,
+        "random_seed": config.seeds["random"],
+        "numpy_seed": config.seeds["numpy"],
+        "torch_seed": config.seeds["torch"],
+        "fewshot_seed": config.seeds["fewshot"],
+    }
+    output["model_name"] = model.name
+    output["evalsuite"] = {
+        "run_id": run_id,
+        "weights_sha256": model.weights_sha256,
+        "apply_chat_template": config.apply_chat_template,
+        "system_instruction": config.system_instruction,
+        "versions": environment.package_versions(),
+    }
+    output["date"] = datetime.now(timezone.utc).timestamp()
+    return output
+
+
+def config_kwargs(stored: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild RunConfig keyword arguments from a run's stored JSON config."""
+    from dataclasses import fields
+
+    from evalsuite.config import RunConfig
+
+    names = {f.name for f in fields(RunConfig)}
+    kwargs = {key: value for key, value in stored.items() if key in names}
+    for key in ("data_dir", "text_file", "output"):
+        if kwargs.get(key):
+            kwargs[key] = Path(kwargs[key])
+    kwargs["output"] = None
+    kwargs["resume"] = None
+    kwargs["dry_run"] = False
+    kwargs["tasks"] = tuple(kwargs.get("tasks") or ())
+    kwargs["include_path"] = tuple(Path(p) for p in kwargs.get("include_path") or ())
+    kwargs["backend_args"] = tuple(tuple(p) for p in kwargs.get("backend_args") or ())
+    kwargs["gen_kwargs"] = tuple(tuple(p) for p in kwargs.get("gen_kwargs") or ())
+    return kwargs

@@ -1,0 +1,218 @@
+"""The tables evalsuite stores, as SQLModel classes.
+
+Everything a run produces is kept in one SQLite file (or any SQLAlchemy URL):
+models and their weights identity, runs with their full configuration, one row
+per (task, metric, filter) score, one row per scored document, the request cache
+that makes runs resumable, and the arena's prompts, answers, battles and votes.
+
+Scores are columns ``(task, metric, filter, value, stderr)``; lm-eval's packed
+``"acc,none"`` keys exist only in exports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+RUN_RUNNING = "running"
+RUN_COMPLETE = "complete"
+RUN_FAILED = "failed"
+RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETE, RUN_FAILED)
+
+VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware UTC: every stored time is in one zone, whatever the server's."""
+    return datetime.now(timezone.utc)
+
+
+def _json_column() -> Any:
+    return Field(default=None, sa_column=Column(JSON))
+
+
+def _text_column() -> Any:
+    return Field(default=None, sa_column=Column(Text))
+
+
+class ModelRecord(SQLModel, table=True):
+    """A model as evaluated: same name with other weights is another row."""
+
+    __tablename__ = "model"
+    __table_args__ = (UniqueConstraint("name", "weights_sha256"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    source: str
+    revision: Optional[str] = None
+    weights_sha256: str
+    params: Optional[int] = None
+    dtype: Optional[str] = None
+    architecture: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunRecord(SQLModel, table=True):
+    """One `evalsuite run`: its configuration, environment and status."""
+
+    __tablename__ = "run"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model.id", index=True)
+    backend: str
+    status: str = Field(default=RUN_RUNNING, index=True)
+    config: Optional[dict] = _json_column()
+    config_hash: str = Field(index=True)
+    tasks: Optional[list] = _json_column()
+    suite: Optional[str] = None
+    seed: int = 0
+    apply_chat_template: bool = False
+    system_instruction: Optional[str] = None
+    versions: Optional[dict] = _json_column()
+    hardware: Optional[dict] = _json_column()
+    error: Optional[str] = _text_column()
+    pid: Optional[int] = None
+    host: Optional[str] = None
+    requests_computed: int = 0
+    requests_cached: int = 0
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: Optional[datetime] = None
+    duration_s: Optional[float] = None
+    schema_version: int = SCHEMA_VERSION
+
+
+class MetricRecord(SQLModel, table=True):
+    """One score of one task in one run."""
+
+    __tablename__ = "metric"
+    __table_args__ = (
+        UniqueConstraint("run_id", "task", "metric", "filter"),
+        Index("ix_metric_task_metric", "task", "metric"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    task: str
+    metric: str
+    filter: str = "none"
+    value: Optional[float] = None
+    stderr: Optional[float] = None
+    normalized: Optional[float] = None
+    n_samples: Optional[int] = None
+    n_shot: Optional[int] = None
+    higher_is_better: Optional[bool] = None
+    is_group: bool = False
+    details: Optional[dict] = _json_column()
+
+
+class SampleRecord(SQLModel, table=True):
+    """One scored document: what the model saw, answered, and how it scored."""
+
+    __tablename__ = "sample"
+    __table_args__ = (Index("ix_sample_run_task_doc", "run_id", "task", "doc_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    task: str
+    doc_id: int
+    filter: str = "none"
+    prompt: Optional[str] = _text_column()
+    target: Optional[str] = _text_column()
+    responses: Optional[list] = _json_column()
+    logliks: Optional[list] = _json_column()
+    metrics: Optional[dict] = _json_column()
+    correct: Optional[bool] = None
+
+
+class RequestCacheRecord(SQLModel, table=True):
+    """A model's answer to one request, keyed by model identity + request.
+
+    Written as soon as each chunk of requests finishes, so an interrupted run
+    loses at most one chunk, and a resumed run recomputes only what is missing.
+    """
+
+    __tablename__ = "request_cache"
+
+    key: str = Field(primary_key=True)
+    model_key: str = Field(index=True)
+    request_type: str
+    response: Optional[list] = _json_column()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ArenaPrompt(SQLModel, table=True):
+    __tablename__ = "prompt"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    category: Optional[str] = Field(default=None, index=True)
+    source: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Completion(SQLModel, table=True):
+    """A model's answer to an arena prompt."""
+
+    __tablename__ = "completion"
+    __table_args__ = (UniqueConstraint("prompt_id", "model_name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    model_name: str = Field(index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    settings: Optional[dict] = _json_column()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Battle(SQLModel, table=True):
+    """A pair shown to a voter; issued by the server so votes cannot pick models.
+
+    ``token`` is an unguessable id handed to the page; a vote must quote it, and
+    it can be used once.
+    """
+
+    __tablename__ = "battle"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, index=True)
+    prompt_id: int = Field(foreign_key="prompt.id")
+    completion_a_id: int = Field(foreign_key="completion.id")
+    completion_b_id: int = Field(foreign_key="completion.id")
+    model_a: str
+    model_b: str
+    voter: str
+    created_at: datetime = Field(default_factory=utcnow)
+    voted: bool = False
+
+
+class Vote(SQLModel, table=True):
+    """One verdict on one battle; ``model_a`` is the answer shown as "A"."""
+
+    __tablename__ = "vote"
+    __table_args__ = (Index("ix_vote_pair", "model_a", "model_b"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    battle_id: Optional[int] = Field(default=None, foreign_key="battle.id", unique=True)
+    prompt_id: Optional[int] = Field(default=None, foreign_key="prompt.id")
+    model_a: str
+    model_b: str
+    outcome: str
+    voter: str = Field(index=True)
+    voter_kind: str = "human"
+    category: Optional[str] = None
+    position_a: str = "left"
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SchemaMigration(SQLModel, table=True):
+    """Which ordered migrations have been applied to this database."""
+
+    __tablename__ = "schema_migration"
+
+    version: int = Field(primary_key=True)
+    applied_at: datetime = Field(default_factory=utcnow)
