@@ -55,7 +55,7 @@ def handles_errors(command: F) -> F:
 
 
 def _quiet_libraries(verbose: bool) -> None:
-    level = logging.INFO if verbose else logging.WARNING
+    level = logging.INFO if verbose else logging.ERROR
     for name in ("lm_eval", "lm-eval", "transformers", "datasets", "vllm", "evalsuite"):
         logging.getLogger(name).setLevel(level)
     if not verbose:

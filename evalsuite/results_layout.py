@@ -8,6 +8,7 @@ our files unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -66,7 +67,7 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
                 continue
             metric, filter_name = split_metric_key(key)
             stderr = values.get(f"{metric}_stderr,{filter_name}")
-            signature = translation.signature_for(metric)
+            signature = _sacrebleu_signature(metric)
             records.append(
                 MetricRecord(
                     run_id=run_id,
@@ -83,6 +84,12 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
                 )
             )
     return records
+
+
+@functools.lru_cache(maxsize=None)
+def _sacrebleu_signature(metric: str) -> str | None:
+    """Stored with BLEU/chrF/TER scores, which are comparable only under the same signature."""
+    return translation.sacrebleu_signature(metric) if metric in translation.HIGHER_IS_BETTER else None
 
 
 def _token_perplexity(

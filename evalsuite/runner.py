@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import time
 import traceback
@@ -22,7 +23,7 @@ from types import FrameType
 from typing import Any
 
 from evalsuite import environment, results_layout
-from evalsuite.backends.cache import CachedLM
+from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, CachedLM
 from evalsuite.config import RunConfig
 from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
 from evalsuite.models import ModelSpec, resolve_model
@@ -31,6 +32,8 @@ from evalsuite.store.db import Database, open_database
 from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks
 
 log = logging.getLogger(__name__)
+# Requests computed between two commits of the request cache: smaller loses less on a crash.
+ENV_CACHE_CHUNK = "EVALSUITE_CACHE_CHUNK"
 Reporter = Callable[[str], None]
 
 
@@ -169,7 +172,8 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database) ->
 
     namespace = f"{model.identity}|{config.backend}|{config.dtype}|{config.device}|{sorted(config.backend_args)}"
     inner = build_backend(config, model)
-    return CachedLM(inner, database, namespace, show_progress=config.show_progress)
+    chunk = int(os.environ.get(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE))
+    return CachedLM(inner, database, namespace, chunk_size=chunk, show_progress=config.show_progress)
 
 
 def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks) -> dict[str, Any]:
@@ -180,7 +184,7 @@ def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTas
         model=lm,
         tasks=loaded.tasks,
         task_manager=loaded.manager,
-        num_fewshot=config.num_fewshot if config.num_fewshot is not None else spec.num_fewshot,
+        num_fewshot=None,  # load_tasks already set each task's shots (CLI > suite > task default)
         limit=_limit_for(config, spec),
         log_samples=True,
         apply_chat_template=config.apply_chat_template,
