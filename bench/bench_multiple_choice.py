@@ -1,0 +1,19 @@
+"""HellaSwag (4 multi-token endings per context): evalsuite TransformersLM vs lm-eval HFLM.
+
+    .venv/bin/python bench/bench_multiple_choice.py [--model DIR] [--limit 20]
+"""
+
+from __future__ import annotations
+
+from _common import DATA, jsonl, loglikelihood_bench, parse_args
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "", default_limit=20)
+    rows = jsonl(DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl", args.limit)
+    docs = [(row["ctx"], [" " + ending for ending in row["endings"]]) for row in rows]
+    loglikelihood_bench("HellaSwag loglikelihood", docs, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Loading a Hugging Face causal LM and its tokenizer, with errors a user can act on.
+
+Kept apart from ``transformers.py`` so the scoring class reads as the lm-eval
+interface only. The selective LM-head split (body + head) is verified here once
+per model against the model's own ``forward``; a model whose logits we cannot
+reproduce falls back to full logits instead of giving different numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import transformers
+from lm_eval.models.utils import configure_pad_token, resolve_max_length
+from lm_eval.models.utils_hf import get_dtype
+
+from evalsuite.backends._scoring import ModelParts
+from evalsuite.errors import BackendError, UnknownModelError
+
+log = logging.getLogger(__name__)
+
+# lm-eval's HFLM falls back to this context length when neither config nor tokenizer has one.
+DEFAULT_MAX_LENGTH = 2048
+
+
+def resolve_device(device: str) -> torch.device:
+    """Map ``--device`` to a torch device, refusing CUDA where there is none."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendError(
+            f"device {device!r} requested but torch sees no CUDA device (torch {torch.__version__})",
+            hint="pass --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU",
+        )
+    if device.startswith("mps") and not torch.backends.mps.is_available():
+        raise BackendError(f"device {device!r} requested but MPS is unavailable", hint="pass --device cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise BackendError(f"unknown device {device!r}: {error}", hint="use cpu, cuda or cuda:N") from error
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype | str:
+    """``auto`` keeps the checkpoint's dtype, as HFLM does; names map to torch dtypes."""
+    if dtype == "auto":
+        return "auto"
+    resolved = get_dtype(dtype) if hasattr(torch, dtype) else None
+    if not isinstance(resolved, torch.dtype):
+        raise BackendError(f"unknown dtype {dtype!r}", hint="use auto, float32, bfloat16 or float16")
+    if resolved == torch.float16 and device.type == "cpu":
+        log.warning("float16 on CPU is slow and imprecise; bfloat16 or float32 is better there")
+    return resolved
+
+
+def hub_kwargs(revision: str | None, trust_remote_code: bool, token: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision is not None:
+        kwargs["revision"] = revision
+    if token is not None:
+        kwargs["token"] = token
+    return kwargs
+
+
+def load_config(pretrained: str, hub_kwargs: dict[str, Any]) -> transformers.PretrainedConfig:
+    """Read ``config.json``; a path or id without one is not a model."""
+    if os.path.isdir(pretrained) and not os.path.isfile(os.path.join(pretrained, "config.json")):
+        raise UnknownModelError(f"{pretrained!r} is a directory without config.json, so not a model")
+    try:
+        return transformers.AutoConfig.from_pretrained(pretrained, **hub_kwargs)
+    except OSError as error:
+        raise UnknownModelError(f"cannot load model {pretrained!r}: {error}".splitlines()[0]) from error
+    except ValueError as error:
+        raise BackendError(
+            f"unsupported model {pretrained!r}: {error}".splitlines()[0],
+            hint="upgrade transformers, or pass --backend-arg trust_remote_code=true for custom code",
+        ) from error
+
+
+def load_tokenizer(
+    pretrained: str, config: transformers.PretrainedConfig, hub_kwargs: dict[str, Any]
+) -> transformers.PreTrainedTokenizerBase:
+    """Fast tokenizer with a pad token chosen exactly as lm-eval's HFLM chooses it."""
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(pretrained, use_fast=True, **hub_kwargs)
+    except (OSError, ValueError) as error:
+        raise BackendError(
+            f"cannot load the tokenizer of {pretrained!r}: {error}".splitlines()[0],
+            hint="the model directory needs tokenizer.json or tokenizer_config.json",
+        ) from error
+    return configure_pad_token(tokenizer, model_config=config)
+
+
+def load_model(
+    pretrained: str, dtype: torch.dtype | str, device: torch.device, hub_kwargs: dict[str, Any]
+) -> transformers.PreTrainedModel:
+    """``AutoModelForCausalLM`` on ``device`` in eval mode, SDPA attention where supported."""
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            pretrained, dtype=dtype, attn_implementation="sdpa", **hub_kwargs
+        )
+    except ValueError as error:
+        if "sdpa" in str(error).lower():
+            model = transformers.AutoModelForCausalLM.from_pretrained(pretrained, dtype=dtype, **hub_kwargs)
+        else:
+            raise BackendError(
+                f"{pretrained!r} is not a causal language model transformers can load: {error}".splitlines()[0],
+                hint="evalsuite's transformers backend runs decoder-only (AutoModelForCausalLM) models",
+            ) from error
+    except OSError as error:
+        raise UnknownModelError(f"cannot load weights of {pretrained!r}: {error}".splitlines()[0]) from error
+    return model.to(device).eval()
+
+
+def max_context_length(
+    model: transformers.PreTrainedModel, tokenizer: transformers.PreTrainedTokenizerBase, override: int | None
+) -> int:
+    """The window HFLM uses: explicit value, else config / tokenizer, else 2048."""
+    if override is not None:
+        if override < 2:
+            raise BackendError(f"max_length must be at least 2, got {override}", hint="pass max_length=N with N >= 2")
+        return override
+    return resolve_max_length(model.config, tokenizer, default=DEFAULT_MAX_LENGTH)
+
+
+@dataclass(frozen=True)
+class _HiddenOnly:
+    """Mimics a model output whose 'hidden state' is already the logits (fallback path)."""
+
+    last_hidden_state: torch.Tensor
+
+
+class _FullLogitsBody(torch.nn.Module):
+    """Fallback body: the whole model, logits over every position (as HFLM computes)."""
+
+    def __init__(self, model: transformers.PreTrainedModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **inputs: Any) -> _HiddenOnly:
+        return _HiddenOnly(self.model(**inputs).logits)
+
+
+def _logit_finisher(model: transformers.PreTrainedModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What known architectures do to logits after the head (Gemma soft-cap, Cohere/Granite scale)."""
+    config = model.config
+    cap = getattr(config, "final_logit_softcapping", None)
+    scale = getattr(model, "logit_scale", None)
+    divisor = getattr(config, "logits_scaling", None)
+
+    def finish(logits: torch.Tensor) -> torch.Tensor:
+        if isinstance(scale, (int, float)):
+            logits = logits * scale
+        if isinstance(divisor, (int, float)):
+            logits = logits / divisor
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    return finish
+
+
+def model_parts(model: transformers.PreTrainedModel, pad_token_id: int) -> ModelParts:
+    """Split the model into body and LM head, checked against the model's own logits.
+
+    The check runs a 7-token input both ways; if the split's logits differ
+    (an architecture with an unusual head), scoring uses full logits instead.
+    """
+    attention = getattr(model.config, "_attn_implementation", "eager") or "eager"
+    mask_is_boolean = attention != "eager"
+    head = model.get_output_embeddings()
+    body = model.base_model
+    if head is not None and body is not model:
+        parts = ModelParts(body, head, _logit_finisher(model), mask_is_boolean, pad_token_id)
+        if _split_matches_forward(model, parts):
+            return parts
+    log.warning("%s: LM head cannot be applied selectively; scoring uses full logits", type(model).__name__)
+    return ModelParts(_FullLogitsBody(model), torch.nn.Identity(), lambda x: x, mask_is_boolean, pad_token_id)
+
+
+def _split_matches_forward(model: transformers.PreTrainedModel, parts: ModelParts) -> bool:
+    device = next(model.parameters()).device
+    vocab = model.get_input_embeddings().num_embeddings
+    probe = torch.arange(7, device=device)[None] * 7 % vocab
+    with torch.inference_mode():
+        reference = model(input_ids=probe).logits.float()
+        hidden = parts.body(input_ids=probe, use_cache=False).last_hidden_state
+        split = parts.finish_logits(parts.head(hidden)).float()
+    tolerance = 1e-4 if reference.dtype == torch.float32 and split.dtype == torch.float32 else 5e-2
+    return split.shape == reference.shape and bool(torch.allclose(split, reference, atol=tolerance, rtol=tolerance))
