@@ -7,22 +7,23 @@ keeps its traceback.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from evalsuite.cli_common import (  # noqa: F401 (re-exported)
+    DbOption,
+    _console,
+    console,
+    err_console,
+    handles_errors,
+)
 from evalsuite.config import RunConfig, default_data_dir, default_db, parse_key_values
-from evalsuite.errors import EvalsuiteError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",
@@ -32,27 +33,6 @@ app = typer.Typer(
 )
 results_app = typer.Typer(help="Read stored runs back from the database.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def handles_errors(command: F) -> F:
-    """Turn user errors into one line on stderr and exit status 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except EvalsuiteError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message} — [bold]hint:[/] {exc.hint}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted[/] — the run is stored as failed; resume it with --resume RUN_ID")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR
@@ -66,7 +46,6 @@ def _split_csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
 
 
-DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL [default: $EVALSUITE_DB or results/evalsuite.db].")
 
 
 @app.command()
@@ -74,28 +53,28 @@ DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL [def
 def run(
     model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m)."),
     backend: str = typer.Option("transformers", help="transformers (evalsuite's scorer), vllm, or hf (lm-eval's HFLM)."),
-    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
-    suite: Optional[str] = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
-    limit: Optional[int] = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
-    num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
+    tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
+    suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
+    limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
+    num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
     batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
-    seed: Optional[int] = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling [default: lm-eval's 0/1234/1234/1234]."),
-    db: Optional[str] = DbOption,
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs [default: $EVALSUITE_DATA_DIR]."),
-    text_file: Optional[Path] = typer.Option(None, "--text-file", help="Measure perplexity on your own text file."),
+    seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling [default: lm-eval's 0/1234/1234/1234]."),
+    db: str | None = DbOption,
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs [default: $EVALSUITE_DATA_DIR]."),
+    text_file: Path | None = typer.Option(None, "--text-file", help="Measure perplexity on your own text file."),
     include_path: list[Path] = typer.Option([], "--include-path", help="Extra folder of lm-eval task YAML files (repeatable)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the results as lm-eval's results JSON."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the results as lm-eval's results JSON."),
     log_samples: bool = typer.Option(True, "--log-samples/--no-log-samples", help="Store every scored document."),
-    revision: Optional[str] = typer.Option(None, help="Hub branch, tag or commit of the model."),
+    revision: str | None = typer.Option(None, help="Hub branch, tag or commit of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run."),
     apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the tokenizer's chat template."),
-    fewshot_as_multiturn: Optional[bool] = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns [default: on with --apply-chat-template]."),
-    system_instruction: Optional[str] = typer.Option(None, "--system-instruction", help="System message prepended to every prompt."),
+    fewshot_as_multiturn: bool | None = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns [default: on with --apply-chat-template]."),
+    system_instruction: str | None = typer.Option(None, "--system-instruction", help="System message prepended to every prompt."),
     backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_model_len=4096."),
     gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable)."),
-    resume: Optional[int] = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
+    resume: int | None = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List tasks and request counts, then stop before loading any model."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show lm-eval's and transformers' logs."),
 ) -> None:
@@ -133,9 +112,9 @@ def run(
     if dry_run:
         _print_dry_run(runner.dry_run(config))
         return
-    outcome = runner.run(config, report=lambda line: err_console.print(f"[dim]{line}[/]"))
+    outcome = runner.run(config, report=lambda line: _console(stderr=True).print(f"[dim]{line}[/]"))
     _print_run_metrics(outcome.run_id, config.db)
-    err_console.print(
+    _console(stderr=True).print(
         f"[green]run {outcome.run_id} complete[/]: {outcome.computed} requests computed, {outcome.cached} from cache"
         + (f"; lm-eval results JSON written to {output}" if output else "")
     )
@@ -148,7 +127,7 @@ def _print_dry_run(outcome: Any) -> None:
     for task, count in outcome.request_counts.items():
         table.add_row(task, str(count))
     table.add_row("[bold]total[/]", f"[bold]{sum(outcome.request_counts.values())}[/]")
-    console.print(table)
+    _console().print(table)
 
 
 def _format_score(value: float | None, stderr: float | None) -> str:
@@ -182,20 +161,20 @@ def _print_run_metrics(run_id: int | None, db: str) -> None:
             str(metric.n_samples or ""),
             "" if metric.n_shot is None else str(int(metric.n_shot)),
         )
-    console.print(table)
+    _console().print(table)
 
 
 @app.command()
 @handles_errors
 def rescore(
     run_id: int = typer.Argument(..., help="A stored run whose requests are all cached."),
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
 ) -> None:
     """Recompute a run's metrics from its cached model answers, without loading the model."""
     _quiet_libraries(False)
     from evalsuite import runner
 
-    outcome = runner.rescore(run_id, db or default_db(), report=lambda line: err_console.print(f"[dim]{line}[/]"))
+    outcome = runner.rescore(run_id, db or default_db(), report=lambda line: _console(stderr=True).print(f"[dim]{line}[/]"))
     _print_run_metrics(outcome.run_id, db or default_db())
 
 
@@ -212,15 +191,15 @@ def list_tasks(
         table.add_column(column, overflow="fold")
     for info in catalog(include_builtin=all_tasks):
         table.add_row(info.name, info.kind, info.output_type or "", ", ".join(info.metrics), info.data_source)
-    console.print(table)
+    _console().print(table)
 
 
 @results_app.command("list")
 @handles_errors
 def results_list(
-    db: Optional[str] = DbOption,
-    status: Optional[str] = typer.Option(None, help="Only runs in this status: running, complete, failed."),
-    model: Optional[str] = typer.Option(None, help="Only models whose name contains this text."),
+    db: str | None = DbOption,
+    status: str | None = typer.Option(None, help="Only runs in this status: running, complete, failed."),
+    model: str | None = typer.Option(None, help="Only models whose name contains this text."),
 ) -> None:
     """List stored runs, newest first."""
     from evalsuite.store import queries
@@ -244,12 +223,12 @@ def results_list(
             summary.started_at.strftime("%Y-%m-%d %H:%M"),
             f"{summary.duration_s:.1f}" if summary.duration_s is not None else "",
         )
-    console.print(table)
+    _console().print(table)
 
 
 @results_app.command("show")
 @handles_errors
-def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite results list`."), db: Optional[str] = DbOption) -> None:
+def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite results list`."), db: str | None = DbOption) -> None:
     """Show one run's configuration and scores."""
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
@@ -260,21 +239,21 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     finally:
         database.close()
     run_row = detail.run
-    console.print(f"[bold]run {run_id}[/] — {detail.model.name} ({detail.model.source}) — {run_row.status}")
-    console.print(f"weights sha256 {detail.model.weights_sha256}; backend {run_row.backend}; seed {run_row.seed}; chat template {run_row.apply_chat_template}")
+    _console().print(f"[bold]run {run_id}[/] — {detail.model.name} ({detail.model.source}) — {run_row.status}")
+    _console().print(f"weights sha256 {detail.model.weights_sha256}; backend {run_row.backend}; seed {run_row.seed}; chat template {run_row.apply_chat_template}")
     if run_row.error:
-        console.print(f"[red]error:[/] {run_row.error}")
-    console.print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
+        _console().print(f"[red]error:[/] {run_row.error}")
+    _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
     _print_run_metrics(run_id, db or default_db())
 
 
 @results_app.command("export")
 @handles_errors
 def results_export(
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
     format: str = typer.Option("json", "--format", "-f", help="json, csv or md (a table for a model card)."),
     run: list[int] = typer.Option([], "--run", help="Only these run ids (repeatable) [default: all]."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
 ) -> None:
     """Export stored scores as JSON, CSV or a Markdown table."""
     from evalsuite import export
@@ -287,7 +266,7 @@ def results_export(
         database.close()
     if output:
         output.write_text(text)
-        err_console.print(f"wrote {output}")
+        _console(stderr=True).print(f"wrote {output}")
     else:
         sys.stdout.write(text)
 
@@ -295,7 +274,7 @@ def results_export(
 @app.command()
 @handles_errors
 def leaderboard(
-    db: Optional[str] = DbOption,
+    db: str | None = DbOption,
     port: int = typer.Option(8501, help="Port to serve on."),
     host: str = typer.Option("localhost", help="Address to bind."),
 ) -> None:
@@ -303,6 +282,11 @@ def leaderboard(
     from evalsuite import app_launcher
 
     raise typer.Exit(app_launcher.launch(db or default_db(), port=port, host=host))
+
+
+from evalsuite.cli_arena import arena_app
+
+app.add_typer(arena_app, name="arena")
 
 
 def main() -> None:

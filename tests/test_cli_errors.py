@@ -70,9 +70,9 @@ def test_malformed_task_yaml(tmp_path: Path) -> None:
 
 def test_data_file_missing_required_fields(tmp_path: Path, shared_data: Path) -> None:
     data_dir = tmp_path / "data"
-    arc = data_dir / "arc" / "ARC-Challenge"
+    arc = data_dir / "arc"
     arc.mkdir(parents=True)
-    source = next((shared_data / "arc").rglob("ARC-Challenge-Test.jsonl"))
+    source = shared_data / "arc" / "ARC-Challenge-Test.jsonl"
     rows = [json.loads(line) for line in source.read_text().splitlines()[:5]]
     for row in rows:
         row.pop("answerKey")

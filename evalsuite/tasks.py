@@ -1,0 +1,843 @@
+"""Task and suite resolution: names -> lm-eval Task/Group objects, ready for ``simple_evaluate``.
+
+Every task is an lm-eval task: YAML under ``tasks/yaml/`` (ours, shipped with data), a user's
+``--include-path`` directory, or lm-eval's ~14,000 built-in YAML files. Three things are ours:
+
+* **Fast start.** lm-eval's ``TaskManager()`` parses every built-in YAML (~7 s). We index our
+  own directory always (milliseconds) and lm-eval's only when a requested name is not ours;
+  that index is cached on disk (``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite``, keyed by lm-eval version, path and
+  directory mtime). Precedence: built-in < ours < include paths (ours replace lm-eval's
+  ``pubmedqa``, which no longer loads under datasets 4).
+* **Offline copies** (``data_dir``): ``tasks/local_sources.yaml`` maps a Hub dataset to local
+  files and a converter. A task reading that dataset keeps lm-eval's own config (prompts,
+  metrics, few-shot rules) and only gets ``custom_dataset`` pointed at the converted files.
+* **Suites** (``tasks/suites.yaml``): task lists with shots, per-task doc limits and the scores
+  that count for the suite average.
+
+The runner calls::
+
+    loaded = load_tasks(select_tasks(tasks, suite), data_dir=..., num_fewshot=...)
+    lm_eval.simple_evaluate(model=lm, tasks=loaded.tasks, task_manager=loaded.manager,
+                            num_fewshot=None, limit=None,
+                            samples=sample_indices(loaded, limit), ...)
+
+``num_fewshot`` is already applied to the Task objects here (per suite entry), and per-task
+limits travel as lm-eval's ``samples`` (doc indices), because ``simple_evaluate`` accepts only
+one global ``limit``.
+
+Internals of lm-eval 0.4.13 used (pinned in pyproject): ``TaskManager._index`` and the
+``_all_*`` name lists, ``TaskManager._factory``, ``TaskFactory.build/_load_full_config``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from evalsuite.errors import (
+    ConfigError,
+    EvalsuiteError,
+    TaskFileError,
+    UnknownTaskError,
+)
+from evalsuite.metrics.normalization import SuiteMetric, random_baseline
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: Root of the task definitions: the repository's ``tasks/`` (editable install) or the copy the
+#: wheel puts at ``evalsuite/_tasks``.
+TASKS_ROOT = _PACKAGE_DIR / "_tasks" if (_PACKAGE_DIR / "_tasks").is_dir() else _PACKAGE_DIR.parent / "tasks"
+TASK_YAML_DIR = TASKS_ROOT / "yaml"
+SUITES_FILE = TASKS_ROOT / "suites.yaml"
+LOCAL_SOURCES_FILE = TASKS_ROOT / "local_sources.yaml"
+TEXT_FILE_TASK = "perplexity_file"
+_IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
+_MISSING_FEWSHOT_KEY = "evalsuite_missing_fewshot_split"
+_log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One requested task (or group).
+
+    Attributes:
+        name: lm-eval task or group name (aliases already resolved).
+        num_fewshot: suite default; None = the task's own default.
+        limit: at most this many documents (the first ones) of each leaf task; None = all.
+    """
+
+    name: str
+    num_fewshot: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A named suite: what to run and how its scores combine (see ``tasks/suites.yaml``).
+
+    ``metrics`` lists the (task, metric, filter) scores that count, each with its benchmark
+    label and random baseline for ``evalsuite.metrics.normalization.suite_score``;
+    ``average`` is False when the scores have different units (no suite average shown).
+    """
+
+    name: str
+    description: str
+    tasks: tuple[TaskSpec, ...]
+    metrics: tuple[SuiteMetric, ...] = ()
+    average: bool = True
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One row of ``evalsuite tasks``."""
+
+    name: str
+    kind: str  # "task" | "group" | "suite" | "alias"
+    output_type: str
+    metrics: tuple[str, ...]
+    data_source: str
+    description: str = ""
+
+
+@dataclass
+class LoadedTasks:
+    """Tasks built and configured for one run.
+
+    Attributes:
+        manager: the TaskManager to pass to ``simple_evaluate`` (it knows every name used).
+        tasks: built lm-eval ``Task``/``Group`` objects, one per requested spec.
+        names: the requested names, in order.
+        specs: the specs that produced ``tasks``.
+        leaves: every leaf task by name (groups expanded).
+        num_fewshot: effective shots per leaf task.
+        limits: per-leaf document limit from the specs (None = all).
+    """
+
+    manager: Any
+    tasks: list[Any]
+    names: list[str]
+    specs: list[TaskSpec]
+    leaves: dict[str, Any] = field(default_factory=dict)
+    num_fewshot: dict[str, int] = field(default_factory=dict)
+    limits: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A local copy of one Hub dataset (one entry of ``tasks/local_sources.yaml``)."""
+
+    dataset_path: str
+    dataset_name: str | None
+    tasks: tuple[str, ...]
+    converter: Any
+    splits: Mapping[str, str]
+
+    def matches(self, cfg: Mapping[str, Any]) -> bool:
+        if cfg.get("dataset_path") != self.dataset_path:
+            return False
+        return self.dataset_name is None or cfg.get("dataset_name") == self.dataset_name
+
+    def files(self, data_dir: Path, dataset_name: str | None) -> dict[str, Path]:
+        return {
+            split: data_dir / pattern.format(dataset_name=dataset_name or "")
+            for split, pattern in self.splits.items()
+        }
+
+    @property
+    def subdirs(self) -> str:
+        return ", ".join(sorted({pattern.split("/")[0] + "/" for pattern in self.splits.values()}))
+
+
+@dataclass(frozen=True)
+class LocalCopy:
+    """``custom_dataset`` for a task served from a local copy: converts the files on load."""
+
+    source: LocalSource
+    files: Mapping[str, Path]
+
+    def __call__(self, **_task_metadata: Any) -> Any:
+        import datasets
+
+        splits = {}
+        for split, path in self.files.items():
+            records = self.source.converter(path)
+            if not records:
+                raise TaskFileError(f"{path}: no records", hint="restore the file from the benchmark's release")
+            splits[split] = datasets.Dataset.from_list(records)
+        return datasets.DatasetDict(splits)
+
+
+# ----------------------------------------------------------------------------- data loaders for YAML
+
+
+def jsonl_dataset(data_files: Mapping[str, str], config_source: str = "", **_metadata: Any) -> Any:
+    """``custom_dataset`` for task YAMLs: JSONL files per split, paths relative to the YAML file.
+
+    Use in a task YAML as ``custom_dataset: !function evalsuite.tasks.jsonl_dataset`` with
+    ``dataset_kwargs: {data_files: {test: data/test.jsonl}}``. lm-eval passes the task's
+    metadata (which holds ``config_source``, the YAML path) and ``dataset_kwargs`` as keywords.
+    """
+    import datasets
+
+    base = Path(config_source).parent if config_source and config_source != "inline" else Path.cwd()
+    splits = {}
+    for split, relative in data_files.items():
+        path = (base / relative).resolve()
+        splits[split] = datasets.Dataset.from_list(_read_jsonl(path))
+    return datasets.DatasetDict(splits)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    if not path.is_file():
+        raise TaskFileError(f"data file {path} does not exist", hint="check the task YAML's dataset_kwargs.data_files")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise TaskFileError(f"{path}: line {number} is not valid JSON ({exc.msg})") from exc
+    if not records:
+        raise TaskFileError(f"{path}: no records")
+    return records
+
+
+def text_file_dataset(text_file: str | None = None, **_metadata: Any) -> Any:
+    """``custom_dataset`` of ``perplexity_file``: the whole UTF-8 file is ONE document ``{"page"}``.
+
+    One document (not one per paragraph) so rolling windows carry context across blank lines,
+    as a reader of the file would; word and byte counts are those of the file's text.
+    """
+    import datasets
+
+    if not text_file:
+        raise TaskFileError(
+            f"task '{TEXT_FILE_TASK}' needs a text file", hint="pass --text-file PATH (a UTF-8 text file)"
+        )
+    path = Path(text_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise TaskFileError(f"text file {path} does not exist", hint="pass an existing file to --text-file") from exc
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(f"text file {path} is not UTF-8 ({exc.reason})", hint="convert it to UTF-8") from exc
+    if not text.strip():
+        raise TaskFileError(f"text file {path} is empty", hint="pass a file with some text to --text-file")
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list([{"page": text}])})
+
+
+# ----------------------------------------------------------------------------- suites
+
+
+@lru_cache(maxsize=1)
+def _suites_file() -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(SUITES_FILE.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaskFileError(f"{SUITES_FILE}: cannot be read ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
+        raise TaskFileError(f"{SUITES_FILE}: expected a mapping with a 'suites' mapping")
+    return data
+
+
+def aliases() -> dict[str, str]:
+    """Short names for tasks (``bleu`` -> ``wmt22_en_de``), from ``tasks/suites.yaml``."""
+    return dict(_suites_file().get("aliases") or {})
+
+
+def _suite_metric(raw: Mapping[str, Any], task: str) -> SuiteMetric:
+    choices = raw.get("num_choices")
+    return SuiteMetric(
+        task=str(raw.get("task", task)),
+        metric=str(raw["metric"]),
+        filter=str(raw.get("filter", "none")),
+        benchmark=str(raw.get("benchmark", raw.get("task", task))),
+        random_baseline=random_baseline(int(choices)) if choices else 0.0,
+    )
+
+
+def _parse_suite(name: str, raw: Mapping[str, Any]) -> SuiteSpec:
+    try:
+        specs, metrics = [], []
+        for entry in raw["tasks"]:
+            specs.append(TaskSpec(str(entry["task"]), entry.get("num_fewshot"), entry.get("limit")))
+            if entry.get("score"):
+                metrics.append(_suite_metric(entry["score"], str(entry["task"])))
+        metrics += [_suite_metric(score, str(score["task"])) for score in raw.get("scores") or []]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TaskFileError(f"{SUITES_FILE}: suite '{name}' is malformed ({exc!r})") from exc
+    return SuiteSpec(
+        name=name,
+        description=" ".join(str(raw.get("description", "")).split()),
+        tasks=tuple(specs),
+        metrics=tuple(metrics),
+        average=bool(raw.get("average", True)),
+    )
+
+
+def suites() -> dict[str, SuiteSpec]:
+    """Every suite defined in ``tasks/suites.yaml``, by name."""
+    return {name: _parse_suite(name, raw) for name, raw in _suites_file()["suites"].items()}
+
+
+# ----------------------------------------------------------------------------- indexes
+
+
+def _index_dirs(dirs: Iterable[Path]) -> dict[str, Any]:
+    """Index task YAMLs of small directories strictly: a broken file is an error, not skipped.
+
+    lm-eval's own indexer skips unparsable files silently, which hides a user's typo until
+    "unknown task". YAML fragments without ``task``/``group``/``class`` (include templates)
+    are skipped, as lm-eval does.
+    """
+    from lm_eval.tasks._index import TaskIndex
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    index: dict[str, Any] = {}
+    for root in dirs:
+        if not root.is_dir():
+            raise TaskFileError(f"task directory {root} does not exist", hint="pass an existing directory")
+        found: dict[str, Any] = {}
+        for yaml_path in sorted(root.rglob("*.yaml")):
+            if _IGNORED_DIRS.intersection(yaml_path.parts):
+                continue
+            try:
+                cfg = load_yaml(yaml_path, resolve_func=False, recursive=True)
+            except Exception as exc:  # yaml errors, bad includes, non-mapping documents
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc})") from exc
+            if not {"task", "group", "class"}.intersection(cfg):
+                continue
+            try:
+                TaskIndex.process_cfg(cfg, yaml_path, found)
+            except Exception as exc:
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc!r})") from exc
+        index.update(found)
+    return index
+
+
+def _cache_dir() -> Path:
+    """``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite`` (read at call time, so tests can isolate it)."""
+    return Path(os.environ.get("EVALSUITE_CACHE") or Path.home() / ".cache" / "evalsuite")
+
+
+def _builtin_cache_path() -> Path:
+    import lm_eval
+    import lm_eval.tasks
+
+    tasks_dir = Path(lm_eval.tasks.__file__).resolve().parent
+    version = getattr(lm_eval, "__version__", "unknown")
+    key = f"{version}|{tasks_dir}|{tasks_dir.stat().st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return _cache_dir() / f"lm_eval_index_{version}_{digest}.pkl"
+
+
+def _summary(entry: Any) -> dict[str, Any]:
+    """What the catalog needs from an index entry, small enough to pickle for 14k entries."""
+    cfg = entry.cfg or {}
+    metric_lists = cfg.get("metric_list") or cfg.get("aggregate_metric_list") or []
+    metrics = [str(m.get("metric")) for m in metric_lists if isinstance(m, dict)]
+    return {
+        "kind": entry.kind.name,
+        "yaml_path": str(entry.yaml_path) if entry.yaml_path else None,
+        "tags": sorted(entry.tags),
+        "output_type": str(cfg.get("output_type") or ""),
+        "metrics": metrics,
+        "dataset_path": cfg.get("dataset_path"),
+        "dataset_name": cfg.get("dataset_name"),
+    }
+
+
+def _fast_index(root: Path) -> dict[str, Any]:
+    """lm-eval's index of ``root`` (same entries as ``TaskIndex.build``), about 5x faster.
+
+    ``TaskIndex.build`` re-parses a shared include file for every task that includes it
+    (~27,000 parses for ~14,000 files) and resolves each path; here each file is parsed once
+    (``!function`` left unresolved) and includes are merged from memory with lm-eval's rules:
+    included keys first, ``task_list`` not inherited, the file's own keys win. Unparsable files
+    are skipped, as lm-eval does. tests/test_tasks.py checks equality with ``TaskIndex.build``.
+    """
+    import yaml
+    from lm_eval.tasks._index import TaskIndex
+
+    class Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    parsed: dict[str, Any] = {}
+
+    def merged(path: str, depth: int = 0) -> dict[str, Any]:
+        if depth > 20:
+            raise ValueError(f"include cycle at {path}")
+        if path not in parsed:
+            with open(path, "rb") as handle:
+                parsed[path] = yaml.load(handle, Loader=Loader)
+        cfg = parsed[path]
+        if not isinstance(cfg, dict):
+            raise TypeError(f"{path} is not a mapping")
+        includes = cfg.get("include")
+        if includes is None:
+            return dict(cfg)
+        out: dict[str, Any] = {}
+        for include in includes if isinstance(includes, list) else [includes]:
+            inherited = merged(os.path.normpath(os.path.join(os.path.dirname(path), include)), depth + 1)
+            inherited.pop("task_list", None)
+            out.update(inherited)
+        out.update({k: v for k, v in cfg.items() if k != "include"})
+        return out
+
+    index: dict[str, Any] = {}
+    for yaml_path in sorted(root.glob("**/*.yaml"), key=lambda p: p.as_posix()):
+        if _IGNORED_DIRS.intersection(yaml_path.parts):
+            continue
+        try:
+            TaskIndex.process_cfg(merged(str(yaml_path)), yaml_path, index)
+        except Exception as exc:  # noqa: BLE001 - lm-eval skips files it cannot index; so do we
+            _log.debug("not indexed: %s (%s)", yaml_path, exc)
+    return index
+
+
+@lru_cache(maxsize=1)
+def _builtin_summaries() -> dict[str, dict[str, Any]]:
+    """lm-eval's built-in task index, from the disk cache or built once (~7 s) and cached."""
+    path = _builtin_cache_path()
+    if path.is_file():
+        try:
+            with path.open("rb") as handle:
+                cached: dict[str, dict[str, Any]] = pickle.load(handle)
+            return cached
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass  # a truncated or foreign cache file: rebuild it below
+    import lm_eval.tasks
+
+    entries = _fast_index(Path(lm_eval.tasks.__file__).resolve().parent)
+    summaries = {name: _summary(entry) for name, entry in entries.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as partial:
+        pickle.dump(summaries, partial, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial.name, path)  # atomic: a concurrent start never reads half a file
+    return summaries
+
+
+def _builtin_index() -> dict[str, Any]:
+    from lm_eval.tasks._index import Entry, Kind
+
+    return {
+        name: Entry(
+            name=name,
+            kind=Kind[summary["kind"]],
+            yaml_path=Path(summary["yaml_path"]) if summary["yaml_path"] else None,
+            tags=set(summary["tags"]),
+        )
+        for name, summary in _builtin_summaries().items()
+    }
+
+
+def _own_index(include_path: Iterable[Path] = ()) -> dict[str, Any]:
+    return _index_dirs([TASK_YAML_DIR, *[Path(p) for p in include_path]])
+
+
+# ----------------------------------------------------------------------------- local sources
+
+
+@lru_cache(maxsize=1)
+def local_sources() -> tuple[LocalSource, ...]:
+    """The entries of ``tasks/local_sources.yaml`` (converters imported)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    try:
+        raw = load_yaml(LOCAL_SOURCES_FILE, resolve_func=True, recursive=False)
+        return tuple(
+            LocalSource(
+                dataset_path=str(item["dataset_path"]),
+                dataset_name=item.get("dataset_name"),
+                tasks=tuple(item["tasks"]),
+                converter=item["converter"],
+                splits=dict(item["splits"]),
+            )
+            for item in raw["sources"]
+        )
+    except (KeyError, TypeError, ValueError, ImportError, AttributeError) as exc:
+        raise TaskFileError(f"{LOCAL_SOURCES_FILE}: malformed ({exc!r})") from exc
+
+
+def _source_for(cfg: Mapping[str, Any]) -> LocalSource | None:
+    return next((source for source in local_sources() if source.matches(cfg)), None)
+
+
+def _fewshot_source_split(cfg: Mapping[str, Any]) -> str | None:
+    """The split lm-eval draws few-shot examples from (None: fixed samples in the config)."""
+    fewshot_config = cfg.get("fewshot_config") or {}
+    if isinstance(fewshot_config, dict) and fewshot_config.get("samples") is not None:
+        return None
+    return (
+        cfg.get("fewshot_split")
+        or (fewshot_config.get("split") if isinstance(fewshot_config, dict) else None)
+        or cfg.get("training_split")
+        or cfg.get("validation_split")
+        or cfg.get("test_split")
+    )
+
+
+def _with_local_copy(cfg: dict[str, Any], source: LocalSource, data_dir: Path) -> dict[str, Any]:
+    """``cfg`` reading its documents from ``data_dir`` instead of the Hub; nothing else changes."""
+    files = source.files(data_dir, cfg.get("dataset_name"))
+    for path in files.values():
+        if not path.is_file():
+            raise TaskFileError(
+                f"task '{cfg.get('task')}' needs {path}, which is missing from the data directory {data_dir}",
+                hint=f"point --data-dir (or EVALSUITE_DATA_DIR) at a directory holding {source.subdirs}",
+            )
+    fewshot_split = _fewshot_source_split(cfg)
+    metadata = dict(cfg.get("metadata") or {})
+    metadata["evalsuite_local_copy"] = {split: str(path) for split, path in files.items()}
+    if fewshot_split is not None and fewshot_split not in files:
+        metadata[_MISSING_FEWSHOT_KEY] = fewshot_split
+    cfg = {**cfg, "custom_dataset": LocalCopy(source, files), "metadata": metadata}
+    for key in ("training_split", "validation_split", "test_split", "fewshot_split"):
+        if cfg.get(key) is not None and cfg[key] not in files:
+            cfg[key] = None
+    return cfg
+
+
+# ----------------------------------------------------------------------------- manager
+
+
+def _task_factory_class() -> type:
+    from lm_eval.tasks._factory import TaskFactory
+
+    class LocalDataTaskFactory(TaskFactory):  # type: ignore[misc]
+        """lm-eval's factory plus: local data copies, and build errors as TaskFileError."""
+
+        def __init__(self, data_dir: Path | None) -> None:
+            super().__init__(meta=None)
+            self.data_dir = data_dir
+
+        def _load_full_config(self, entry: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+            cfg: dict[str, Any] = super()._load_full_config(entry, overrides)
+            if self.data_dir is not None and isinstance(cfg.get("task"), str) and "custom_dataset" not in cfg:
+                source = _source_for(cfg)
+                if source is not None:
+                    cfg = _with_local_copy(cfg, source, self.data_dir)
+            return cfg
+
+        def build(self, entry: Any, *, overrides: dict[str, Any] | None = None, registry: dict[str, Any]) -> Any:
+            try:
+                return super().build(entry, overrides=overrides, registry=registry)
+            except EvalsuiteError:
+                raise
+            except Exception as exc:
+                raise _build_error(entry, self.data_dir, exc) from exc
+
+    return LocalDataTaskFactory
+
+
+def _build_error(entry: Any, data_dir: Path | None, exc: Exception) -> TaskFileError:
+    """Explain why lm-eval could not build ``entry``: Hub unreachable, or a bad config."""
+    source = str(entry.yaml_path) if entry.yaml_path else "an inline config"
+    summary = _builtin_summaries().get(entry.name, {}) if _is_builtin(entry) else {}
+    dataset = summary.get("dataset_path")
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if dataset and _looks_like_hub_failure(exc):
+        offline = sorted({name for s in local_sources() for name in s.tasks})
+        where = "has no local copy" if data_dir else "was not given --data-dir"
+        return TaskFileError(
+            f"task '{entry.name}' needs the dataset '{dataset}' from the Hugging Face Hub, which could not be "
+            f"loaded ({text}); it {where}",
+            hint=f"connect to the Hub, or use a task with a local copy via --data-dir: {', '.join(offline)}",
+        )
+    return TaskFileError(f"task '{entry.name}' from {source} could not be built: {text}")
+
+
+def _is_builtin(entry: Any) -> bool:
+    import lm_eval.tasks
+
+    root = Path(lm_eval.tasks.__file__).resolve().parent
+    return entry.yaml_path is not None and root in Path(entry.yaml_path).resolve().parents
+
+
+def _looks_like_hub_failure(exc: BaseException) -> bool:
+    names = {type(e).__name__ for e in _exception_chain(exc)}
+    hub_errors = {
+        "ConnectionError", "OfflineModeIsEnabled", "DatasetNotFoundError", "LocalEntryNotFoundError",
+        "HfHubHTTPError", "FileNotFoundError", "DataFilesNotFoundError", "DatasetGenerationError",
+    }  # fmt: skip
+    return bool(names & hub_errors)
+
+
+def _exception_chain(exc: BaseException | None) -> Iterable[BaseException]:
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _make_manager(index: dict[str, Any], data_dir: Path | None) -> Any:
+    """A TaskManager over ``index`` (no directory scan), building through our factory."""
+    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks._index import Kind
+
+    manager = TaskManager(include_defaults=False)
+    manager._index = index
+    manager._factory = _task_factory_class()(data_dir)
+    manager._all_tasks = sorted(index)
+    manager._all_subtasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
+    manager._all_groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
+    manager._all_tags = sorted(n for n, e in index.items() if e.kind == Kind.TAG)
+    return manager
+
+
+def _index_for(names: Iterable[str], include_path: Iterable[Path]) -> dict[str, Any]:
+    """Our index, with lm-eval's built-ins underneath only if some name is not ours."""
+    own = _own_index(include_path)
+    if all(name in own for name in names):
+        return own
+    return {**_builtin_index(), **own}
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+def _unknown(name: str, candidates: Iterable[str]) -> UnknownTaskError:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return UnknownTaskError(f"Unknown task or suite '{name}'.{suggestion}")
+
+
+def select_tasks(
+    tasks: list[str] | None,
+    suite: str | None,
+    *,
+    text_file: Path | None = None,
+    include_path: Iterable[Path] = (),
+) -> list[TaskSpec]:
+    """Specs for ``--suite NAME``, ``--tasks a,b`` and ``--text-file PATH``, in that order.
+
+    A name in ``tasks`` may be a task, group, alias (``bleu``) or suite (expanded). Unknown
+    names raise UnknownTaskError with close matches; duplicates are dropped. ``text_file``
+    adds the ``perplexity_file`` task (``load_tasks`` must get the same ``text_file``).
+    Nothing requested raises UnknownTaskError.
+    """
+    all_suites = suites()
+    alias_map = aliases()
+    specs: list[TaskSpec] = []
+    if suite is not None:
+        if suite not in all_suites:
+            raise _unknown(suite, all_suites)
+        specs.extend(all_suites[suite].tasks)
+    requested = [alias_map.get(name.strip(), name.strip()) for name in tasks or [] if name.strip()]
+    plain = [name for name in requested if name not in all_suites]
+    include_path = list(include_path)
+    known = _index_for(plain, include_path) if plain else {}
+    for name in requested:
+        if name in all_suites:
+            specs.extend(all_suites[name].tasks)
+        elif name in known:
+            specs.append(TaskSpec(name))
+        else:
+            raise _unknown(name, [*known, *all_suites, *alias_map])
+    if text_file is not None:
+        specs.append(TaskSpec(TEXT_FILE_TASK))
+    if not specs:
+        raise UnknownTaskError("no tasks to run", hint="pass --tasks NAMES, --suite NAME or --text-file PATH")
+    seen: set[str] = set()
+    return [spec for spec in specs if not (spec.name in seen or seen.add(spec.name))]  # type: ignore[func-returns-value]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_tasks(
+    specs: list[TaskSpec],
+    *,
+    data_dir: Path | None = None,
+    text_file: Path | None = None,
+    num_fewshot: int | None = None,
+    include_path: Iterable[Path] = (),
+) -> LoadedTasks:
+    """Build the lm-eval Task/Group objects for ``specs`` and configure their shots.
+
+    Args:
+        specs: from :func:`select_tasks` (or hand-made).
+        data_dir: root of local copies (see ``tasks/local_sources.yaml``); None = Hub/shipped.
+        text_file: the UTF-8 file the ``perplexity_file`` spec (if any) scores.
+        num_fewshot: overrides every spec's and task's shots, except tasks whose config fixes
+            0 shots (lm-eval's rule: perplexity, TruthfulQA...).
+        include_path: directories of the user's own lm-eval task YAMLs (they take precedence).
+    """
+    specs = list(specs)
+    overrides: dict[str, dict[str, Any]] = {}
+    if text_file is not None:
+        overrides[TEXT_FILE_TASK] = {"dataset_kwargs": {"text_file": str(Path(text_file).expanduser().resolve())}}
+    if not specs:
+        raise UnknownTaskError("no tasks to run", hint="pass --tasks NAMES, --suite NAME or --text-file PATH")
+    if num_fewshot is not None and num_fewshot < 0:
+        raise ConfigError(f"--num-fewshot must be >= 0, got {num_fewshot}")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise TaskFileError(f"data directory {data_dir} does not exist", hint="pass an existing --data-dir")
+    index = _index_for([s.name for s in specs], list(include_path))
+    manager = _make_manager(index, Path(data_dir).resolve() if data_dir is not None else None)
+    loaded = LoadedTasks(manager=manager, tasks=[], names=[s.name for s in specs], specs=specs)
+    for spec in specs:
+        if spec.name not in index:
+            raise _unknown(spec.name, [*index, *suites(), *aliases()])
+        built = manager._factory.build(index[spec.name], overrides=overrides.get(spec.name), registry=index)
+        for obj in built if isinstance(built, list) else [built]:
+            loaded.tasks.append(obj)
+            _register_leaves(loaded, obj, spec, num_fewshot)
+    return loaded
+
+
+def _leaf_tasks(obj: Any) -> list[Any]:
+    from lm_eval.api.group import Group
+
+    return list(obj.get_all_tasks()) if isinstance(obj, Group) else [obj]
+
+
+def _register_leaves(loaded: LoadedTasks, obj: Any, spec: TaskSpec, num_fewshot: int | None) -> None:
+    for task in _leaf_tasks(obj):
+        name = task.task_name
+        if name in loaded.leaves:
+            raise ConfigError(
+                f"task '{name}' is requested twice (directly or inside a group)",
+                hint="list each task or group once",
+            )
+        shots = _effective_shots(task, spec, num_fewshot)
+        missing_split = (task.config.metadata or {}).get(_MISSING_FEWSHOT_KEY)
+        if shots > 0 and missing_split:
+            raise TaskFileError(
+                f"task '{name}' runs {shots}-shot, but its local copy has no '{missing_split}' split "
+                "(the few-shot source)",
+                hint="run it with --num-fewshot 0, or on the Hub copy without --data-dir",
+            )
+        task.set_config(key="num_fewshot", value=shots)
+        loaded.leaves[name] = task
+        loaded.num_fewshot[name] = shots
+        loaded.limits[name] = spec.limit
+
+
+def _effective_shots(task: Any, spec: TaskSpec, num_fewshot: int | None) -> int:
+    """CLI value > suite value > task config > 0; a config that fixes 0 shots always wins."""
+    configured = task.get_config("num_fewshot")
+    if configured == 0:
+        return 0
+    for value in (num_fewshot, spec.num_fewshot, configured):
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def sample_indices(loaded: LoadedTasks, limit: int | None) -> dict[str, list[int]] | None:
+    """Doc indices per leaf task for ``simple_evaluate(samples=...)``: the first N docs.
+
+    N = ``limit`` when given (an explicit --limit wins), else the spec's own limit. Useful when
+    several specs with different limits go to ONE ``simple_evaluate`` call (which takes a single
+    ``limit``); then pass ``limit=None``. None when nothing is limited.
+    """
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be a positive number of documents, got {limit}")
+    chosen: dict[str, list[int]] = {}
+    for name, task in loaded.leaves.items():
+        bound = limit if limit is not None else loaded.limits.get(name)
+        if bound is not None:
+            chosen[name] = list(range(min(bound, len(task.eval_docs))))
+    return chosen or None
+
+
+def request_counts(loaded: LoadedTasks, limit: int | None) -> dict[str, int]:
+    """Requests lm-eval will send per leaf task, built from the docs without any model (--dry-run).
+
+    ``limit`` as in :func:`sample_indices` (explicit value, else each spec's limit).
+    Multiple-choice docs cost one loglikelihood request per choice; generation and rolling
+    perplexity one request per doc (rolling windows are split later, inside the model).
+    """
+    indices = sample_indices(loaded, limit) or {}
+    counts: dict[str, int] = {}
+    for name, task in loaded.leaves.items():
+        task.set_fewshot_seed(seed=1234)
+        task.build_all_requests(samples=indices.get(name), rank=0, world_size=1)
+        counts[name] = len(task.instances)
+    return counts
+
+
+# ----------------------------------------------------------------------------- catalog
+
+
+def _data_source(name: str, summary: Mapping[str, Any], yaml_path: Path | None) -> str:
+    if name == TEXT_FILE_TASK:
+        return "your text file (--text-file PATH)"
+    if yaml_path is not None and TASK_YAML_DIR in yaml_path.parents:
+        return "shipped in repo: tasks/data/" + (summary.get("data_subdir") or "")
+    parts = []
+    if summary.get("dataset_path"):
+        parts.append(f"Hugging Face Hub: {summary['dataset_path']}")
+    by_name = [s for s in local_sources() if name in s.tasks]
+    source = by_name[0] if by_name else _source_for(summary)
+    if source is not None:
+        if not parts:
+            parts.append(f"Hugging Face Hub: {source.dataset_path}")
+        parts.append(f"local copy via --data-dir: {source.subdirs}")
+    return "; ".join(parts) or "defined by its group members"
+
+
+def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    summaries = {}
+    for name, entry in _own_index(include_path).items():
+        summary = _summary(entry)
+        files = ((entry.cfg or {}).get("dataset_kwargs") or {}).get("data_files") or {}
+        subdirs = sorted({Path(f).parent.name for f in files.values()})
+        summary["data_subdir"] = ", ".join(subdirs)
+        summaries[name] = summary
+    return summaries
+
+
+def _offline_capable_summaries() -> dict[str, dict[str, Any]]:
+    """The lm-eval tasks with a local copy: from the cached index if built, else minimal rows."""
+    cached = _builtin_summaries() if _builtin_cache_path().is_file() else {}
+    rows = {}
+    for source in local_sources():
+        for name in source.tasks:
+            rows[name] = cached.get(name) or {
+                "kind": "TASK", "yaml_path": None, "tags": [], "output_type": "", "metrics": [],
+                "dataset_path": source.dataset_path, "dataset_name": source.dataset_name,
+            }  # fmt: skip
+    return rows
+
+
+def catalog(*, include_builtin: bool = False, include_path: Iterable[Path] = ()) -> list[TaskInfo]:
+    """Rows for ``evalsuite tasks``: suites, aliases, our tasks, then (optionally) lm-eval's.
+
+    Without ``include_builtin`` the lm-eval tasks that have a local copy are still listed.
+    ``include_builtin`` reads lm-eval's index from the disk cache (built once, ~7 s, if absent).
+    """
+    rows = [
+        TaskInfo(s.name, "suite", "", tuple(sorted({m.metric for m in s.metrics})),
+                 f"{len(s.tasks)} task(s): " + ", ".join(t.name for t in s.tasks), s.description)
+        for s in suites().values()
+    ]  # fmt: skip
+    rows += [TaskInfo(a, "alias", "", (), f"alias of {target}") for a, target in aliases().items()]
+    own = _own_summaries(include_path)
+    builtin = _builtin_summaries() if include_builtin else _offline_capable_summaries()
+    merged = {**builtin, **own}
+    for name in sorted(merged):
+        summary = merged[name]
+        kind = {"GROUP": "group", "TAG": "tag"}.get(summary["kind"], "task")
+        yaml_path = Path(summary["yaml_path"]) if summary["yaml_path"] else None
+        rows.append(
+            TaskInfo(name, kind, summary["output_type"], tuple(summary["metrics"]),
+                     _data_source(name, summary, yaml_path))
+        )  # fmt: skip
+    return rows
