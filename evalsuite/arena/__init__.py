@@ -1,0 +1,72 @@
+"""The arena: pairwise votes on model answers turned into Elo / Bradley–Terry ratings.
+
+Pure parts (battles, ratings, pairing, prompt files) import eagerly; answer
+generation and the judge load torch and a backend, so their names are resolved
+on first use (``from evalsuite.arena import generate_answers`` still works).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from evalsuite.arena.battles import (
+    Battle,
+    Battles,
+    battles_from_records,
+    filter_battles,
+    read_battles,
+    write_battles,
+)
+from evalsuite.arena.pairing import choose_pair, pair_counts_from_battles, pair_weights
+from evalsuite.arena.prompts import PromptInput, mt_bench_prompts, read_prompt_file
+from evalsuite.arena.ratings import (
+    ModelRating,
+    RatingTable,
+    compute_ratings,
+    observed_win_rates,
+    pair_battle_counts,
+    predicted_win_rates,
+)
+
+_LAZY = {
+    "GenerationRequest": "evalsuite.arena.generate",
+    "GenerationReport": "evalsuite.arena.generate",
+    "generate_answers": "evalsuite.arena.generate",
+    "JudgeRequest": "evalsuite.arena.judge",
+    "JudgeReport": "evalsuite.arena.judge",
+    "run_judge": "evalsuite.arena.judge",
+}
+
+__all__ = [
+    "Battle",
+    "Battles",
+    "GenerationReport",
+    "GenerationRequest",
+    "JudgeReport",
+    "JudgeRequest",
+    "ModelRating",
+    "PromptInput",
+    "RatingTable",
+    "battles_from_records",
+    "choose_pair",
+    "compute_ratings",
+    "filter_battles",
+    "generate_answers",
+    "mt_bench_prompts",
+    "observed_win_rates",
+    "pair_battle_counts",
+    "pair_counts_from_battles",
+    "pair_weights",
+    "predicted_win_rates",
+    "read_battles",
+    "read_prompt_file",
+    "run_judge",
+    "write_battles",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'evalsuite.arena' has no attribute {name!r}")

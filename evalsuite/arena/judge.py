@@ -1,0 +1,179 @@
+"""Model as judge: a language model votes on stored answer pairs, both orders, by log-likelihood.
+
+For one prompt and two answers *x*, *y* the judge reads::
+
+    [Question] … [Answer A] … [Answer B] …
+    Which answer is better? Reply with one letter: A or B.
+
+(through its chat template when it has one, as a single user turn) and we compare
+``log p("A" | prompt)`` with ``log p("B" | prompt)`` — one forward pass per order,
+no sampling, so a verdict is cheap and reproducible. Judges favour a position
+(usually the first), so every pair is judged twice, with *x* shown as A and then
+with *y* shown as A. A model wins only if it wins in **both** orders; if the two
+orders disagree, or a log-likelihood is exactly equal, the vote is a tie.
+
+Each verdict is stored like a human vote on a server-issued battle, with
+``voter`` = the judge's name, ``voter_kind = "judge"`` and ``position_a = "both"``.
+Ratings leave judge votes out unless asked (`--include-judges`). A judge never
+rates pairs that contain its own answers (self-preference), and never judges the
+same (prompt, pair) twice, so reruns continue where the last stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from tqdm import tqdm
+
+from evalsuite.arena.generate import BACKENDS, close_lm, has_chat_template, load_lm
+from evalsuite.errors import ArenaError
+from evalsuite.store import arena_queries
+from evalsuite.store.db import Database, open_database
+
+JUDGE_PROMPT = (
+    "Two assistants answered the same question. Decide which answer is more helpful, correct and clear.\n\n"
+    "[Question]\n{question}\n\n[Answer A]\n{answer_a}\n\n[Answer B]\n{answer_b}\n\n"
+    "Which answer is better? Reply with one letter: A or B."
+)
+PLAIN_SUFFIX = "\nVerdict:"
+VERDICT_TOKENS = ("A", "B")
+CHUNK_BATTLES = 8  # pairs scored together, then stored
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    judge: str
+    db: str
+    backend: str = "transformers"
+    max_battles: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    backend_args: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ArenaError(f"unknown backend {self.backend!r} for the judge", hint=f"use one of {', '.join(BACKENDS)}")
+        if self.max_battles is not None and self.max_battles < 0:
+            raise ArenaError(f"--max-battles must be 0 or more, got {self.max_battles}")
+
+
+@dataclass(frozen=True)
+class PairToJudge:
+    prompt_id: int
+    question: str
+    model_x: str
+    model_y: str
+    answer_x: str
+    answer_y: str
+
+
+@dataclass(frozen=True)
+class JudgeReport:
+    judge: str
+    judged: int
+    wins_x: int
+    wins_y: int
+    ties: int
+    skipped_own: int
+
+
+def verdict_contexts(lm: Any, question: str, answer_a: str, answer_b: str) -> tuple[str, tuple[str, str]]:
+    """The judge's context and the two continuations whose log-likelihoods decide."""
+    text = JUDGE_PROMPT.format(question=question, answer_a=answer_a, answer_b=answer_b)
+    if has_chat_template(lm):
+        return str(lm.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)), VERDICT_TOKENS
+    return text + PLAIN_SUFFIX, tuple(f" {token}" for token in VERDICT_TOKENS)  # type: ignore[return-value]
+
+
+def combine_orders(first: tuple[float, float], swapped: tuple[float, float]) -> str:
+    """Outcome for (x, y) from log p(A), log p(B) with x as A (``first``) and with y as A (``swapped``).
+
+    Returns ``"a"`` (x wins), ``"b"`` (y wins) or ``"tie"`` (the orders disagree or a score ties).
+    """
+    if first[0] == first[1] or swapped[0] == swapped[1]:
+        return "tie"
+    x_wins_first = first[0] > first[1]
+    x_wins_swapped = swapped[1] > swapped[0]
+    if x_wins_first and x_wins_swapped:
+        return "a"
+    if not x_wins_first and not x_wins_swapped:
+        return "b"
+    return "tie"
+
+
+def pairs_to_judge(database: Database, judge: str, max_battles: int | None = None) -> tuple[list[PairToJudge], int]:
+    """Unjudged (prompt, pair) combinations in prompt order, and how many contained the judge itself."""
+    done = arena_queries.judged_pairs(database, judge)
+    pairs: list[PairToJudge] = []
+    skipped_own = 0
+    for entry in arena_queries.prompts_with_answers(database):
+        for x, y in combinations(sorted(entry.answers), 2):
+            if judge in (x, y):
+                skipped_own += 1
+                continue
+            if (entry.prompt_id, frozenset((x, y))) in done:
+                continue
+            pairs.append(PairToJudge(entry.prompt_id, entry.text, x, y, entry.answers[x], entry.answers[y]))
+    if max_battles is not None:
+        pairs = pairs[:max_battles]
+    return pairs, skipped_own
+
+
+def judge_outcomes(lm: Any, pairs: Sequence[PairToJudge]) -> list[str]:
+    """Score both orders of every pair in one loglikelihood call; one outcome per pair."""
+    from lm_eval.api.instance import Instance
+
+    requests: list[Instance] = []
+    for pair in pairs:
+        for answer_a, answer_b in ((pair.answer_x, pair.answer_y), (pair.answer_y, pair.answer_x)):
+            context, continuations = verdict_contexts(lm, pair.question, answer_a, answer_b)
+            for continuation in continuations:
+                requests.append(Instance("loglikelihood", {}, (context, continuation), len(requests)))
+    scores = [float(loglik) for loglik, _greedy in lm.loglikelihood(requests, disable_tqdm=True)]
+    return [
+        combine_orders((scores[4 * i], scores[4 * i + 1]), (scores[4 * i + 2], scores[4 * i + 3]))
+        for i in range(len(pairs))
+    ]
+
+
+def run_judge(request: JudgeRequest, show_progress: bool = True) -> JudgeReport:
+    """Judge unjudged pairs with ``request.judge`` and store the verdicts as judge votes."""
+    request.check()
+    if request.backend == "vllm":
+        from evalsuite.arena.generate import run_in_child
+
+        return JudgeReport(**run_in_child("judge", request))
+    return judge_in_process(request, show_progress)
+
+
+def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
+    from evalsuite.models import resolve_model
+
+    database = open_database(request.db)
+    counts = {"a": 0, "b": 0, "tie": 0}
+    try:
+        pairs, skipped_own = pairs_to_judge(database, request.judge, request.max_battles)
+        if pairs:
+            spec = resolve_model(request.judge)
+            lm = load_lm(spec, request.backend, request.device, request.dtype, **request.backend_args)
+            try:
+                with tqdm(total=len(pairs), desc=f"judging with {request.judge}", unit="pair", disable=not show_progress) as bar:
+                    for start in range(0, len(pairs), CHUNK_BATTLES):
+                        chunk = pairs[start : start + CHUNK_BATTLES]
+                        for pair, outcome in zip(chunk, judge_outcomes(lm, chunk), strict=True):
+                            _store_verdict(database, request.judge, pair, outcome)
+                            counts[outcome] += 1
+                        bar.update(len(chunk))
+            finally:
+                close_lm(lm)
+    finally:
+        database.close()
+    return JudgeReport(request.judge, len(pairs), counts["a"], counts["b"], counts["tie"], skipped_own)
+
+
+def _store_verdict(database: Database, judge: str, pair: PairToJudge, outcome: str) -> None:
+    battle = arena_queries.issue_battle_for(database, judge, pair.prompt_id, pair.model_x, pair.model_y)
+    arena_queries.record_vote(database, battle.token, outcome, judge, voter_kind="judge", position_a="both")

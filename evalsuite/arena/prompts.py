@@ -1,0 +1,97 @@
+"""Arena prompt files: JSON lines with a prompt text and an optional category.
+
+A prompt file has one JSON object per line::
+
+    {"prompt": "Write a haiku about SQLite.", "category": "writing"}
+    {"text": "What is 17 * 23?"}
+
+``prompt`` and ``text`` are synonyms (``prompt`` wins when both are present);
+blank lines are skipped; every other field is ignored. Mistakes raise
+:class:`~evalsuite.errors.ArenaError` naming the file and the line, because a
+half-loaded prompt set would silently skew which questions the arena asks.
+
+The shipped default set is MT-Bench's 80 questions (first turn of each, with its
+category), in ``tasks/arena/mt_bench_questions.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalsuite.errors import ArenaError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+MT_BENCH_FILE = Path("arena") / "mt_bench_questions.jsonl"
+MT_BENCH_SOURCE = "mt-bench"
+_FILE_HINT = 'write one JSON object per line, e.g. {"prompt": "Explain TCP slow start.", "category": "stem"}'
+
+
+@dataclass(frozen=True)
+class PromptInput:
+    """A prompt to add to the arena: its text, category and where it came from."""
+
+    text: str
+    category: str | None = None
+    source: str | None = None
+
+
+def read_prompt_file(path: str | Path) -> list[PromptInput]:
+    """Read a JSONL prompt file; every problem names the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ArenaError(f"cannot read prompt file {path}: {reason}", hint="pass an existing UTF-8 .jsonl file") from exc
+    prompts = [
+        _prompt_from_line(line, path, number)
+        for number, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
+    if not prompts:
+        raise ArenaError(f"{path}: the prompt file is empty", hint=_FILE_HINT)
+    return prompts
+
+
+def _prompt_from_line(line: str, path: Path, number: int) -> PromptInput:
+    try:
+        record: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ArenaError(f"{path}, line {number}: malformed JSON ({exc.msg})", hint=_FILE_HINT) from exc
+    if not isinstance(record, dict):
+        raise ArenaError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}", hint=_FILE_HINT)
+    text = record.get("prompt", record.get("text"))
+    if not isinstance(text, str) or not text.strip():
+        raise ArenaError(f"{path}, line {number}: no prompt text (a non-empty 'prompt' or 'text' field)", hint=_FILE_HINT)
+    category = record.get("category")
+    if category is not None and not isinstance(category, str):
+        raise ArenaError(f"{path}, line {number}: category must be a string, got {category!r}", hint=_FILE_HINT)
+    return PromptInput(text=text.strip(), category=category or None, source=path.name)
+
+
+def mt_bench_path() -> Path:
+    """``tasks/arena/mt_bench_questions.jsonl`` in a checkout, or its copy inside an installed wheel."""
+    for tasks_dir in (_PACKAGE_DIR.parent / "tasks", _PACKAGE_DIR / "_tasks"):
+        candidate = tasks_dir / MT_BENCH_FILE
+        if candidate.is_file():
+            return candidate
+    raise ArenaError("the shipped MT-Bench prompt file is missing from this installation", hint="reinstall evalsuite")
+
+
+def mt_bench_prompts() -> list[PromptInput]:
+    """MT-Bench's 80 questions: the first turn is the prompt, the category is kept."""
+    prompts = []
+    for line in mt_bench_path().read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            question = json.loads(line)
+            prompts.append(
+                PromptInput(
+                    text=question["turns"][0].strip(),
+                    category=question["category"],
+                    source=f"{MT_BENCH_SOURCE}:{question['question_id']}",
+                )
+            )
+    return prompts

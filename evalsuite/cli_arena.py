@@ -1,0 +1,214 @@
+"""`evalsuite arena …`: prompts, answers, the model judge, ratings and export.
+
+Parsing and printing only; the work is in ``evalsuite.arena`` and ``evalsuite.store.arena_queries``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from evalsuite.cli_common import DbOption, console, err_console, handles_errors
+from evalsuite.config import _decode_scalar as decode_scalar
+from evalsuite.config import default_db, parse_key_values
+from evalsuite.errors import ArenaError
+
+arena_app = typer.Typer(
+    help="Pairwise arena: prompts, model answers, votes (human or model judge), Elo / Bradley–Terry ratings.",
+    no_args_is_help=True,
+)
+prompts_app = typer.Typer(help="Arena prompts: add from a JSONL file or the shipped MT-Bench set, list.", no_args_is_help=True)
+arena_app.add_typer(prompts_app, name="prompts")
+
+_BACKEND_HELP = "transformers (default) or vllm (runs in a child process)."
+
+
+def _open(db: str | None):  # type: ignore[no-untyped-def]
+    from evalsuite.store.db import open_database
+
+    return open_database(db or default_db())
+
+
+@prompts_app.command("add")
+@handles_errors
+def prompts_add(
+    file: Path | None = typer.Argument(None, help='JSONL file: one {"prompt": ..., "category": ...} per line ("text" also accepted).'),
+    mt_bench: bool = typer.Option(False, "--mt-bench", help="Add the shipped MT-Bench set (80 questions, 8 categories, first turns)."),
+    db: str | None = DbOption,
+) -> None:
+    """Add arena prompts (texts already stored are skipped)."""
+    from evalsuite.arena.prompts import mt_bench_prompts, read_prompt_file
+    from evalsuite.store import arena_queries
+
+    if file is None and not mt_bench:
+        raise ArenaError("no prompts given", hint="pass a .jsonl file, or --mt-bench for the shipped MT-Bench set")
+    prompts = (read_prompt_file(file) if file is not None else []) + (mt_bench_prompts() if mt_bench else [])
+    database = _open(db)
+    try:
+        added = arena_queries.add_prompts(database, prompts)
+        total = arena_queries.prompt_count(database)
+    finally:
+        database.close()
+    console.print(f"added {added.added} prompts ({added.already_present} already stored); {total} prompts in total")
+
+
+@prompts_app.command("list")
+@handles_errors
+def prompts_list(
+    category: str | None = typer.Option(None, help="Only prompts of this category."),
+    db: str | None = DbOption,
+) -> None:
+    """List stored prompts with their category and how many models answered each."""
+    from evalsuite.store import arena_queries
+
+    database = _open(db)
+    try:
+        rows = arena_queries.list_prompts(database, category=category)
+    finally:
+        database.close()
+    table = Table(title=f"{len(rows)} arena prompts")
+    for column in ("id", "category", "answers", "prompt"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        preview = row.text if len(row.text) <= 80 else row.text[:77] + "..."
+        table.add_row(str(row.id), Text(row.category or ""), str(row.answers), Text(preview.replace("\n", " ")))
+    console.print(table)
+
+
+@arena_app.command()
+@handles_errors
+def generate(
+    model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias; answers are stored under this name."),
+    backend: str = typer.Option("transformers", help=_BACKEND_HELP),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="New tokens per answer at most."),
+    temperature: float = typer.Option(0.0, help="0 = greedy (default); above 0 samples."),
+    seed: int = typer.Option(0, help="Sampling seed (only with --temperature > 0)."),
+    limit: int | None = typer.Option(None, help="Answer at most N prompts (oldest unanswered first)."),
+    chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template [default: when it has one]."),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable)."),
+    db: str | None = DbOption,
+) -> None:
+    """Generate answers to every prompt the model has not answered (loads MT-Bench if no prompts are stored)."""
+    from evalsuite.arena.generate import GenerationRequest, generate_answers
+
+    request = GenerationRequest(
+        model=model, db=db or default_db(), backend=backend, max_tokens=max_tokens, temperature=temperature,
+        seed=seed, limit=limit, chat_template=chat_template, device=device, dtype=dtype,
+        backend_args={key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")},
+    )
+    report = generate_answers(request)
+    if report.loaded_mt_bench:
+        err_console.print("the prompt table was empty: loaded the 80 MT-Bench prompts")
+    console.print(f"{report.model}: {report.generated} answers generated and stored; {report.still_unanswered} prompts still unanswered")
+
+
+@arena_app.command()
+@handles_errors
+def judge(
+    judge_model: str = typer.Option(..., "--judge", help="Model that votes (Hub id, local directory or demo alias); its name is the voter."),
+    max_battles: int | None = typer.Option(None, "--max-battles", help="Judge at most N (prompt, pair) battles."),
+    backend: str = typer.Option("transformers", help=_BACKEND_HELP),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    db: str | None = DbOption,
+) -> None:
+    """Let a model vote on stored answer pairs (both orders; disagreement is a tie), stored as judge votes."""
+    from evalsuite.arena.judge import JudgeRequest, run_judge
+
+    report = run_judge(JudgeRequest(judge=judge_model, db=db or default_db(), backend=backend, max_battles=max_battles, device=device, dtype=dtype))
+    console.print(
+        f"{report.judge} judged {report.judged} battles: {report.wins_x} first-model wins, {report.wins_y} second-model wins, "
+        f"{report.ties} ties; skipped {report.skipped_own} pairs with its own answers"
+    )
+
+
+def _parse_anchor(anchor: str | None) -> dict[str, float] | None:
+    if anchor is None:
+        return None
+    model, sep, value = anchor.rpartition("=")
+    try:
+        rating = float(value)
+    except ValueError:
+        rating = float("nan")
+    if not sep or not model or math.isnan(rating):
+        raise ArenaError(f"--anchor expects MODEL=RATING, got {anchor!r}", hint="e.g. --anchor demo/pico-s=1000")
+    return {model: rating}
+
+
+@arena_app.command()
+@handles_errors
+def ratings(
+    method: str = typer.Option("bt", help="bt (Bradley–Terry MLE) or elo (online Elo)."),
+    bootstrap: int = typer.Option(100, "--bootstrap", help="Bootstrap rounds for the 95% intervals (0: none)."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+    battles: Path | None = typer.Option(None, "--battles", help="Rate a FastChat battles file (.json list or .jsonl) instead of the database."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online)."),
+    anchor: str | None = typer.Option(None, help="MODEL=RATING: shift the scale so MODEL has RATING."),
+    category: str | None = typer.Option(None, help="Only battles of this category."),
+    exclude_ties: bool = typer.Option(False, "--exclude-ties", help="Drop ties and both-bad votes."),
+    include_judges: bool = typer.Option(False, "--include-judges", help="Count model-judge votes too (database only)."),
+    db: str | None = DbOption,
+) -> None:
+    """Elo / Bradley–Terry ratings with bootstrap intervals, from stored votes or a battles file."""
+    from evalsuite.arena.battles import filter_battles, read_battles
+    from evalsuite.arena.ratings import compute_ratings
+    from evalsuite.store import arena_queries
+
+    if battles is not None:
+        selected = read_battles(battles)
+        source = str(battles)
+    else:
+        database = _open(db)
+        try:
+            selected = arena_queries.vote_battles(database, include_judges=include_judges)
+        finally:
+            database.close()
+        source = f"votes in {db or default_db()}" + (" (with judges)" if include_judges else " (humans)")
+    selected = filter_battles(selected, category=category, exclude_ties=exclude_ties)
+    table = compute_ratings(selected, method, bootstrap_rounds=bootstrap, seed=seed, anchor=_parse_anchor(anchor))  # type: ignore[arg-type]
+    if as_json:
+        sys.stdout.write(json.dumps(table.to_json_rows()) + "\n")
+        return
+    _print_ratings(table, source, len(selected))
+
+
+def _print_ratings(table, source: str, battle_count: int) -> None:  # type: ignore[no-untyped-def]
+    level = round(table.ci_level * 100)
+    rich_table = Table(title=f"{table.method} ratings from {battle_count} battles ({source}), {level}% CI over {table.bootstrap_rounds} bootstrap rounds")
+    for column in ("rank", "model", "rating", f"{level}% CI", "battles", "online Elo"):
+        rich_table.add_column(column, justify="left" if column == "model" else "right")
+    for row in table.rows:
+        elo = "" if row.elo_online is None else f"{row.elo_online:.1f}"
+        rich_table.add_row(str(row.rank), Text(row.model), f"{row.rating:.1f}", f"{row.lower:.1f} – {row.upper:.1f}", str(row.battles), elo)
+    console.print(rich_table)
+
+
+@arena_app.command()
+@handles_errors
+def export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (.jsonl: JSON lines, else a JSON list) instead of stdout."),
+    include_judges: bool = typer.Option(False, "--include-judges", help="Export model-judge votes too."),
+    db: str | None = DbOption,
+) -> None:
+    """Write stored votes in FastChat's battles format (model_a, model_b, winner, tstamp, ...)."""
+    from evalsuite.arena.battles import battles_to_records, write_battles
+    from evalsuite.store import arena_queries
+
+    database = _open(db)
+    try:
+        battles = arena_queries.vote_battles(database, include_judges=include_judges)
+    finally:
+        database.close()
+    if output is None:
+        sys.stdout.write(json.dumps(battles_to_records(battles), indent=1) + "\n")
+        return
+    write_battles(battles, output)
+    err_console.print(f"wrote {len(battles)} battles to {output}")

@@ -1,0 +1,394 @@
+"""Every arena read and write: prompts, answers, battles and votes.
+
+The voting page, the CLI and the judge call these functions and nothing else.
+
+Votes are protected by the battle table. The server *issues* a battle — a random
+prompt, two different models chosen by :func:`evalsuite.arena.pairing.choose_pair`,
+and an unguessable token from :func:`secrets.token_urlsafe` — and the page only ever
+holds the token and the two answer texts. A vote quotes the token; the models it
+counts for are read from the stored battle, never from the client. A token can be
+claimed once: :func:`record_vote` flips ``battle.voted`` with a single conditional
+``UPDATE ... WHERE voted = 0`` before anything else, so of two concurrent votes on one
+token exactly one wins, and ``vote.battle_id`` is unique as a second guard.
+
+Writing first also keeps SQLite happy under many voters: a transaction that starts
+with a write waits on the busy timeout for the lock, where one that reads and then
+writes can fail at once with "database is locked".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from evalsuite.arena.battles import Battles, battles_from_records
+from evalsuite.arena.pairing import Pair, choose_pair
+from evalsuite.arena.prompts import PromptInput
+from evalsuite.errors import ArenaError
+from evalsuite.store.db import Database
+from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote
+
+VOTER_KINDS = ("human", "judge")
+POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a judge saw both orders
+WINNER_OF_OUTCOME = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
+TOKEN_BYTES = 24
+_SQL_CHUNK = 500  # stay under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    id: int
+    text: str
+    category: str | None
+    source: str | None
+    answers: int = 0
+
+
+@dataclass(frozen=True)
+class AddedPrompts:
+    added: int
+    already_present: int
+
+
+@dataclass(frozen=True)
+class PromptAnswers:
+    """One prompt with every stored answer, keyed by model name."""
+
+    prompt_id: int
+    text: str
+    category: str | None
+    answers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IssuedBattle:
+    """What the voting page may know before the vote: no model names."""
+
+    token: str
+    prompt_id: int
+    prompt: str
+    category: str | None
+    answer_a: str
+    answer_b: str
+
+
+@dataclass(frozen=True)
+class RecordedVote:
+    """A stored vote, with the model names revealed."""
+
+    vote_id: int
+    battle_id: int
+    model_a: str
+    model_b: str
+    outcome: str
+    voter: str
+    voter_kind: str
+    category: str | None
+    position_a: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedPrompts:
+    """Insert prompts whose text is not stored yet (the text is unique); returns the counts."""
+    unique: dict[str, PromptInput] = {}
+    for prompt in prompts:
+        unique.setdefault(prompt.text, prompt)
+    texts = list(unique)
+    with database.session() as session:
+        existing: set[str] = set()
+        for start in range(0, len(texts), _SQL_CHUNK):
+            chunk = texts[start : start + _SQL_CHUNK]
+            existing.update(session.exec(select(ArenaPrompt.text).where(col(ArenaPrompt.text).in_(chunk))).all())
+        new = [unique[text] for text in texts if text not in existing]
+        session.add_all(ArenaPrompt(text=p.text, category=p.category, source=p.source) for p in new)
+    return AddedPrompts(added=len(new), already_present=len(existing))
+
+
+def prompt_count(database: Database) -> int:
+    with database.session() as session:
+        return int(session.exec(select(func.count()).select_from(ArenaPrompt)).one())
+
+
+def list_prompts(database: Database, category: str | None = None) -> list[PromptRow]:
+    """Stored prompts in insertion order, each with how many models answered it."""
+    answers = (
+        select(col(Completion.prompt_id), func.count().label("n")).group_by(col(Completion.prompt_id)).subquery()
+    )
+    statement = (
+        select(ArenaPrompt, answers.c.n)
+        .join(answers, answers.c.prompt_id == ArenaPrompt.id, isouter=True)
+        .order_by(col(ArenaPrompt.id))
+    )
+    if category is not None:
+        statement = statement.where(ArenaPrompt.category == category)
+    with database.session() as session:
+        return [
+            PromptRow(id=int(p.id or 0), text=p.text, category=p.category, source=p.source, answers=int(n or 0))
+            for p, n in session.exec(statement).all()
+        ]
+
+
+def prompts_without_answer(database: Database, model_name: str, limit: int | None = None) -> list[PromptRow]:
+    """Prompts ``model_name`` has not answered yet, oldest first (what `arena generate` does next)."""
+    answered = select(Completion.prompt_id).where(Completion.model_name == model_name)
+    statement = select(ArenaPrompt).where(col(ArenaPrompt.id).not_in(answered)).order_by(col(ArenaPrompt.id))
+    if limit is not None:
+        statement = statement.limit(limit)
+    with database.session() as session:
+        return [
+            PromptRow(id=int(p.id or 0), text=p.text, category=p.category, source=p.source)
+            for p in session.exec(statement).all()
+        ]
+
+
+def prompt_categories(database: Database) -> list[str]:
+    with database.session() as session:
+        rows = session.exec(select(ArenaPrompt.category).where(col(ArenaPrompt.category).is_not(None)).distinct())
+        return sorted(str(c) for c in rows.all())
+
+
+# ---------------------------------------------------------------- answers
+
+
+def add_completion(
+    database: Database, prompt_id: int, model_name: str, text: str, settings: dict[str, Any] | None = None
+) -> bool:
+    """Store one answer; False (and nothing changed) if the model already answered the prompt."""
+    try:
+        with database.session() as session:
+            session.add(Completion(prompt_id=prompt_id, model_name=model_name, text=text, settings=settings))
+    except IntegrityError:
+        return False
+    return True
+
+
+def answered_models(database: Database) -> list[str]:
+    """Models with at least one stored answer."""
+    with database.session() as session:
+        return sorted(session.exec(select(Completion.model_name).distinct()).all())
+
+
+def prompts_with_answers(database: Database, min_models: int = 2) -> list[PromptAnswers]:
+    """Every prompt answered by at least ``min_models`` models, with the answers."""
+    with database.session() as session:
+        rows = session.exec(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+                col(ArenaPrompt.id), col(ArenaPrompt.text), col(ArenaPrompt.category), col(Completion.model_name), col(Completion.text)
+            )
+            .join(Completion, col(Completion.prompt_id) == col(ArenaPrompt.id))
+            .order_by(col(ArenaPrompt.id), col(Completion.model_name))
+        ).all()
+    grouped: dict[int, PromptAnswers] = {}
+    for prompt_id, prompt_text, category, model, answer in rows:
+        entry = grouped.setdefault(int(prompt_id), PromptAnswers(int(prompt_id), prompt_text, category, {}))
+        entry.answers[model] = answer
+    return [entry for entry in grouped.values() if len(entry.answers) >= min_models]
+
+
+# ---------------------------------------------------------------- battles
+
+
+def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> dict[Pair, int]:
+    """Votes per ordered (model_a, model_b); ``voter_kind=None`` counts every vote."""
+    statement = select(Vote.model_a, Vote.model_b, func.count()).group_by(Vote.model_a, Vote.model_b)
+    if voter_kind is not None:
+        statement = statement.where(Vote.voter_kind == voter_kind)
+    with database.session() as session:
+        return {(a, b): int(n) for a, b, n in session.exec(statement).all()}
+
+
+def _pairable_prompt_ids(session: Session) -> list[int]:
+    statement = select(col(Completion.prompt_id)).group_by(col(Completion.prompt_id)).having(func.count() >= 2)
+    return sorted(int(i) for i in session.exec(statement).all())
+
+
+def issue_battle(database: Database, voter: str, rng: np.random.Generator | None = None) -> IssuedBattle:
+    """Draw a prompt and two models that answered it, store the battle, return its token and texts.
+
+    The prompt is uniform over prompts with at least two answers; the pair is drawn by
+    :func:`choose_pair`, which favours pairs with few human votes and never repeats a model.
+    """
+    generator = rng if rng is not None else np.random.default_rng()
+    counts = pair_vote_counts(database)
+    with database.session() as session:
+        prompt_ids = _pairable_prompt_ids(session)
+        if not prompt_ids:
+            raise ArenaError(
+                "no prompt has answers from two different models yet",
+                hint="run `evalsuite arena generate --model A` for at least two models",
+            )
+        prompt_id = prompt_ids[int(generator.integers(len(prompt_ids)))]
+        answers = {c.model_name: c for c in session.exec(select(Completion).where(Completion.prompt_id == prompt_id))}
+    model_a, model_b = choose_pair(sorted(answers), counts, generator)
+    return _store_battle(database, voter, answers[model_a], answers[model_b])
+
+
+def issue_battle_for(database: Database, voter: str, prompt_id: int, model_a: str, model_b: str) -> IssuedBattle:
+    """Store a battle for a given prompt and pair (the judge's way in); same token rules."""
+    if model_a == model_b:
+        raise ArenaError(f"model {model_a!r} cannot battle itself", hint="pick two different models")
+    with database.session() as session:
+        rows = session.exec(
+            select(Completion).where(Completion.prompt_id == prompt_id, col(Completion.model_name).in_((model_a, model_b)))
+        ).all()
+    answers = {c.model_name: c for c in rows}
+    for model in (model_a, model_b):
+        if model not in answers:
+            raise ArenaError(
+                f"model {model!r} has no answer to prompt {prompt_id}",
+                hint=f"run `evalsuite arena generate --model {model}` first",
+            )
+    return _store_battle(database, voter, answers[model_a], answers[model_b])
+
+
+def _store_battle(database: Database, voter: str, answer_a: Completion, answer_b: Completion) -> IssuedBattle:
+    if not voter:
+        raise ArenaError("a battle needs a voter id", hint="pass the session's anonymous voter id")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with database.session() as session:
+        session.add(
+            Battle(
+                token=token, prompt_id=answer_a.prompt_id, completion_a_id=int(answer_a.id or 0),
+                completion_b_id=int(answer_b.id or 0), model_a=answer_a.model_name,
+                model_b=answer_b.model_name, voter=voter,
+            )
+        )
+        prompt = session.get(ArenaPrompt, answer_a.prompt_id)
+    assert prompt is not None  # the completion's foreign key guarantees it
+    return IssuedBattle(
+        token=token, prompt_id=answer_a.prompt_id, prompt=prompt.text, category=prompt.category,
+        answer_a=answer_a.text, answer_b=answer_b.text,
+    )
+
+
+# ---------------------------------------------------------------- votes
+
+
+def _check_vote_values(token: str, outcome: str, voter: str, voter_kind: str, position_a: str) -> None:
+    if not isinstance(token, str) or not token:
+        raise ArenaError("a vote needs the battle token the server issued", hint="draw a new battle and vote on it")
+    if outcome not in VOTE_OUTCOMES:
+        raise ArenaError(f"unknown vote outcome {outcome!r}", hint=f"use one of {', '.join(VOTE_OUTCOMES)}")
+    if voter_kind not in VOTER_KINDS:
+        raise ArenaError(f"unknown voter kind {voter_kind!r}", hint="use human or judge")
+    if position_a not in POSITIONS:
+        raise ArenaError(f"unknown position {position_a!r} for answer A", hint=f"use one of {', '.join(POSITIONS)}")
+    if not voter:
+        raise ArenaError("a vote needs a voter id", hint="pass the session's anonymous voter id")
+
+
+def record_vote(
+    database: Database, token: str, outcome: str, voter: str, *, voter_kind: str = "human", position_a: str = "left"
+) -> RecordedVote:
+    """Store the verdict on an issued battle; reject unknown, foreign or already used tokens."""
+    _check_vote_values(token, outcome, voter, voter_kind, position_a)
+    try:
+        with database.session() as session:
+            claim = update(Battle).where(col(Battle.token) == token, col(Battle.voted).is_(False), col(Battle.voter) == voter)
+            if session.exec(claim.values(voted=True)).rowcount != 1:  # type: ignore[attr-defined]
+                raise _rejection(session, token)
+            battle = session.exec(select(Battle).where(Battle.token == token)).one()
+            prompt = session.get(ArenaPrompt, battle.prompt_id)
+            vote = Vote(
+                battle_id=battle.id, prompt_id=battle.prompt_id, model_a=battle.model_a, model_b=battle.model_b,
+                outcome=outcome, voter=voter, voter_kind=voter_kind,
+                category=prompt.category if prompt is not None else None, position_a=position_a,
+            )
+            session.add(vote)
+            session.flush()
+            session.refresh(vote)
+    except IntegrityError as exc:  # the unique vote.battle_id: a second guard against replays
+        raise ArenaError("this battle already has a vote", hint="draw a new battle") from exc
+    return RecordedVote(
+        vote_id=int(vote.id or 0), battle_id=int(battle.id or 0), model_a=vote.model_a, model_b=vote.model_b,
+        outcome=vote.outcome, voter=vote.voter, voter_kind=vote.voter_kind, category=vote.category,
+        position_a=vote.position_a, created_at=vote.created_at,
+    )
+
+
+def _rejection(session: Session, token: str) -> ArenaError:
+    """Why a token could not be claimed: unknown, used, or issued to another voter."""
+    battle = session.exec(select(Battle).where(Battle.token == token)).first()
+    if battle is None:
+        return ArenaError("unknown battle token: votes count only for battles the server issued", hint="draw a new battle")
+    if battle.voted:
+        return ArenaError("this battle already has a vote (one vote per battle)", hint="draw a new battle")
+    return ArenaError("this battle was issued to another voter", hint="draw a new battle in your own session")
+
+
+def vote_count(database: Database, voter_kind: str | None = None) -> int:
+    statement = select(func.count()).select_from(Vote)
+    if voter_kind is not None:
+        statement = statement.where(Vote.voter_kind == voter_kind)
+    with database.session() as session:
+        return int(session.exec(statement).one())
+
+
+def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str]]]:
+    """(prompt id, unordered pair) already judged by ``judge``, so a rerun does not judge them twice."""
+    statement = select(Vote.prompt_id, Vote.model_a, Vote.model_b).where(Vote.voter == judge, Vote.voter_kind == "judge")
+    with database.session() as session:
+        return {(int(p or 0), frozenset((a, b))) for p, a, b in session.exec(statement).all()}
+
+
+def _epoch_seconds(moment: datetime) -> float:
+    """Stored times are UTC; SQLite hands them back without a zone, so say which one."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def vote_records(
+    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Stored votes as FastChat battle dicts, in vote order.
+
+    Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly.
+    """
+    kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+    statement = (
+        select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
+            col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at), col(Vote.category), col(Vote.voter)
+        )
+        .where(col(Vote.voter_kind).in_(kinds))
+        .order_by(col(Vote.id))
+    )
+    with database.session() as session:
+        rows = session.exec(statement).all()
+    records = []
+    for battle_id, model_a, model_b, outcome, created_at, category, voter in rows:
+        record: dict[str, Any] = {
+            "model_a": model_a, "model_b": model_b, "winner": WINNER_OF_OUTCOME[outcome],
+            "tstamp": _epoch_seconds(created_at), "voter": voter,
+        }
+        if battle_id is not None:
+            record["battle_id"] = int(battle_id)
+        if category is not None:
+            record["category"] = category
+        records.append(record)
+    return records
+
+
+def vote_battles(
+    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
+) -> Battles:
+    """Stored votes as :class:`Battles` (what the ratings take); ArenaError when there are none."""
+    records = vote_records(database, include_judges=include_judges, voter_kinds=voter_kinds)
+    if not records:
+        which = "judge or human" if include_judges else "human"
+        raise ArenaError(
+            f"no {which} votes recorded in {database.url}",
+            hint="vote on the arena page (`evalsuite leaderboard`), run `evalsuite arena judge`, or pass --include-judges",
+        )
+    return battles_from_records(records, source="vote table")

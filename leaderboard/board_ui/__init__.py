@@ -1,0 +1,1 @@
+"""Shared pieces of the leaderboard pages: database access, tables, charts, arena column."""

@@ -1,0 +1,123 @@
+"""Arena ratings: the Elo / Bradley–Terry table with bootstrap intervals, a CI plot, win rates.
+
+Filters: category, vote date range, ties excluded, and whose votes count (people,
+model judges, or both; people only by default, as in `evalsuite arena ratings`).
+Ratings are recomputed only when the filters or the number of votes change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from board_ui.common import database, database_url, escape_markdown
+
+from evalsuite.arena.battles import Battles, battles_from_records, filter_battles
+from evalsuite.arena.ratings import (
+    compute_ratings,
+    observed_win_rates,
+    pair_battle_counts,
+)
+from evalsuite.errors import ArenaError
+from evalsuite.store import arena_queries
+
+VOTERS = {"People": ("human",), "Model judges": ("judge",), "Both": ("human", "judge")}
+ALL_CATEGORIES = "All categories"
+
+
+@st.cache_data(ttl=30, show_spinner=False, max_entries=16)
+def _records(url: str, kinds: tuple[str, ...], votes: int) -> list[dict]:
+    return arena_queries.vote_records(database(), voter_kinds=kinds)
+
+
+@st.cache_data(show_spinner="Fitting ratings…", max_entries=32)
+def _ratings(records: list[dict], method: str, rounds: int, category: str | None,
+             since: datetime | None, until: datetime | None, exclude_ties: bool) -> tuple[pd.DataFrame, Battles]:
+    battles = filter_battles(
+        battles_from_records(records, source="vote table"),
+        category=category, since=since, until=until, exclude_ties=exclude_ties,
+    )
+    table = compute_ratings(battles, method, bootstrap_rounds=rounds, seed=0)  # type: ignore[arg-type]
+    return pd.DataFrame(table.to_json_rows()), battles
+
+
+def _date_bounds(records: list[dict]) -> tuple[date, date]:
+    stamps = [r["tstamp"] for r in records]
+    first = datetime.fromtimestamp(min(stamps), timezone.utc).date()
+    last = datetime.fromtimestamp(max(stamps), timezone.utc).date()
+    return first, last
+
+
+def _filters(records: list[dict]) -> tuple[str | None, datetime | None, datetime | None, bool, str, int]:
+    sidebar = st.sidebar
+    sidebar.header("Arena filters")
+    categories = sorted({r["category"] for r in records if r.get("category")})
+    category = sidebar.selectbox("Category", [ALL_CATEGORIES, *categories], key="arena_category")
+    first, last = _date_bounds(records)
+    picked = sidebar.date_input("Votes cast between", (first, last), min_value=first, max_value=last, key="arena_dates")
+    start, end = (picked if isinstance(picked, tuple) and len(picked) == 2 else (first, last))
+    exclude_ties = sidebar.checkbox("Exclude ties and both-bad votes", key="arena_exclude_ties")
+    method = sidebar.radio("Method", ["bt", "elo"], format_func={"bt": "Bradley–Terry", "elo": "Online Elo"}.get, key="arena_method")
+    rounds = int(sidebar.number_input("Bootstrap rounds", 0, 1000, 100, step=50, key="arena_rounds"))
+    since = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    return (None if category == ALL_CATEGORIES else category), since, until, exclude_ties, str(method), rounds
+
+
+def interval_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Point rating per model with its bootstrap interval, best on top."""
+    order = frame.sort_values("rating", ascending=False)["model"].tolist()
+    base = alt.Chart(frame).encode(y=alt.Y("model:N", sort=order, title="model"))
+    points = base.mark_point(filled=True, size=70).encode(
+        x=alt.X("rating:Q", scale=alt.Scale(zero=False), title="rating"),
+        tooltip=["model:N", alt.Tooltip("rating:Q", format=".1f"), alt.Tooltip("lower:Q", format=".1f"),
+                 alt.Tooltip("upper:Q", format=".1f"), "battles:Q"],
+    )
+    whiskers = base.mark_errorbar(ticks=True).encode(x=alt.X("lower:Q", title="rating"), x2="upper:Q")
+    return alt.layer(whiskers, points).properties(height=max(120, 28 * len(order)))
+
+
+def win_rate_heatmap(battles: Battles, order: list[str]) -> alt.Chart:
+    """Observed share of points row model took from column model (ties half), with battle counts."""
+    rates = observed_win_rates(battles).stack(future_stack=True).rename("win_rate")
+    counts = pair_battle_counts(battles).stack(future_stack=True).rename("battles")
+    data = pd.concat([rates, counts], axis=1).reset_index(names=["model", "opponent"])
+    data = data[data["battles"] > 0]
+    return (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=alt.X("opponent:N", sort=order, title="opponent"),
+            y=alt.Y("model:N", sort=order, title="model"),
+            color=alt.Color("win_rate:Q", scale=alt.Scale(scheme="redblue", domain=[0, 1]), title="win rate"),
+            tooltip=["model:N", "opponent:N", alt.Tooltip("win_rate:Q", format=".2f"), "battles:Q"],
+        )
+        .properties(height=max(120, 30 * len(order)))
+    )
+
+
+def main() -> None:
+    st.title("Arena ratings")
+    voters = st.sidebar.radio("Votes from", list(VOTERS), key="arena_voters")
+    kinds = VOTERS[str(voters)]
+    records = _records(database_url(), kinds, arena_queries.vote_count(database()))
+    if not records:
+        st.info("No votes of this kind yet. Vote on the Arena page, or run `evalsuite arena judge --judge MODEL`.")
+        return
+    category, since, until, exclude_ties, method, rounds = _filters(records)
+    try:
+        frame, battles = _ratings(records, method, rounds, category, since, until, exclude_ties)
+    except ArenaError as error:
+        st.info(escape_markdown(f"{error.message}. {error.hint}"))
+        return
+    st.caption(f"{len(battles)} votes · {len(frame)} models · 95 % bootstrap intervals over {rounds} rounds · ties count half")
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.subheader("Ratings with intervals")
+    st.altair_chart(interval_chart(frame), width="stretch")
+    st.subheader("Observed win rates")
+    st.altair_chart(win_rate_heatmap(battles, frame["model"].tolist()), width="stretch")
+
+
+main()

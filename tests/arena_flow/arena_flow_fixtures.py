@@ -1,0 +1,65 @@
+"""Constants and helpers shared by the arena flow tests (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalsuite.arena.prompts import PromptInput
+from evalsuite.models import demo_models
+from evalsuite.store import arena_queries
+from evalsuite.store.db import open_database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LEADERBOARD_DIR = REPO_ROOT / "leaderboard"
+APP = LEADERBOARD_DIR / "app.py"
+DEMO_MODELS = ("demo/pico-s", "demo/pico-m")
+UNSAFE_ANSWER = "<script>alert(1)</script> **bold** [link](http://example.invalid) <b>html</b>"
+VOTING_MODELS = ("alpha-7b", "beta-13b", "gamma<i>3b</i>")
+VOTING_PROMPTS = (
+    PromptInput("Name a prime number larger than 10.", "math"),
+    PromptInput("Write one sentence about rivers.", "writing"),
+    PromptInput("What does HTML stand for?", "stem"),
+)
+SMALL_PROMPTS = [
+    {"prompt": "What is 12 plus 7?", "category": "math"},
+    {"text": "Name three colours.", "category": "writing"},
+    {"prompt": "Why is the sky blue?"},
+]
+
+if str(LEADERBOARD_DIR) not in sys.path:  # the pages import board_ui from here
+    sys.path.insert(0, str(LEADERBOARD_DIR))
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def fill_voting_db(path: Path) -> Path:
+    """Three prompts, each answered by the three voting models (fixed texts)."""
+    database = open_database(path)
+    try:
+        arena_queries.add_prompts(database, VOTING_PROMPTS)
+        for prompt in arena_queries.list_prompts(database):
+            for number, model in enumerate(VOTING_MODELS):
+                text = UNSAFE_ANSWER if "<i>" in model else f"Answer {number} to prompt {prompt.id}."
+                arena_queries.add_completion(database, prompt.id, model, text, {"source": "fixed test text"})
+    finally:
+        database.close()
+    return path
+
+
+def require_demo_models() -> None:
+    missing = [name for name in DEMO_MODELS if name not in demo_models()]
+    if missing:
+        pytest.skip(f"demo models {missing} are not shipped in evalsuite/demo_models/ yet")
+
+
+def copy_db(source: Path, target: Path) -> Path:
+    shutil.copyfile(source, target)
+    return target

@@ -1,0 +1,50 @@
+"""Fixtures of the leaderboard tests.
+
+``demo_db``: filled by real ``evalsuite run`` subprocesses on the two demo models
+(pubmedqa, 20 documents each). ``unsafe_db``: a database whose model name and samples
+carry HTML and Markdown that must render as inert text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evalsuite.models import demo_models
+from evalsuite.store import queries
+from evalsuite.store.db import open_database
+from leaderboard_fixtures import DEMO_MODELS, DemoDatabase, evalsuite_run, fill_unsafe
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
+    missing = [name for name in DEMO_MODELS if name not in demo_models()]
+    if missing:
+        pytest.skip(f"demo models {missing} are not shipped in evalsuite/demo_models/ yet")
+    path = tmp_path_factory.mktemp("leaderboard-demo") / "demo.db"
+    for model in DEMO_MODELS:
+        evalsuite_run(model, path)
+    database = open_database(path)
+    runs = {summary.model: summary.id for summary in queries.list_runs(database)}
+    database.close()
+    return DemoDatabase(path=path, run_ids=runs)
+
+
+@pytest.fixture
+def unsafe_db(tmp_path: Path) -> tuple[Path, int]:
+    path = tmp_path / "unsafe.db"
+    return path, fill_unsafe(path)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """AppTest runs share Streamlit's process-wide caches: start each test with them empty."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -1,0 +1,73 @@
+"""Constants and helpers shared by the leaderboard tests (the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalsuite.store import queries
+from evalsuite.store.db import open_database
+from evalsuite.store.schema import MetricRecord, SampleRecord
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LEADERBOARD_DIR = REPO_ROOT / "leaderboard"
+APP = LEADERBOARD_DIR / "app.py"
+DEMO_MODELS = ("demo/pico-s", "demo/pico-m")
+DEMO_TASK = "pubmedqa"
+DEMO_LIMIT = 20
+UNSAFE_TEXT = "<script>alert(1)</script> ![x](http://example.invalid/x.png)"
+UNSAFE_MODEL = "evil<script>alert(1)</script>![x](http://example.invalid/m.png)"
+
+if str(LEADERBOARD_DIR) not in sys.path:  # board_ui is imported by the pages from here
+    sys.path.insert(0, str(LEADERBOARD_DIR))
+
+
+@dataclass(frozen=True)
+class DemoDatabase:
+    path: Path
+    run_ids: dict[str, int]  # model name -> run id
+
+
+def evalsuite_run(model: str, db: Path) -> None:
+    command = [
+        sys.executable, "-m", "evalsuite.cli", "run", "--model", model, "--tasks", DEMO_TASK,
+        "--limit", str(DEMO_LIMIT), "--db", str(db), "--device", "cpu", "--seed", "0",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+    if done.returncode != 0:
+        raise AssertionError(f"evalsuite run {model} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def fill_unsafe(path: Path) -> int:
+    """Add a complete run whose model name and every sample carry HTML/Markdown; returns its id."""
+    database = open_database(path)
+    model = queries.get_or_create_model(database, name=UNSAFE_MODEL, source="test", weights_sha256="0" * 64)
+    run = queries.create_run(
+        database, model_id=model.id, backend="transformers", config={"model": UNSAFE_TEXT}, config_hash="unsafe",
+        tasks=["unsafe_task"], suite=None,
+    )
+    run_id = int(run.id or 0)
+    metric = MetricRecord(run_id=run_id, task="unsafe_task", metric="acc", value=0.5, stderr=0.1, higher_is_better=True)
+    samples = [
+        SampleRecord(
+            run_id=run_id, task="unsafe_task", doc_id=doc, prompt=f"{doc}: {UNSAFE_TEXT}", target=UNSAFE_TEXT,
+            responses=[UNSAFE_TEXT], metrics={"acc": float(doc % 2)}, correct=bool(doc % 2),
+        )
+        for doc in range(4)
+    ]
+    queries.save_task_results(database, run_id, ["unsafe_task"], [metric], samples)
+    queries.finish_run(database, run_id, computed=4, cached=0)
+    database.close()
+    return run_id
+
+
+def copy_database(source: Path, target: Path) -> Path:
+    """A consistent copy of a SQLite database (backup API: WAL content included)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target

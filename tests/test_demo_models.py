@@ -1,0 +1,171 @@
+"""The shipped demo models load offline, fit the size budget and are measurably trained.
+
+Held-out perplexity is recomputed here with its own loop (log-softmax + gather over
+non-overlapping windows), independent of ``scripts/train_demo_models.py``, on the first 8
+WikiText-2 test articles that the models never saw in training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from lm_eval.tasks.wikitext.preprocess_wikitext import wikitext_detokenizer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from evalsuite.models import DEMO_MODELS_DIR, demo_models
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HELDOUT_FILE = REPO_ROOT / "tasks" / "data" / "wikitext2" / "test_first8_articles.jsonl"
+WINDOW = 1024  # the window the model cards report
+SIZE_LIMIT_BYTES = 5_000_000
+NAMES = ("pico-s", "pico-m")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread; two threads on a busy 2-core box ran 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _path(name: str) -> Path:
+    return DEMO_MODELS_DIR / name
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(_path("pico-s"))
+
+
+@pytest.fixture(scope="module")
+def heldout_ids(tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
+    with HELDOUT_FILE.open(encoding="utf-8") as handle:
+        pages = [
+            wikitext_detokenizer(json.loads(line)) for line in handle if line.strip()
+        ]
+    return [tokenizer.encode(page, add_special_tokens=False) for page in pages]
+
+
+def _load(name: str) -> PreTrainedModel:
+    return AutoModelForCausalLM.from_pretrained(_path(name)).eval()
+
+
+@torch.no_grad()
+def _perplexity(model: PreTrainedModel, pages: list[list[int]]) -> float:
+    """exp(sum of -log p(token | window prefix) / number of predicted tokens), each token weighted equally."""
+    nll, count = 0.0, 0
+    for ids in pages:
+        for start in range(0, len(ids), WINDOW):
+            window = torch.tensor(ids[start : start + WINDOW]).unsqueeze(0)
+            if window.shape[1] < 2:
+                continue
+            log_probs = torch.log_softmax(model(window).logits[0, :-1].double(), dim=-1)
+            nll -= log_probs.gather(1, window[0, 1:].unsqueeze(1)).sum().item()
+            count += window.shape[1] - 1
+    return math.exp(nll / count)
+
+
+def _card_figure(name: str) -> float:
+    card = (_path(name) / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"\| demo/{name} \(trained\) \| ([0-9.]+) \|", card)
+    assert match, f"{name} model card lacks its held-out perplexity row"
+    return float(match.group(1))
+
+
+def test_both_demo_aliases_are_listed() -> None:
+    assert demo_models() == ["demo/pico-m", "demo/pico-s"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_demo_model_is_small_float32_llama_with_head_dim_64(name: str) -> None:
+    weights = _path(name) / "model.safetensors"
+    assert weights.stat().st_size < SIZE_LIMIT_BYTES
+    model = _load(name)
+    config = model.config
+    assert config.model_type == "llama" and config.architectures == ["LlamaForCausalLM"]
+    assert config.head_dim == 64 == config.hidden_size // config.num_attention_heads
+    assert config.max_position_embeddings == 2048
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert sum(p.numel() for p in model.parameters()) * 4 < SIZE_LIMIT_BYTES
+
+
+def test_demo_tokenizer_round_trips_and_adds_no_special_tokens(
+    tokenizer: PreTrainedTokenizerBase,
+) -> None:
+    text = "Du Fu (712–770) was a Chinese poet; p < 0.05 in 48 patients.\n  Ünïcode & émojis 🙂 survive."
+    ids = tokenizer.encode(text)
+    assert tokenizer.decode(ids) == text
+    assert tokenizer.bos_token_id not in ids and tokenizer.eos_token_id not in ids
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == (
+        "<s>",
+        "</s>",
+        "<pad>",
+    )
+    assert (
+        AutoTokenizer.from_pretrained(_path("pico-m")).get_vocab()
+        == tokenizer.get_vocab()
+    )
+
+
+def test_demo_chat_template_renders_turns_and_generation_prompt(
+    tokenizer: PreTrainedTokenizerBase,
+) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 2+2?"},
+    ]
+    rendered = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    )
+    assert (
+        rendered
+        == "<|system|>\nBe brief.</s>\n<|user|>\nWhat is 2+2?</s>\n<|assistant|>\n"
+    )
+    ids = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_dict=True
+    )["input_ids"]
+    assert tokenizer.convert_tokens_to_ids("<|assistant|>") in ids
+
+
+def test_demo_model_generates_from_chat_prompt(
+    tokenizer: PreTrainedTokenizerBase,
+) -> None:
+    model = _load("pico-s")
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Natalia sold 48 clips. How many?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
+    assert 1 <= out.shape[1] - prompt["input_ids"].shape[1] <= 12
+
+
+def test_trained_demo_models_beat_untrained_on_heldout_wikitext(
+    heldout_ids: list[list[int]],
+) -> None:
+    small, medium = _load("pico-s"), _load("pico-m")
+    torch.manual_seed(0)
+    untrained = AutoModelForCausalLM.from_config(small.config).eval()
+    ppl_small, ppl_medium = (
+        _perplexity(small, heldout_ids),
+        _perplexity(medium, heldout_ids),
+    )
+    ppl_untrained = _perplexity(untrained, heldout_ids)
+    assert ppl_medium < ppl_small < 0.5 * ppl_untrained
+    # The model cards report the same figures (to 0.1 of float32 rounding).
+    assert ppl_small == pytest.approx(_card_figure("pico-s"), rel=1e-3)
+    assert ppl_medium == pytest.approx(_card_figure("pico-m"), rel=1e-3)
