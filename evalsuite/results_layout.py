@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalsuite import environment
-from evalsuite.metrics import perplexity, translation
+from evalsuite.metrics import normalization, perplexity, translation
+from evalsuite.metrics.normalization import SuiteMetric
 from evalsuite.store.schema import MetricRecord, SampleRecord
 
 if TYPE_CHECKING:
@@ -195,6 +196,15 @@ def token_counter(lm: Any, model: ModelSpec) -> TokenCounter | None:
         except (OSError, ValueError):
             return None
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def add_suite_normalization(metrics: list[MetricRecord], suite_metrics: Sequence[SuiteMetric]) -> None:
+    """Store the leaderboard's random-baseline-normalised score beside each raw suite score."""
+    baselines = {item.key: item.random_baseline for item in suite_metrics}
+    for record in metrics:
+        baseline = baselines.get((record.task, record.metric, record.filter))
+        if baseline is not None and record.value is not None:
+            record.normalized = normalization.normalize_to_random_baseline(record.value, baseline)
 
 
 def merge(merged: dict[str, Any], results: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
 from evalsuite.models import ModelSpec, resolve_model
 from evalsuite.store import queries
 from evalsuite.store.db import Database, open_database
-from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks
+from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
 
 log = logging.getLogger(__name__)
 # Requests computed between two commits of the request cache: smaller loses less on a crash.
@@ -212,6 +212,8 @@ def _store(
 ) -> None:
     counter = results_layout.token_counter(lm, model)
     metrics, samples = results_layout.to_records(run_id, results, loaded, token_count=counter)
+    if config.suite is not None:
+        results_layout.add_suite_normalization(metrics, suites()[config.suite].metrics)
     if not config.log_samples:
         samples = []
     task_names = sorted({m.task for m in metrics} | {s.task for s in samples})

@@ -28,8 +28,8 @@ navigation = st.navigation(
         st.Page(_HERE / "views" / "charts.py", title="Charts"),
         st.Page(_HERE / "views" / "run.py", title="Run"),
         st.Page(_HERE / "views" / "compare.py", title="Compare runs"),
-        st.Page(_HERE / "pages" / "arena_vote.py", title="Arena"),
-        st.Page(_HERE / "pages" / "arena_ratings.py", title="Arena ratings"),
+        st.Page(_HERE / "views" / "arena_vote.py", title="Arena"),
+        st.Page(_HERE / "views" / "arena_ratings.py", title="Arena ratings"),
     ]
 )
 navigation.run()

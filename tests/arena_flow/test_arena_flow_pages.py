@@ -20,8 +20,8 @@ from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 
 pytestmark = pytest.mark.usefixtures("app_env")
-VOTE_PAGE = "pages/arena_vote.py"
-RATINGS_PAGE = "pages/arena_ratings.py"
+VOTE_PAGE = "views/arena_vote.py"
+RATINGS_PAGE = "views/arena_ratings.py"
 
 
 def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:

