@@ -28,7 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +64,10 @@ def _seed_models_and_runs(
     models = max(1, runs // runs_per_model)
     _insert(database, _table(ModelRecord), [
         {"id": m + 1, "name": f"bench/model-{m:04d}", "source": "bench", "weights_sha256": f"{m:064x}",
-         "params": int(10 ** rng.uniform(6, 10)), "created_at": datetime.now(timezone.utc)}
+         "params": int(10 ** rng.uniform(6, 10)), "created_at": datetime.now(UTC)}
         for m in range(models)
     ])
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     _insert(database, _table(RunRecord), [
         {"id": r + 1, "model_id": r % models + 1, "backend": ("transformers", "vllm")[r % 2], "status": "complete",
          "config": {"tasks": tasks}, "config_hash": f"{r:032x}", "tasks": tasks, "suite": ("leaderboard", "quick")[r % 2],

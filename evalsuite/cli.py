@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from evalsuite.cli_arena import arena_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     DbOption,
     _console,
@@ -283,8 +284,6 @@ def leaderboard(
 
     raise typer.Exit(app_launcher.launch(db or default_db(), port=port, host=host))
 
-
-from evalsuite.cli_arena import arena_app
 
 app.add_typer(arena_app, name="arena")
 

@@ -15,8 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evalsuite.cli_common import DbOption, console, err_console, handles_errors
-from evalsuite.config import _decode_scalar as decode_scalar
-from evalsuite.config import default_db, parse_key_values
+from evalsuite.config import decode_scalar, default_db, parse_key_values
 from evalsuite.errors import ArenaError
 
 arena_app = typer.Typer(

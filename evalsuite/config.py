@@ -107,7 +107,7 @@ class RunConfig:
 
     def backend_kwargs(self) -> dict[str, Any]:
         """--backend-arg KEY=VALUE pairs with ints, floats and booleans decoded."""
-        return {key: _decode_scalar(value) for key, value in self.backend_args}
+        return {key: decode_scalar(value) for key, value in self.backend_args}
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -141,7 +141,8 @@ def parse_key_values(pairs: list[str], flag: str) -> tuple[tuple[str, str], ...]
     return tuple(parsed)
 
 
-def _decode_scalar(value: str) -> Any:
+def decode_scalar(value: str) -> Any:
+    """A flag value as int, float, bool or None when it reads as one, else the string."""
     lowered = value.lower()
     if lowered in ("true", "false"):
         return lowered == "true"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,7 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
     return records
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sacrebleu_signature(metric: str) -> str | None:
     """Stored with BLEU/chrF/TER scores, which are comparable only under the same signature."""
     return translation.sacrebleu_signature(metric) if metric in translation.HIGHER_IS_BETTER else None
@@ -239,7 +239,7 @@ def finalize(merged: dict[str, Any], config: RunConfig, model: ModelSpec, run_id
         "system_instruction": config.system_instruction,
         "versions": environment.package_versions(),
     }
-    output["date"] = datetime.now(timezone.utc).timestamp()
+    output["date"] = datetime.now(UTC).timestamp()
     return output
 
 

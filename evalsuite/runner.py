@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from evalsuite import environment, results_layout
+from evalsuite.backends import close_backend
 from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, CachedLM
 from evalsuite.config import RunConfig
 from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
@@ -102,6 +103,8 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
         raise
     finally:
         database.close()
+        if cached_lm is not None:
+            close_backend(cached_lm.inner)
     merged = results_layout.finalize(merged, config, model, run_id)
     if config.output is not None:
         _write_output(config.output, merged)

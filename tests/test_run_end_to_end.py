@@ -93,7 +93,7 @@ def test_bleu_equals_sacrebleu_on_the_same_files(tmp_path: Path) -> None:
     (tmp_path / "hyp.txt").write_text("\n".join(h.replace("\n", " ") for h in hyps) + "\n")
     (tmp_path / "ref.txt").write_text("\n".join(target.strip() for target, _ in rows) + "\n")
     cli = subprocess.run(
-        [sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"), "-i", str(tmp_path / "hyp.txt"), "-m", "bleu", "chrf", "ter", "-b"],
+        [sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"), "-i", str(tmp_path / "hyp.txt"), "-m", "bleu", "chrf", "ter", "-b", "-f", "text"],
         check=True, capture_output=True, text=True,
     )
     expected = [float(line) for line in cli.stdout.split()]

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from evalsuite import errors
 from evalsuite.arena.prompts import mt_bench_prompts
+from evalsuite.backends import VLLM_INSTALL_HINT, close_backend, import_backend_module, pick_device
 from evalsuite.errors import ArenaError, BackendNotInstalledError, EvalsuiteError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
@@ -105,24 +106,16 @@ class GenerationReport:
 
 def load_lm(spec: ModelSpec, backend: str, device: str = "auto", dtype: str = "auto", **backend_args: Any) -> TemplateLM:
     """The backend's lm-eval LM for a resolved model (arena answers and the judge share it)."""
-    from evalsuite.backends import VLLM_INSTALL_HINT, _import, _pick_device
 
     if backend == "vllm":
         if importlib.util.find_spec("vllm") is None:
             raise BackendNotInstalledError("--backend vllm needs the vllm package, which is not installed", VLLM_INSTALL_HINT)
-        module = _import("evalsuite.backends.vllm", VLLM_INSTALL_HINT)
+        module = import_backend_module("evalsuite.backends.vllm", VLLM_INSTALL_HINT)
         return module.VLLMLM(str(spec.path), dtype=dtype, **backend_args)  # type: ignore[no-any-return]
     if backend == "transformers":
-        module = _import("evalsuite.backends.transformers", "pip install evalsuite")
-        return module.TransformersLM(str(spec.path), device=_pick_device(device), dtype=dtype, **backend_args)  # type: ignore[no-any-return]
+        module = import_backend_module("evalsuite.backends.transformers", "pip install evalsuite")
+        return module.TransformersLM(str(spec.path), device=pick_device(device), dtype=dtype, **backend_args)  # type: ignore[no-any-return]
     raise ArenaError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
-
-
-def close_lm(lm: Any) -> None:
-    """Stop a vLLM engine's workers now; other backends need nothing."""
-    close = getattr(lm, "close", None)
-    if callable(close):
-        close()
 
 
 def has_chat_template(lm: Any) -> bool:
@@ -183,7 +176,7 @@ def generate_in_process(request: GenerationRequest, show_progress: bool) -> Gene
             try:
                 _answer(database, request, spec, lm, todo, show_progress)
             finally:
-                close_lm(lm)
+                close_backend(lm)
         remaining = len(arena_queries.prompts_without_answer(database, request.model))
     finally:
         database.close()

@@ -28,7 +28,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalsuite.arena.generate import BACKENDS, close_lm, has_chat_template, load_lm
+from evalsuite.arena.generate import BACKENDS, has_chat_template, load_lm
+from evalsuite.backends import close_backend
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import Database, open_database
@@ -168,7 +169,7 @@ def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
                             counts[outcome] += 1
                         bar.update(len(chunk))
             finally:
-                close_lm(lm)
+                close_backend(lm)
     finally:
         database.close()
     return JudgeReport(request.judge, len(pairs), counts["a"], counts["b"], counts["tie"], skipped_own)

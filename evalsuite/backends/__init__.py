@@ -25,7 +25,8 @@ VLLM_INSTALL_HINT = (
 )
 
 
-def _import(module: str, hint: str) -> Any:
+def import_backend_module(module: str, hint: str) -> Any:
+    """Import a backend module, turning a missing dependency into an install hint."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -40,20 +41,27 @@ def build_backend(config: RunConfig, model: ModelSpec) -> LM:
     if config.backend == "vllm":
         if importlib.util.find_spec("vllm") is None:
             raise BackendNotInstalledError("--backend vllm needs the vllm package, which is not installed", VLLM_INSTALL_HINT)
-        module = _import("evalsuite.backends.vllm", VLLM_INSTALL_HINT)
+        module = import_backend_module("evalsuite.backends.vllm", VLLM_INSTALL_HINT)
         return module.VLLMLM(pretrained, seed=config.seeds["random"], **common, **extra)
-    device = _pick_device(config.device)
+    device = pick_device(config.device)
     if config.backend == "hf":
         from lm_eval.models.huggingface import HFLM
 
         batch = config.batch_size if config.batch_size == "auto" else int(config.batch_size)
         return HFLM(pretrained=pretrained, device=device, batch_size=batch, **common, **extra)
-    module = _import("evalsuite.backends.transformers", "pip install evalsuite")
+    module = import_backend_module("evalsuite.backends.transformers", "pip install evalsuite")
     batch_size: int | str = config.batch_size if config.batch_size == "auto" else int(config.batch_size)
     return module.TransformersLM(pretrained, device=device, batch_size=batch_size, **common, **extra)
 
 
-def _pick_device(device: str) -> str:
+def close_backend(lm: Any) -> None:
+    """Stop a backend's worker processes (vLLM's engine) now: left to interpreter exit, they can hang it."""
+    close = getattr(lm, "close", None)
+    if callable(close):
+        close()
+
+
+def pick_device(device: str) -> str:
     """`auto` means CUDA when present; asking for CUDA without it is a user error."""
     import torch
 

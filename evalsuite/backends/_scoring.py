@@ -210,7 +210,10 @@ def score_batch(parts: ModelParts, rows: Sequence[ScoringRow], device: torch.dev
     token_logprobs, token_greedy = _project_and_score(parts, hidden_states, predict_at, targets)
     owners = torch.tensor(layout.owners, dtype=torch.long, device=device)
     count = len(layout.branches)
-    sums = torch.zeros(count, dtype=torch.float32, device=device).index_add_(0, owners, token_logprobs)
+    # Accumulate in float64: a long document's sum of float32 log-probabilities would
+    # otherwise carry rounding error of ~1e-3 nats, as large as real backend differences.
+    # On the CPU, because Apple's MPS has no float64.
+    sums = torch.zeros(count, dtype=torch.float64).index_add_(0, owners.cpu(), token_logprobs.cpu().double())
     misses = torch.zeros(count, dtype=torch.long, device=device).index_add_(0, owners, (~token_greedy).long())
     return [
         BranchScore(branch.key, float(total), bool(missed == 0))

@@ -239,7 +239,7 @@ class TransformersLM(TemplateLM):
         batches = plan_batches(rows, self._token_budget, self._max_rows)
         progress = tqdm(total=expected, disable=disable_tqdm, desc="Scoring loglikelihood requests")
         with torch.inference_mode():
-            for batch, batch_scores in iter_with_oom_split(batches, self._run_batch, self._shrink_budget):
+            for _batch, batch_scores in iter_with_oom_split(batches, self._run_batch, self._shrink_budget):
                 scores.update((score.key, score) for score in batch_scores)
                 progress.update(len(batch_scores))
         progress.close()

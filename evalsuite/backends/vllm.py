@@ -70,7 +70,12 @@ ALLOW_LONG_ENV = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
 
 
 def import_vllm() -> Any:
-    """Import the ``vllm`` module (from either distribution) or say how to install it."""
+    """Import the ``vllm`` module (from either distribution) or say how to install it.
+
+    vLLM logs every engine step at INFO, which buries evalsuite's progress bars; warnings
+    and errors still show, and a user's own ``VLLM_LOGGING_LEVEL`` wins.
+    """
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     try:
         return importlib.import_module("vllm")
     except ImportError as error:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -345,7 +345,7 @@ def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str
 def _epoch_seconds(moment: datetime) -> float:
     """Stored times are UTC; SQLite hands them back without a zone, so say which one."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -11,7 +11,7 @@ Scores are columns ``(task, metric, filter, value, stderr)``; lm-eval's packed
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
@@ -29,7 +29,7 @@ VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")
 
 def utcnow() -> datetime:
     """Timezone-aware UTC: every stored time is in one zone, whatever the server's."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _json_column() -> Any:

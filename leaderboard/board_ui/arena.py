@@ -11,9 +11,8 @@ import importlib.util
 
 import streamlit as st
 
-from evalsuite.errors import EvalsuiteError
-
 from board_ui.common import database, database_url
+from evalsuite.errors import EvalsuiteError
 
 BOOTSTRAP_ROUNDS = 0  # the board shows point ratings; the arena page shows intervals
 

@@ -7,7 +7,7 @@ Ratings are recomputed only when the filters or the number of votes change.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import altair as alt
 import pandas as pd
@@ -45,8 +45,8 @@ def _ratings(records: list[dict], method: str, rounds: int, category: str | None
 
 def _date_bounds(records: list[dict]) -> tuple[date, date]:
     stamps = [r["tstamp"] for r in records]
-    first = datetime.fromtimestamp(min(stamps), timezone.utc).date()
-    last = datetime.fromtimestamp(max(stamps), timezone.utc).date()
+    first = datetime.fromtimestamp(min(stamps), UTC).date()
+    last = datetime.fromtimestamp(max(stamps), UTC).date()
     return first, last
 
 
@@ -61,8 +61,8 @@ def _filters(records: list[dict]) -> tuple[str | None, datetime | None, datetime
     exclude_ties = sidebar.checkbox("Exclude ties and both-bad votes", key="arena_exclude_ties")
     method = sidebar.radio("Method", ["bt", "elo"], format_func={"bt": "Bradley–Terry", "elo": "Online Elo"}.get, key="arena_method")
     rounds = int(sidebar.number_input("Bootstrap rounds", 0, 1000, 100, step=50, key="arena_rounds"))
-    since = datetime.combine(start, time.min, tzinfo=timezone.utc)
-    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     return (None if category == ALL_CATEGORIES else category), since, until, exclude_ties, str(method), rounds
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-
-from evalsuite.store import leaderboard_queries as lq
-
 from board_ui import tables
 from board_ui.arena import arena_ratings
 from board_ui.common import RUN_PAGE, cached_filter_options, database, database_url, filter_sidebar
+
+from evalsuite.store import leaderboard_queries as lq
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from evalsuite.store import leaderboard_queries as lq
-
 from board_ui import charts, tables
 from board_ui.common import database, database_url, filter_sidebar
+
+from evalsuite.store import leaderboard_queries as lq
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

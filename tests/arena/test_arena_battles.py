@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +116,7 @@ def test_filters_category_dates_ties_and_compact() -> None:
     coding = filter_battles(battles, category="coding")
     assert [b.battle_id for b in coding] == ["q1", "q1"]
     recent = filter_battles(
-        battles, since=datetime.fromtimestamp(1_700_000_050, tz=timezone.utc),
+        battles, since=datetime.fromtimestamp(1_700_000_050, tz=UTC),
         until=1_700_000_200.0,
     )
     assert [b.winner for b in recent] == ["tie"]  # no tstamp -> dropped, until exclusive

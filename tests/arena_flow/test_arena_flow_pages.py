@@ -7,7 +7,7 @@ and with ``compute_ratings`` on those rows.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -115,7 +115,7 @@ def _expected(db: Path, kinds: str, where: str = "") -> list[dict]:
     winners = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
     rows = _sql(db, f"SELECT model_a, model_b, outcome, created_at FROM vote WHERE voter_kind IN ({kinds}) {where} ORDER BY id")
     battles = Battles.from_battles(
-        Battle(a, b, winners[o], tstamp=datetime.fromisoformat(t).replace(tzinfo=timezone.utc).timestamp()) for a, b, o, t in rows
+        Battle(a, b, winners[o], tstamp=datetime.fromisoformat(t).replace(tzinfo=UTC).timestamp()) for a, b, o, t in rows
     )
     return compute_ratings(battles, "bt", bootstrap_rounds=100, seed=0).to_json_rows()
 

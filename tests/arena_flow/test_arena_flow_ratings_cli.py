@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +113,7 @@ def _vote_rows(db: Path, kinds: tuple[str, ...]) -> list[tuple]:
 
 
 def _epoch(stored: str) -> float:
-    return datetime.fromisoformat(stored).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])

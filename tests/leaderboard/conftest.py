@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from leaderboard_fixtures import DEMO_MODELS, DemoDatabase, evalsuite_run, fill_unsafe
 
 from evalsuite.models import demo_models
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
-from leaderboard_fixtures import DEMO_MODELS, DemoDatabase, evalsuite_run, fill_unsafe
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, REPO_ROOT, UNSAFE_MODEL, DemoDatabase, copy_database, fill_unsafe
 
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
-from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, REPO_ROOT, UNSAFE_MODEL, DemoDatabase, copy_database, fill_unsafe
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]

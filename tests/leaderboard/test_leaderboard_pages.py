@@ -10,13 +10,12 @@ import math
 from pathlib import Path
 
 import pytest
+from leaderboard_fixtures import APP, DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database
 from streamlit.testing.v1 import AppTest
 
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import Vote
-
-from leaderboard_fixtures import APP, DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database
 
 SCORE = f"{DEMO_TASK} · acc"
 

@@ -6,8 +6,8 @@ import io
 
 import pandas as pd
 import pytest
-
 from board_ui import tables
+
 from evalsuite.store.leaderboard_queries import BoardCell
 
 

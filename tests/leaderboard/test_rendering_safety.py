@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from markdown_it import MarkdownIt
-from streamlit.testing.v1 import AppTest
-
 from board_ui.common import escape_markdown
 from leaderboard_fixtures import APP, UNSAFE_MODEL, UNSAFE_TEXT
+from markdown_it import MarkdownIt
+from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
