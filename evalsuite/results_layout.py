@@ -36,6 +36,11 @@ def split_metric_key(key: str) -> tuple[str, str]:
     return metric, filter_name or "none"
 
 
+def _shots(results: dict[str, Any], task: str) -> int | None:
+    shots = _number(results.get("n-shot", {}).get(task))
+    return None if shots is None else int(shots)
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -78,7 +83,7 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
                     value=_number(raw),
                     stderr=_number(stderr),
                     n_samples=n_samples,
-                    n_shot=_number(results.get("n-shot", {}).get(task)),
+                    n_shot=_shots(results, task),
                     higher_is_better=higher.get(metric),
                     is_group=task in groups,
                     details={"sacrebleu_signature": signature} if signature else None,
@@ -110,7 +115,7 @@ def _token_perplexity(
             filter=filter_name,
             value=perplexity.token_perplexity(logliks, counts),
             n_samples=len(logliks),
-            n_shot=_number(results.get("n-shot", {}).get(task)),
+            n_shot=_shots(results, task),
             higher_is_better=False,
             details={"tokens": sum(counts)},
         )

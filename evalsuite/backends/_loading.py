@@ -111,7 +111,7 @@ def load_model(
             ) from error
     except OSError as error:
         raise UnknownModelError(f"cannot load weights of {pretrained!r}: {error}".splitlines()[0]) from error
-    return model.to(device).eval()
+    return model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub types .to() too narrowly
 
 
 def max_context_length(
@@ -182,7 +182,7 @@ def model_parts(model: transformers.PreTrainedModel, pad_token_id: int) -> Model
 
 def _split_matches_forward(model: transformers.PreTrainedModel, parts: ModelParts) -> bool:
     device = next(model.parameters()).device
-    vocab = model.get_input_embeddings().num_embeddings
+    vocab = int(model.config.vocab_size)
     probe = torch.arange(7, device=device)[None] * 7 % vocab
     with torch.inference_mode():
         reference = model(input_ids=probe).logits.float()

@@ -16,16 +16,27 @@ costs no extra input token at all, only one more vocabulary projection.
 The vocabulary projection (the LM head, ``hidden x vocab`` per position) is
 applied only at those predicting positions, never over the whole context.
 
+Rows of different questions are then packed side by side into lines (best-fit
+decreasing, positions restarting per row, a block-diagonal mask) so a batch
+carries almost no padding: padding is work too.
+
 Everything here is model-agnostic torch; loading and tokenisation live in
 ``evalsuite.backends.transformers``.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import torch
+
+# Lines are at least this wide when packing rows: wide enough that short rows share a
+# line (padding is wasted compute), narrow enough that the masked attention over a
+# line stays a small share of the work (its cost grows with the line width).
+PACK_MIN_WIDTH = 384
 
 # Positions projected onto the vocabulary at once: bounds the float32 logits
 # buffer to LM_HEAD_CHUNK x vocab (1024 x 32000 x 4 B = 131 MB).
@@ -59,6 +70,42 @@ class ScoringRow:
 
     def length_with(self, branch: Branch) -> int:
         return self.length + len(branch.tokens) - 1
+
+
+@dataclass
+class PackedLine:
+    """Rows of different contexts laid side by side in one sequence (they never attend to each other)."""
+
+    rows: list[ScoringRow]
+
+    @property
+    def length(self) -> int:
+        return sum(row.length for row in self.rows)
+
+
+def pack_lines(rows: Sequence[ScoringRow], min_width: int = PACK_MIN_WIDTH) -> list[PackedLine]:
+    """Best-fit decreasing packing of rows into lines of ``max(longest row, min_width)`` tokens.
+
+    Each row goes into the line with the least room that still fits it, so lines
+    come out nearly full and a batch of lines needs almost no padding.
+    """
+    if not rows:
+        return []
+    ordered = sorted(rows, key=lambda r: r.length, reverse=True)
+    capacity = max(ordered[0].length, min_width)
+    lines: list[PackedLine] = []
+    rooms: list[tuple[int, int]] = []  # (free tokens, line index), sorted
+    for row in ordered:
+        spot = bisect.bisect_left(rooms, (row.length, -1))
+        if spot < len(rooms):
+            room, index = rooms.pop(spot)
+            lines[index].rows.append(row)
+        else:
+            room, index = capacity, len(lines)
+            lines.append(PackedLine([row]))
+        if room - row.length > 0:
+            bisect.insort(rooms, (room - row.length, index))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -111,17 +158,23 @@ def pack_rows(groups: dict[tuple[int, ...], list[Branch]], max_row_tokens: int) 
     return rows
 
 
-def plan_batches(
-    rows: Sequence[ScoringRow], token_budget: int | None, max_rows: int | None
-) -> list[list[ScoringRow]]:
+class _HasLength(Protocol):
+    @property
+    def length(self) -> int: ...
+
+
+Sized = TypeVar("Sized", bound=_HasLength)
+
+
+def plan_batches(rows: Sequence[Sized], token_budget: int | None, max_rows: int | None) -> list[list[Sized]]:
     """Length-sorted batches whose padded size (rows x longest row) fits the budget.
 
     Sorting longest first keeps padding minimal and makes any out-of-memory
     error happen on the first batch rather than at the end.
     """
     ordered = sorted(rows, key=lambda r: r.length, reverse=True)
-    batches: list[list[ScoringRow]] = []
-    current: list[ScoringRow] = []
+    batches: list[list[Sized]] = []
+    current: list[Sized] = []
     for row in ordered:
         width = current[0].length if current else row.length
         too_many = max_rows is not None and len(current) >= max_rows
@@ -137,12 +190,13 @@ def plan_batches(
 
 @dataclass
 class _BatchLayout:
-    """Python-side description of one padded batch, turned into tensors once."""
+    """Python-side description of one padded batch of lines, turned into tensors once."""
 
     input_ids: list[list[int]]
     position_ids: list[list[int]]
-    segment_ids: list[list[int]]
-    predict_at: list[int]  # flat index (row * width + column) of each predicting position
+    document_ids: list[list[int]]  # which row of its line a token belongs to; -1 padding
+    segment_ids: list[list[int]]  # 0 the row's context, 1..k its branches; -1 padding
+    predict_at: list[int]  # flat index (line * width + column) of each predicting position
     targets: list[int]
     owners: list[int]  # branch number (within the batch) each predicting position belongs to
     branches: list[Branch]
@@ -150,43 +204,54 @@ class _BatchLayout:
     needs_mask: bool
 
 
-def _layout(rows: Sequence[ScoringRow], pad_token_id: int) -> _BatchLayout:
-    """Lay out rows: context, then each branch minus its last token; right padding."""
-    width = max(r.length for r in rows)
-    layout = _BatchLayout([], [], [], [], [], [], [], width, False)
-    for row_number, row in enumerate(rows):
-        ids, positions, segments = list(row.context), list(range(len(row.context))), [0] * len(row.context)
-        for branch_number, branch in enumerate(row.branches, start=1):
-            layout.owners.extend([len(layout.branches)] * len(branch.tokens))
-            layout.branches.append(branch)
-            predictors = [len(row.context) - 1] + list(range(len(ids), len(ids) + len(branch.tokens) - 1))
-            layout.predict_at.extend(row_number * width + p for p in predictors)
-            layout.targets.extend(branch.tokens)
-            ids.extend(branch.tokens[:-1])
-            positions.extend(range(len(row.context), len(row.context) + len(branch.tokens) - 1))
-            segments.extend([branch_number] * (len(branch.tokens) - 1))
+def _layout(lines: Sequence[PackedLine], pad_token_id: int) -> _BatchLayout:
+    """Lay out lines: per row its context, then each branch minus its last token; right padding."""
+    width = max(line.length for line in lines)
+    layout = _BatchLayout([], [], [], [], [], [], [], [], width, False)
+    for line_number, line in enumerate(lines):
+        ids: list[int] = []
+        positions: list[int] = []
+        documents: list[int] = []
+        segments: list[int] = []
+        for document, row in enumerate(line.rows):
+            start = len(ids)
+            ids.extend(row.context)
+            positions.extend(range(len(row.context)))
+            segments.extend([0] * len(row.context))
+            for branch_number, branch in enumerate(row.branches, start=1):
+                layout.owners.extend([len(layout.branches)] * len(branch.tokens))
+                layout.branches.append(branch)
+                predictors = [start + len(row.context) - 1, *range(len(ids), len(ids) + len(branch.tokens) - 1)]
+                layout.predict_at.extend(line_number * width + p for p in predictors)
+                layout.targets.extend(branch.tokens)
+                ids.extend(branch.tokens[:-1])
+                positions.extend(range(len(row.context), len(row.context) + len(branch.tokens) - 1))
+                segments.extend([branch_number] * (len(branch.tokens) - 1))
+            documents.extend([document] * (len(ids) - start))
         padding = width - len(ids)
-        layout.needs_mask = layout.needs_mask or padding > 0 or len(row.branches) > 1
+        shared = len(line.rows) > 1 or len(line.rows[0].branches) > 1
+        layout.needs_mask = layout.needs_mask or padding > 0 or shared
         layout.input_ids.append(ids + [pad_token_id] * padding)
         layout.position_ids.append(positions + [0] * padding)
-        segments_with_pad = segments + [-1] * padding
-        layout.segment_ids.append(segments_with_pad)
+        layout.document_ids.append(documents + [-1] * padding)
+        layout.segment_ids.append(segments + [-1] * padding)
     return layout
 
 
-def _attention_mask(segment_ids: torch.Tensor, boolean: bool, dtype: torch.dtype) -> torch.Tensor:
-    """4D mask [batch, 1, q, k]: causal, and a branch sees only the context and itself.
+def _attention_mask(document_ids: torch.Tensor, segment_ids: torch.Tensor, boolean: bool, dtype: torch.dtype) -> torch.Tensor:
+    """4D mask [batch, 1, q, k]: causal, within one row of the line, and a branch sees only its context and itself.
 
-    Segment 0 is the context, 1..k the branches, -1 padding. Padding queries
-    attend to the context and earlier padding, so no query row is fully masked
-    (a fully masked row would make SDPA return NaN); their outputs are unused.
+    Padding (document -1, segment -1) attends to earlier padding and itself, so
+    no query row is fully masked (a fully masked row would make SDPA return NaN);
+    its outputs are unused.
     """
     width = segment_ids.shape[1]
     index = torch.arange(width, device=segment_ids.device)
     causal = index[None, :] <= index[:, None]
+    same_document = document_ids[:, :, None] == document_ids[:, None, :]
     same_segment = segment_ids[:, :, None] == segment_ids[:, None, :]
     key_in_context = (segment_ids == 0)[:, None, :]
-    allowed = causal[None] & (same_segment | key_in_context)
+    allowed = causal[None] & same_document & (same_segment | key_in_context)
     if boolean:
         return allowed[:, None]
     blocked = torch.zeros(allowed.shape, dtype=dtype, device=segment_ids.device)
@@ -194,15 +259,16 @@ def _attention_mask(segment_ids: torch.Tensor, boolean: bool, dtype: torch.dtype
     return blocked[:, None]
 
 
-def score_batch(parts: ModelParts, rows: Sequence[ScoringRow], device: torch.device) -> list[BranchScore]:
-    """One forward pass over ``rows``; returns a score for every branch in them."""
-    layout = _layout(rows, parts.pad_token_id)
+def score_batch(parts: ModelParts, lines: Sequence[PackedLine], device: torch.device) -> list[BranchScore]:
+    """One forward pass over ``lines``; returns a score for every branch in them."""
+    layout = _layout(lines, parts.pad_token_id)
     input_ids = torch.tensor(layout.input_ids, dtype=torch.long, device=device)
     position_ids = torch.tensor(layout.position_ids, dtype=torch.long, device=device)
     mask = None
     if layout.needs_mask:
+        document_ids = torch.tensor(layout.document_ids, dtype=torch.long, device=device)
         segment_ids = torch.tensor(layout.segment_ids, dtype=torch.long, device=device)
-        mask = _attention_mask(segment_ids, parts.mask_is_boolean, _parameter_dtype(parts.body))
+        mask = _attention_mask(document_ids, segment_ids, parts.mask_is_boolean, _parameter_dtype(parts.body))
     hidden = parts.body(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False)
     hidden_states = hidden.last_hidden_state.reshape(-1, hidden.last_hidden_state.shape[-1])
     predict_at = torch.tensor(layout.predict_at, dtype=torch.long, device=device)
@@ -246,10 +312,10 @@ def _parameter_dtype(module: torch.nn.Module) -> torch.dtype:
 
 
 def iter_with_oom_split(
-    batches: list[list[ScoringRow]],
-    run: Callable[[list[ScoringRow]], list[BranchScore]],
+    batches: list[list[PackedLine]],
+    run: Callable[[list[PackedLine]], list[BranchScore]],
     on_oom: Callable[[], None],
-) -> Iterator[tuple[list[ScoringRow], list[BranchScore]]]:
+) -> Iterator[tuple[list[PackedLine], list[BranchScore]]]:
     """Run batches; a batch that runs out of accelerator memory is halved and retried.
 
     ``on_oom`` lets the caller shrink its token budget for later planning.

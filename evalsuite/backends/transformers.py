@@ -21,7 +21,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import jinja2
 import torch
 import transformers
 from lm_eval.api.instance import Instance
@@ -31,11 +30,14 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm import tqdm
 
 from evalsuite.backends import _loading
+from evalsuite.backends._hf_tokenizer import HFTokenizerRules
 from evalsuite.backends._scoring import (
     Branch,
     BranchScore,
+    PackedLine,
     ScoringRow,
     iter_with_oom_split,
+    pack_lines,
     pack_rows,
     plan_batches,
     score_batch,
@@ -53,7 +55,7 @@ AUTO_MAX_ROWS = 256
 DEFAULT_MAX_GEN_TOKS = 256
 
 
-class TransformersLM(TemplateLM):
+class TransformersLM(HFTokenizerRules, TemplateLM):
     """lm-eval ``LM`` for decoder-only Hugging Face models, HFLM-identical but faster.
 
     Args:
@@ -93,69 +95,12 @@ class TransformersLM(TemplateLM):
         self._max_rows = _parse_batch_size(batch_size)
         self._parts = _loading.model_parts(self.model, int(self.tokenizer.pad_token_id))
         self._token_budget = max_batch_tokens or self._default_token_budget()
-        # The decoded prefix token: strings already starting with it get no second BOS (HFLM's rule).
-        self._prefix_text = self.tokenizer.decode(self.prefix_token_id)
-
-    # ----- lm-eval properties -------------------------------------------------------------
-
-    @property
-    def eot_token_id(self) -> int:
-        return int(self.tokenizer.eos_token_id)
-
-    @property
-    def prefix_token_id(self) -> int:
-        """Token that stands in for an empty context: BOS if the tokenizer has one, else EOS."""
-        bos = self.tokenizer.bos_token_id
-        return int(bos) if bos is not None else self.eot_token_id
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
-
-    @property
-    def tokenizer_name(self) -> str:
-        return str(self.tokenizer.name_or_path).replace("/", "__")
+        self._remember_prefix_text()
 
     @property
     def token_budget(self) -> int | None:
         """Padded tokens per forward pass (None: only the row count limits a batch)."""
         return self._token_budget
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``loglikelihood_rolling`` predicts for ``text`` (every token of its encoding)."""
-        return len(self.tok_encode(text))
-
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        """Render a chat with the tokenizer's template; drops the system turn if the template rejects it."""
-        options = {"tokenize": False, "add_generation_prompt": add_generation_prompt}
-        options["continue_final_message"] = not add_generation_prompt
-        try:
-            return str(self.tokenizer.apply_chat_template(chat_history, **options))
-        except jinja2.exceptions.TemplateError:
-            log.warning("chat template rejected the system role; retrying without it")
-            without_system = [turn for turn in chat_history if turn["role"] != "system"]
-            return str(self.tokenizer.apply_chat_template(without_system, **options))
-
-    # ----- tokenisation (HFLM's rules) -------------------------------------------------------
-
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
-        """Encode like HFLM: tokenizer defaults, but no second BOS if the text starts with one."""
-        return self._encode_many([string], add_special_tokens)[0]
-
-    def _encode_many(self, strings: Sequence[str], add_special_tokens: bool | None = None) -> list[list[int]]:
-        """Batch version of ``tok_encode`` (one fast-tokenizer call per special-token setting)."""
-        settings: list[bool | None] = [
-            False if add_special_tokens is None and text.startswith(self._prefix_text) else add_special_tokens
-            for text in strings
-        ]
-        encoded: list[list[int]] = [[] for _ in strings]
-        for setting in set(settings):
-            positions = [i for i, s in enumerate(settings) if s == setting]
-            kwargs = {} if setting is None else {"add_special_tokens": setting}
-            ids = self.tokenizer([strings[i] for i in positions], **kwargs)["input_ids"]
-            for position, tokens in zip(positions, ids, strict=True):
-                encoded[position] = list(tokens)
-        return encoded
 
     def _encode_requests(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
         """(context, continuation) token pairs exactly as lm-eval's ``TemplateLM`` makes them.
@@ -168,8 +113,8 @@ class TransformersLM(TemplateLM):
         # lm-eval tests emptiness before moving spaces: a context of only spaces encodes as "".
         with_context = [i for i, (context, _) in enumerate(pairs) if context]
         contexts = sorted({moved[i][0] for i in with_context})
-        context_ids = dict(zip(contexts, self._encode_many(contexts), strict=True))
-        wholes = self._encode_many([moved[i][0] + moved[i][1] for i in with_context])
+        context_ids = dict(zip(contexts, self.encode_many(contexts), strict=True))
+        wholes = self.encode_many([moved[i][0] + moved[i][1] for i in with_context])
         result = [self._encode_without_context(continuation) if not context else ([], []) for context, continuation in pairs]
         for i, whole in zip(with_context, wholes, strict=True):
             context_enc = context_ids[moved[i][0]]
@@ -236,7 +181,7 @@ class TransformersLM(TemplateLM):
 
     def _score_rows(self, rows: list[ScoringRow], expected: int, disable_tqdm: bool) -> dict[int, BranchScore]:
         scores: dict[int, BranchScore] = {}
-        batches = plan_batches(rows, self._token_budget, self._max_rows)
+        batches = plan_batches(pack_lines(rows), self._token_budget, self._max_rows)
         progress = tqdm(total=expected, disable=disable_tqdm, desc="Scoring loglikelihood requests")
         with torch.inference_mode():
             for _batch, batch_scores in iter_with_oom_split(batches, self._run_batch, self._shrink_budget):
@@ -245,8 +190,8 @@ class TransformersLM(TemplateLM):
         progress.close()
         return scores
 
-    def _run_batch(self, rows: list[ScoringRow]) -> list[BranchScore]:
-        return score_batch(self._parts, rows, self._device)
+    def _run_batch(self, lines: list[PackedLine]) -> list[BranchScore]:
+        return score_batch(self._parts, lines, self._device)
 
     # ----- rolling loglikelihood ----------------------------------------------------------
 
@@ -263,7 +208,7 @@ class TransformersLM(TemplateLM):
                 raise RequestError(f"rolling request {number} is an empty document; it has no tokens to score")
         rows: list[ScoringRow] = []
         owner: list[int] = []
-        for number, tokens in enumerate(self._encode_many(documents)):
+        for number, tokens in enumerate(self.encode_many(documents)):
             windows = get_rolling_token_windows(tokens, self.prefix_token_id, self.max_length, context_len=1)
             for context_enc, continuation_enc in map(make_disjoint_window, windows):
                 context, continuation = self._truncate(number, context_enc, continuation_enc)
@@ -307,7 +252,7 @@ class TransformersLM(TemplateLM):
             raise RequestError(
                 f"max_gen_toks={max_gen_toks} leaves no room for a prompt in a {self.max_length}-token window"
             )
-        encoded = [tokens[-max_context:] for tokens in self._encode_many(contexts)]
+        encoded = [tokens[-max_context:] for tokens in self.encode_many(contexts)]
         order = sorted(range(len(contexts)), key=lambda i: len(encoded[i]), reverse=True)
         texts: list[str] = [""] * len(contexts)
         for batch in self._generation_batches(order, encoded, max_gen_toks):
@@ -336,7 +281,7 @@ class TransformersLM(TemplateLM):
         attention_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self._device)
         stopping = transformers.StoppingCriteriaList([_StopStrings(self.tokenizer, stops, width)])
         with torch.inference_mode():
-            output = self.model.generate(
+            output = self.model.generate(  # type: ignore[operator]  # GenerationMixin is untyped here
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 max_new_tokens=max_gen_toks,
@@ -381,7 +326,7 @@ class TransformersLM(TemplateLM):
         return fits * self.max_length
 
     def _probe_fits(self, rows: int) -> bool:
-        probe = [ScoringRow(tuple([self.eot_token_id] * 2), [Branch(0, (self.eot_token_id,) * (self.max_length - 1))])]
+        probe = [PackedLine([ScoringRow(tuple([self.eot_token_id] * 2), [Branch(0, (self.eot_token_id,) * (self.max_length - 1))])])]
         try:
             with torch.inference_mode():
                 score_batch(self._parts, probe * rows, self._device)

@@ -32,7 +32,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import jinja2
 import transformers
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import TemplateLM
@@ -45,6 +44,7 @@ from lm_eval.models.utils import (
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
 from evalsuite.backends import VLLM_INSTALL_HINT
+from evalsuite.backends._hf_tokenizer import HFTokenizerRules
 from evalsuite.backends._vllm_scoring import (
     JobResult,
     PromptJob,
@@ -82,7 +82,7 @@ def import_vllm() -> Any:
         raise BackendNotInstalledError(f"--backend vllm needs the vllm module, which cannot be imported ({error})", VLLM_INSTALL_HINT) from error
 
 
-class VLLMLM(TemplateLM):
+class VLLMLM(HFTokenizerRules, TemplateLM):
     """lm-eval ``LM`` on a vLLM engine, HFLM-identical numbers.
 
     Args:
@@ -149,65 +149,13 @@ class VLLMLM(TemplateLM):
         self._vllm = vllm
         self.llm = _start_engine(vllm, self.engine_options)
         self._block_size = int(self.llm.llm_engine.vllm_config.cache_config.block_size)
-        self._prefix_text = str(self.tokenizer.decode([self.prefix_token_id]))
-
-    # ----- lm-eval properties -------------------------------------------------------------
-
-    @property
-    def eot_token_id(self) -> int:
-        return int(self.tokenizer.eos_token_id)
-
-    @property
-    def prefix_token_id(self) -> int:
-        """Token that stands in for an empty context: BOS if the tokenizer has one, else EOS (HFLM)."""
-        bos = self.tokenizer.bos_token_id
-        return int(bos) if bos is not None else self.eot_token_id
-
-    @property
-    def max_length(self) -> int:
-        """lm-eval's window (HFLM's rule: explicit, else config, else 2048); prompts never exceed it."""
-        return self._max_length
-
-    @property
-    def tokenizer_name(self) -> str:
-        return str(self.tokenizer.name_or_path).replace("/", "__")
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens ``loglikelihood_rolling`` predicts for ``text`` (every token of its encoding)."""
-        return len(self.tok_encode(text))
-
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        """Render a chat with the tokenizer's template; drops the system turn if the template rejects it."""
-        def render(turns: list[dict[str, str]]) -> str:
-            return str(
-                self.tokenizer.apply_chat_template(
-                    turns, tokenize=False, add_generation_prompt=add_generation_prompt, continue_final_message=not add_generation_prompt
-                )
-            )
-
-        try:
-            return render(chat_history)
-        except jinja2.exceptions.TemplateError:
-            log.warning("chat template rejected the system role; retrying without it")
-            return render([turn for turn in chat_history if turn["role"] != "system"])
+        self._remember_prefix_text()
 
     def close(self) -> None:
         """Stop the engine's worker processes now rather than at interpreter exit."""
         engine = getattr(getattr(self, "llm", None), "llm_engine", None)
         if engine is not None:
             engine.engine_core.shutdown()
-
-    # ----- tokenisation (HFLM's rules) -------------------------------------------------------
-
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
-        """Encode like HFLM: tokenizer defaults, but no second BOS if the text starts with one."""
-        if add_special_tokens is None and self._prefix_text and string.startswith(self._prefix_text):
-            add_special_tokens = False
-        options = {} if add_special_tokens is None else {"add_special_tokens": add_special_tokens}
-        return list(self.tokenizer.encode(string, **options))
-
-    def tok_decode(self, tokens: Sequence[int], skip_special_tokens: bool = True) -> str:
-        return str(self.tokenizer.decode(list(tokens), skip_special_tokens=skip_special_tokens))
 
     # ----- loglikelihood ------------------------------------------------------------------
 

@@ -231,7 +231,7 @@ def run_samples(database: Database, run_id: int, task: str | None = None, *, lim
         statement = select(SampleRecord).where(SampleRecord.run_id == run_id)
         if task:
             statement = statement.where(SampleRecord.task == task)
-        statement = statement.order_by(SampleRecord.task, SampleRecord.doc_id)
+        statement = statement.order_by(col(SampleRecord.task), col(SampleRecord.doc_id))
         if limit:
             statement = statement.limit(limit)
         return list(session.exec(statement).all())

@@ -10,8 +10,6 @@ exercised too.
 
 from __future__ import annotations
 
-import itertools
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,68 +18,12 @@ import pytest
 import transformers
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
+from reference_data import arc_docs, choice_requests, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
 
 from evalsuite.backends.transformers import TransformersLM
 from evalsuite.errors import BackendError, RequestError, UnknownModelError
 
-DATA = Path("/work/shared/data")
 LOGLIK_TOLERANCE = 1e-4
-GSM8K_STOPS = ["Question:", "\n\n"]
-
-
-# ----- data: lm-eval Instances built from the offline copies ----------------------------------
-
-
-def jsonl(path: Path, limit: int) -> list[dict]:
-    with path.open() as handle:
-        return [json.loads(line) for line in itertools.islice(handle, limit)]
-
-
-def choice_requests(docs: list[tuple[str, list[str]]]) -> list[Instance]:
-    """One loglikelihood Instance per (context, choice), as lm-eval's multiple_choice builds them."""
-    return [
-        Instance("loglikelihood", {}, (context, choice), index)
-        for context, choices in docs
-        for index, choice in enumerate(choices)
-    ]
-
-
-def pubmedqa_docs(limit: int = 6) -> list[tuple[str, list[str]]]:
-    records = json.loads((DATA / "pubmedqa" / "ori_pqal.json").read_text())
-    docs = []
-    for record in itertools.islice(records.values(), limit):
-        prompt = "Abstract: {}\nQuestion: {}\nAnswer:".format("\n".join(record["CONTEXTS"]), record["QUESTION"])
-        docs.append((prompt, [" yes", " no", " maybe"]))
-    return docs
-
-
-def hellaswag_docs(limit: int = 12) -> list[tuple[str, list[str]]]:
-    rows = jsonl(DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl", limit)
-    return [(row["ctx"], [" " + ending for ending in row["endings"]]) for row in rows]
-
-
-def arc_docs(limit: int = 12) -> list[tuple[str, list[str]]]:
-    rows = jsonl(DATA / "arc" / "ARC-Easy-Test.jsonl", limit)
-    return [
-        (f"Question: {row['question']['stem']}\nAnswer:", [" " + c["text"] for c in row["question"]["choices"]])
-        for row in rows
-    ]
-
-
-def gsm8k_requests(limit: int = 6, until: list[str] | None = None) -> list[Instance]:
-    rows = jsonl(DATA / "gsm8k" / "test.jsonl", limit)
-    settings = {"until": until or GSM8K_STOPS, "max_gen_toks": 32, "do_sample": False}
-    return [
-        Instance("generate_until", {}, (f"Question: {row['question']}\nAnswer:", dict(settings)), 0) for row in rows
-    ]
-
-
-def wikitext_articles(limit: int = 3, max_chars: int = 2500) -> list[str]:
-    """Whole articles (split at ' = Title = ' rows, as lm-eval's wikitext task does), clipped for speed."""
-    rows = [json.loads(line)["text"] for line in (DATA / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").open()]
-    starts = [i for i, row in enumerate(rows) if row.startswith(" = ") and not row.startswith(" = =")]
-    articles = ["".join(rows[a:b]) for a, b in zip(starts, starts[1:], strict=False)]
-    return [article[:max_chars] for article in articles[:limit]]
 
 
 def predictions(scores: list[tuple[float, bool]], docs: list[tuple[str, list[str]]]) -> Iterator[int]:

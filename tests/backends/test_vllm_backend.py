@@ -18,47 +18,24 @@ from pathlib import Path
 
 import pytest
 import torch
-import transformers
-from conftest import (
-    save_bpe_tokenizer,  # tests/backends/conftest.py (pytest puts its folder on sys.path)
-)
 from lm_eval.api.instance import Instance
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+from reference_data import choice_pairs, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
+from tiny_models import save_random_llama
 
 from evalsuite.errors import BackendError
 
 pytest.importorskip("vllm")
 
 pytestmark = pytest.mark.slow
-DATA = Path("/work/shared/data")
 TOLERANCE = 1e-3
-
-
-def save_vllm_sized_llama(directory: Path) -> Path:
-    """A 2-layer Llama with head_dim 64 (vLLM's CPU attention needs >= 32), 256-token window, float32."""
-    tokenizer = save_bpe_tokenizer(directory, vocab_size=2000)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=64,
-        max_position_embeddings=256,
-        initializer_range=0.2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).save_pretrained(directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_vllm_sized_llama(tmp_path_factory.mktemp("vllm_llama"))
+    """A 2-layer Llama with head_dim 64 (vLLM's CPU attention needs >= 32), 256-token window, float32."""
+    directory = tmp_path_factory.mktemp("vllm_llama")
+    return save_random_llama(directory, hidden_size=128, intermediate_size=256, heads=2, kv_heads=1, head_dim=64, max_positions=256)
 
 
 @pytest.fixture(scope="module")
@@ -80,30 +57,6 @@ def hf_lm(model_dir: Path) -> object:
 
 def loglikelihood_requests(pairs: list[tuple[str, str]]) -> list[Instance]:
     return [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
-
-
-def pubmedqa_pairs(n_docs: int) -> list[tuple[str, str]]:
-    """lm-eval's PubMedQA prompt with the three one-token answers (long abstracts get truncated)."""
-    docs = json.loads((DATA / "pubmedqa" / "ori_pqal.json").read_text())
-    test_ids = list(json.loads((DATA / "pubmedqa" / "test_ground_truth.json").read_text()))[:n_docs]
-    pairs = []
-    for doc_id in test_ids:
-        doc = docs[doc_id]
-        context = f"Abstract: {' '.join(doc['CONTEXTS'])}\nQuestion: {doc['QUESTION']}\nAnswer:"
-        pairs += [(context, f" {choice}") for choice in ("yes", "no", "maybe")]
-    return pairs
-
-
-def hellaswag_pairs(n_docs: int) -> list[tuple[str, str]]:
-    rows = (DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl").read_text().splitlines()[:n_docs]
-    return [(doc["ctx"], f" {ending}") for doc in map(json.loads, rows) for ending in doc["endings"]]
-
-
-def wikitext_article() -> str:
-    """The first WikiText-2 test article (rows up to the next ' = Title = ' heading)."""
-    rows = [json.loads(r)["text"] for r in (DATA / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").read_text().splitlines()]
-    starts = [i for i, text in enumerate(rows) if text.startswith(" = ") and not text.startswith(" = = ")]
-    return "".join(rows[starts[0] : starts[1]])
 
 
 def assert_same_scores(ours: list[tuple[float, bool]], reference: list[tuple[float, bool]]) -> None:
@@ -129,7 +82,7 @@ def greedy_next_token_pairs(hf_lm, contexts: list[str]) -> list[tuple[str, str]]
 
 
 def test_pubmedqa_one_token_choices_match_hflm(vllm_lm, hf_lm) -> None:
-    pairs = pubmedqa_pairs(12)
+    pairs = choice_pairs(pubmedqa_docs(12))
     requests = loglikelihood_requests(pairs + greedy_next_token_pairs(hf_lm, [c for c, _ in pairs[:9:3]]))
     ours = vllm_lm.loglikelihood(requests, disable_tqdm=True)
     reference = hf_lm.loglikelihood(requests, disable_tqdm=True)
@@ -139,7 +92,7 @@ def test_pubmedqa_one_token_choices_match_hflm(vllm_lm, hf_lm) -> None:
 
 
 def test_hellaswag_multi_token_endings_match_hflm(vllm_lm, hf_lm) -> None:
-    pairs = hellaswag_pairs(10)
+    pairs = choice_pairs(hellaswag_docs(10))
     pairs.append(("", " A sentence scored from an empty context."))  # the prefix-token path
     requests = loglikelihood_requests(pairs)
     ours = vllm_lm.loglikelihood(requests, disable_tqdm=True)
@@ -156,9 +109,9 @@ def test_multi_token_choices_reading_the_prefix_cache_match_hflm(vllm_lm, hf_lm)
     the call before, so its cache hit covers positions it must score: that is detected
     and it is rerun without the cache.
     """
-    contexts = [context for context, _ in pubmedqa_pairs(3)[::3]]
+    contexts = [context for context, _ in choice_pairs(pubmedqa_docs(3))[::3]]
     pairs = [(context, f" {answer}") for context in contexts for answer in ("yes, it does", "no, it does not", "maybe so")]
-    shared = wikitext_article()[:600]
+    shared = wikitext_articles(1, max_chars=None)[0][:600]
     pairs.append(("Summary:", f" {shared} first of two"))
     later = [("Summary:", f" {shared} second of two")]
     before = dataclasses.replace(vllm_lm.stats)
@@ -171,7 +124,7 @@ def test_multi_token_choices_reading_the_prefix_cache_match_hflm(vllm_lm, hf_lm)
 
 
 def test_rolling_perplexity_of_a_wikitext_article_matches_hflm(vllm_lm, hf_lm) -> None:
-    article = wikitext_article()
+    article = wikitext_articles(1, max_chars=None)[0]
     requests = [Instance("loglikelihood_rolling", {}, (article,), 0)]
     ours = vllm_lm.loglikelihood_rolling(requests, disable_tqdm=True)
     reference = hf_lm.loglikelihood_rolling(requests, disable_tqdm=True)
@@ -182,10 +135,8 @@ def test_rolling_perplexity_of_a_wikitext_article_matches_hflm(vllm_lm, hf_lm) -
 
 
 def test_greedy_generations_match_hflm_on_gsm8k_prompts(vllm_lm, hf_lm) -> None:
-    rows = (DATA / "gsm8k" / "test.jsonl").read_text().splitlines()[:4]
-    gen_kwargs = {"until": ["Question:", "\n\n"], "max_gen_toks": 24, "do_sample": False}
-    prompts = [f"Question: {json.loads(row)['question']}\nAnswer:" for row in rows]
-    requests = [Instance("generate_until", {}, (prompt, dict(gen_kwargs)), i) for i, prompt in enumerate(prompts)]
+    requests = gsm8k_requests(4, max_gen_toks=24)
+    prompts = [request.args[0] for request in requests]
     ours = vllm_lm.generate_until(requests, disable_tqdm=True)
     reference = hf_lm.generate_until(requests, disable_tqdm=True)
     assert ours == reference

@@ -6,51 +6,18 @@ screenshots are kept under the test's tmp_path and copied to artifacts/.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, REPO_ROOT, UNSAFE_MODEL, DemoDatabase, copy_database, fill_unsafe
+from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, UNSAFE_MODEL, DemoDatabase, copy_database, fill_unsafe
+from served_app import ARTIFACTS, launch_chromium, needs_chromium, serve_leaderboard
 
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = REPO_ROOT / "artifacts"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"`evalsuite leaderboard` exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"the leaderboard did not answer on {url} within {timeout_s}s")
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +25,8 @@ def served(demo_db: DemoDatabase, tmp_path_factory: pytest.TempPathFactory) -> I
     """The leaderboard on a copy of the demo database plus one run full of HTML/Markdown."""
     db = copy_database(demo_db.path, tmp_path_factory.mktemp("browser") / "board.db")
     unsafe_run = fill_unsafe(db)
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    command = [sys.executable, "-m", "evalsuite.cli", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    with serve_leaderboard(db) as url:
         yield url, db, unsafe_run
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the launcher and the streamlit child it started
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +34,7 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        instance = launch_chromium(playwright)
         yield instance
         instance.close()
 
