@@ -3,16 +3,15 @@
 Every task is an lm-eval task: YAML under ``tasks/yaml/`` (ours, shipped with data), a user's
 ``--include-path`` directory, or lm-eval's ~14,000 built-in YAML files. Three things are ours:
 
-* **Fast start.** lm-eval's ``TaskManager()`` parses every built-in YAML (~7 s). We index our
-  own directory always (milliseconds) and lm-eval's only when a requested name is not ours;
-  that index is cached on disk (``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite``, keyed by lm-eval version, path and
-  directory mtime). Precedence: built-in < ours < include paths (ours replace lm-eval's
-  ``pubmedqa``, which no longer loads under datasets 4).
+* **Fast start** (``evalsuite.task_index``): our own YAML is indexed always, lm-eval's
+  built-in index only when a requested name is not ours, and cached on disk.
+  Precedence: built-in < ours < include paths (ours replace lm-eval's ``pubmedqa``,
+  which no longer loads under datasets 4).
 * **Offline copies** (``data_dir``): ``tasks/local_sources.yaml`` maps a Hub dataset to local
   files and a converter. A task reading that dataset keeps lm-eval's own config (prompts,
   metrics, few-shot rules) and only gets ``custom_dataset`` pointed at the converted files.
-* **Suites** (``tasks/suites.yaml``): task lists with shots, per-task doc limits and the scores
-  that count for the suite average.
+* **Suites** (``evalsuite.suites`` over ``tasks/suites.yaml``): task lists with shots,
+  per-task doc limits and the scores that count for the suite average.
 
 The runner calls::
 
@@ -32,70 +31,30 @@ Internals of lm-eval 0.4.13 used (pinned in pyproject): ``TaskManager._index`` a
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
-import os
-import pickle
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from evalsuite import task_index
 from evalsuite.errors import (
     ConfigError,
     EvalsuiteError,
     TaskFileError,
     UnknownTaskError,
 )
-from evalsuite.metrics.normalization import SuiteMetric, random_baseline
+from evalsuite.suites import TaskSpec, aliases, suites
+from evalsuite.task_index import TASK_YAML_DIR, TASKS_ROOT
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-#: Root of the task definitions: the repository's ``tasks/`` (editable install) or the copy the
-#: wheel puts at ``evalsuite/_tasks``.
-TASKS_ROOT = _PACKAGE_DIR / "_tasks" if (_PACKAGE_DIR / "_tasks").is_dir() else _PACKAGE_DIR.parent / "tasks"
-TASK_YAML_DIR = TASKS_ROOT / "yaml"
-SUITES_FILE = TASKS_ROOT / "suites.yaml"
 LOCAL_SOURCES_FILE = TASKS_ROOT / "local_sources.yaml"
 TEXT_FILE_TASK = "perplexity_file"
-_IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 _MISSING_FEWSHOT_KEY = "evalsuite_missing_fewshot_split"
 _log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- value objects
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One requested task (or group).
-
-    Attributes:
-        name: lm-eval task or group name (aliases already resolved).
-        num_fewshot: suite default; None = the task's own default.
-        limit: at most this many documents (the first ones) of each leaf task; None = all.
-    """
-
-    name: str
-    num_fewshot: int | None = None
-    limit: int | None = None
-
-
-@dataclass(frozen=True)
-class SuiteSpec:
-    """A named suite: what to run and how its scores combine (see ``tasks/suites.yaml``).
-
-    ``metrics`` lists the (task, metric, filter) scores that count, each with its benchmark
-    label and random baseline for ``evalsuite.metrics.normalization.suite_score``;
-    ``average`` is False when the scores have different units (no suite average shown).
-    """
-
-    name: str
-    description: str
-    tasks: tuple[TaskSpec, ...]
-    metrics: tuple[SuiteMetric, ...] = ()
-    average: bool = True
 
 
 @dataclass(frozen=True)
@@ -239,218 +198,6 @@ def text_file_dataset(text_file: str | None = None, **_metadata: Any) -> Any:
     return datasets.DatasetDict({"test": datasets.Dataset.from_list([{"page": text}])})
 
 
-# ----------------------------------------------------------------------------- suites
-
-
-@lru_cache(maxsize=1)
-def _suites_file() -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(SUITES_FILE.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaskFileError(f"{SUITES_FILE}: cannot be read ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
-        raise TaskFileError(f"{SUITES_FILE}: expected a mapping with a 'suites' mapping")
-    return data
-
-
-def aliases() -> dict[str, str]:
-    """Short names for tasks (``bleu`` -> ``wmt22_en_de``), from ``tasks/suites.yaml``."""
-    return dict(_suites_file().get("aliases") or {})
-
-
-def _suite_metric(raw: Mapping[str, Any], task: str) -> SuiteMetric:
-    choices = raw.get("num_choices")
-    return SuiteMetric(
-        task=str(raw.get("task", task)),
-        metric=str(raw["metric"]),
-        filter=str(raw.get("filter", "none")),
-        benchmark=str(raw.get("benchmark", raw.get("task", task))),
-        random_baseline=random_baseline(int(choices)) if choices else 0.0,
-    )
-
-
-def _parse_suite(name: str, raw: Mapping[str, Any]) -> SuiteSpec:
-    try:
-        specs, metrics = [], []
-        for entry in raw["tasks"]:
-            specs.append(TaskSpec(str(entry["task"]), entry.get("num_fewshot"), entry.get("limit")))
-            if entry.get("score"):
-                metrics.append(_suite_metric(entry["score"], str(entry["task"])))
-        metrics += [_suite_metric(score, str(score["task"])) for score in raw.get("scores") or []]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TaskFileError(f"{SUITES_FILE}: suite '{name}' is malformed ({exc!r})") from exc
-    return SuiteSpec(
-        name=name,
-        description=" ".join(str(raw.get("description", "")).split()),
-        tasks=tuple(specs),
-        metrics=tuple(metrics),
-        average=bool(raw.get("average", True)),
-    )
-
-
-def suites() -> dict[str, SuiteSpec]:
-    """Every suite defined in ``tasks/suites.yaml``, by name."""
-    return {name: _parse_suite(name, raw) for name, raw in _suites_file()["suites"].items()}
-
-
-# ----------------------------------------------------------------------------- indexes
-
-
-def _index_dirs(dirs: Iterable[Path]) -> dict[str, Any]:
-    """Index task YAMLs of small directories strictly: a broken file is an error, not skipped.
-
-    lm-eval's own indexer skips unparsable files silently, which hides a user's typo until
-    "unknown task". YAML fragments without ``task``/``group``/``class`` (include templates)
-    are skipped, as lm-eval does.
-    """
-    from lm_eval.tasks._index import TaskIndex
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    index: dict[str, Any] = {}
-    for root in dirs:
-        if not root.is_dir():
-            raise TaskFileError(f"task directory {root} does not exist", hint="pass an existing directory")
-        found: dict[str, Any] = {}
-        for yaml_path in sorted(root.rglob("*.yaml")):
-            if _IGNORED_DIRS.intersection(yaml_path.parts):
-                continue
-            try:
-                cfg = load_yaml(yaml_path, resolve_func=False, recursive=True)
-            except Exception as exc:  # yaml errors, bad includes, non-mapping documents
-                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc})") from exc
-            if not {"task", "group", "class"}.intersection(cfg):
-                continue
-            try:
-                TaskIndex.process_cfg(cfg, yaml_path, found)
-            except Exception as exc:
-                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc!r})") from exc
-        index.update(found)
-    return index
-
-
-def _cache_dir() -> Path:
-    """``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite`` (read at call time, so tests can isolate it)."""
-    return Path(os.environ.get("EVALSUITE_CACHE") or Path.home() / ".cache" / "evalsuite")
-
-
-def _builtin_cache_path() -> Path:
-    import lm_eval
-    import lm_eval.tasks
-
-    tasks_dir = Path(lm_eval.tasks.__file__).resolve().parent
-    version = getattr(lm_eval, "__version__", "unknown")
-    key = f"{version}|{tasks_dir}|{tasks_dir.stat().st_mtime_ns}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _cache_dir() / f"lm_eval_index_{version}_{digest}.pkl"
-
-
-def _summary(entry: Any) -> dict[str, Any]:
-    """What the catalog needs from an index entry, small enough to pickle for 14k entries."""
-    cfg = entry.cfg or {}
-    metric_lists = cfg.get("metric_list") or cfg.get("aggregate_metric_list") or []
-    metrics = [str(m.get("metric")) for m in metric_lists if isinstance(m, dict)]
-    return {
-        "kind": entry.kind.name,
-        "yaml_path": str(entry.yaml_path) if entry.yaml_path else None,
-        "tags": sorted(entry.tags),
-        "output_type": str(cfg.get("output_type") or ""),
-        "metrics": metrics,
-        "dataset_path": cfg.get("dataset_path"),
-        "dataset_name": cfg.get("dataset_name"),
-    }
-
-
-def _fast_index(root: Path) -> dict[str, Any]:
-    """lm-eval's index of ``root`` (same entries as ``TaskIndex.build``), about 5x faster.
-
-    ``TaskIndex.build`` re-parses a shared include file for every task that includes it
-    (~27,000 parses for ~14,000 files) and resolves each path; here each file is parsed once
-    (``!function`` left unresolved) and includes are merged from memory with lm-eval's rules:
-    included keys first, ``task_list`` not inherited, the file's own keys win. Unparsable files
-    are skipped, as lm-eval does. tests/test_tasks.py checks equality with ``TaskIndex.build``.
-    """
-    import yaml
-    from lm_eval.tasks._index import TaskIndex
-
-    class Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
-    parsed: dict[str, Any] = {}
-
-    def merged(path: str, depth: int = 0) -> dict[str, Any]:
-        if depth > 20:
-            raise ValueError(f"include cycle at {path}")
-        if path not in parsed:
-            with open(path, "rb") as handle:
-                parsed[path] = yaml.load(handle, Loader=Loader)
-        cfg = parsed[path]
-        if not isinstance(cfg, dict):
-            raise TypeError(f"{path} is not a mapping")
-        includes = cfg.get("include")
-        if includes is None:
-            return dict(cfg)
-        out: dict[str, Any] = {}
-        for include in includes if isinstance(includes, list) else [includes]:
-            inherited = merged(os.path.normpath(os.path.join(os.path.dirname(path), include)), depth + 1)
-            inherited.pop("task_list", None)
-            out.update(inherited)
-        out.update({k: v for k, v in cfg.items() if k != "include"})
-        return out
-
-    index: dict[str, Any] = {}
-    for yaml_path in sorted(root.glob("**/*.yaml"), key=lambda p: p.as_posix()):
-        if _IGNORED_DIRS.intersection(yaml_path.parts):
-            continue
-        try:
-            TaskIndex.process_cfg(merged(str(yaml_path)), yaml_path, index)
-        except Exception as exc:  # noqa: BLE001 - lm-eval skips files it cannot index; so do we
-            _log.debug("not indexed: %s (%s)", yaml_path, exc)
-    return index
-
-
-@lru_cache(maxsize=1)
-def _builtin_summaries() -> dict[str, dict[str, Any]]:
-    """lm-eval's built-in task index, from the disk cache or built once (~7 s) and cached."""
-    path = _builtin_cache_path()
-    if path.is_file():
-        try:
-            with path.open("rb") as handle:
-                cached: dict[str, dict[str, Any]] = pickle.load(handle)
-            return cached
-        except (OSError, pickle.UnpicklingError, EOFError):
-            pass  # a truncated or foreign cache file: rebuild it below
-    import lm_eval.tasks
-
-    entries = _fast_index(Path(lm_eval.tasks.__file__).resolve().parent)
-    summaries = {name: _summary(entry) for name, entry in entries.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as partial:
-        pickle.dump(summaries, partial, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial.name, path)  # atomic: a concurrent start never reads half a file
-    return summaries
-
-
-def _builtin_index() -> dict[str, Any]:
-    from lm_eval.tasks._index import Entry, Kind
-
-    return {
-        name: Entry(
-            name=name,
-            kind=Kind[summary["kind"]],
-            yaml_path=Path(summary["yaml_path"]) if summary["yaml_path"] else None,
-            tags=set(summary["tags"]),
-        )
-        for name, summary in _builtin_summaries().items()
-    }
-
-
-def _own_index(include_path: Iterable[Path] = ()) -> dict[str, Any]:
-    return _index_dirs([TASK_YAML_DIR, *[Path(p) for p in include_path]])
-
-
 # ----------------------------------------------------------------------------- local sources
 
 
@@ -549,7 +296,7 @@ def _task_factory_class() -> type:
 def _build_error(entry: Any, data_dir: Path | None, exc: Exception) -> TaskFileError:
     """Explain why lm-eval could not build ``entry``: Hub unreachable, or a bad config."""
     source = str(entry.yaml_path) if entry.yaml_path else "an inline config"
-    summary = _builtin_summaries().get(entry.name, {}) if _is_builtin(entry) else {}
+    summary = task_index.builtin_summaries().get(entry.name, {}) if _is_builtin(entry) else {}
     dataset = summary.get("dataset_path")
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     if dataset and _looks_like_hub_failure(exc):
@@ -602,10 +349,10 @@ def _make_manager(index: dict[str, Any], data_dir: Path | None) -> Any:
 
 def _index_for(names: Iterable[str], include_path: Iterable[Path]) -> dict[str, Any]:
     """Our index, with lm-eval's built-ins underneath only if some name is not ours."""
-    own = _own_index(include_path)
+    own = task_index.own_index(include_path)
     if all(name in own for name in names):
         return own
-    return {**_builtin_index(), **own}
+    return {**task_index.builtin_index(), **own}
 
 
 # ----------------------------------------------------------------------------- selection
@@ -795,8 +542,8 @@ def _data_source(name: str, summary: Mapping[str, Any], yaml_path: Path | None) 
 
 def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
     summaries = {}
-    for name, entry in _own_index(include_path).items():
-        summary = _summary(entry)
+    for name, entry in task_index.own_index(include_path).items():
+        summary = task_index.entry_summary(entry)
         files = ((entry.cfg or {}).get("dataset_kwargs") or {}).get("data_files") or {}
         subdirs = sorted({Path(f).parent.name for f in files.values()})
         summary["data_subdir"] = ", ".join(subdirs)
@@ -806,7 +553,7 @@ def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 def _offline_capable_summaries() -> dict[str, dict[str, Any]]:
     """The lm-eval tasks with a local copy: from the cached index if built, else minimal rows."""
-    cached = _builtin_summaries() if _builtin_cache_path().is_file() else {}
+    cached = task_index.builtin_summaries() if task_index.builtin_cache_path().is_file() else {}
     rows = {}
     for source in local_sources():
         for name in source.tasks:
@@ -830,7 +577,7 @@ def catalog(*, include_builtin: bool = False, include_path: Iterable[Path] = ())
     ]  # fmt: skip
     rows += [TaskInfo(a, "alias", "", (), f"alias of {target}") for a, target in aliases().items()]
     own = _own_summaries(include_path)
-    builtin = _builtin_summaries() if include_builtin else _offline_capable_summaries()
+    builtin = task_index.builtin_summaries() if include_builtin else _offline_capable_summaries()
     merged = {**builtin, **own}
     for name in sorted(merged):
         summary = merged[name]

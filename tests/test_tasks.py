@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from evalsuite import task_index
 from evalsuite import tasks as T
 from evalsuite.errors import ConfigError, TaskFileError, UnknownTaskError
 from evalsuite.tasks import (
@@ -353,7 +354,7 @@ def test_fast_index_equals_lm_eval_task_index(subdir: str) -> None:
     from lm_eval.tasks._index import TaskIndex
 
     root = LM_EVAL_TASKS.resolve() / subdir
-    theirs, ours = TaskIndex.build([root]), T._fast_index(root)
+    theirs, ours = TaskIndex.build([root]), task_index.fast_index(root)
     assert sorted(ours) == sorted(theirs)
     for name, entry in theirs.items():
         assert (ours[name].kind, ours[name].yaml_path, ours[name].tags) == (entry.kind, entry.yaml_path, entry.tags), name
@@ -365,11 +366,11 @@ def test_fast_index_equals_lm_eval_task_index(subdir: str) -> None:
 def test_builtin_index_is_cached_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     from lm_eval.tasks._index import TaskIndex
 
-    first = T._builtin_summaries()  # built once per session into $EVALSUITE_CACHE (see conftest)
-    assert T._builtin_cache_path().is_file() and "hellaswag" in first
-    T._builtin_summaries.cache_clear()
+    first = task_index.builtin_summaries()  # built once per session into $EVALSUITE_CACHE (see conftest)
+    assert task_index.builtin_cache_path().is_file() and "hellaswag" in first
+    task_index.builtin_summaries.cache_clear()
     monkeypatch.setattr(TaskIndex, "build", lambda *a, **k: pytest.fail("index rebuilt despite the cache"))
-    assert T._builtin_summaries() == first
+    assert task_index.builtin_summaries() == first
     assert first["arc_easy"]["dataset_path"] == "allenai/ai2_arc"
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,7 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
 from evalsuite.backends import VLLM_INSTALL_HINT
 from evalsuite.backends._hf_tokenizer import HFTokenizerRules
+from evalsuite.backends._stderr_tail import StderrTail
 from evalsuite.backends._vllm_scoring import (
     JobResult,
     PromptJob,
@@ -388,9 +390,10 @@ def _start_engine(vllm: Any, options: dict[str, Any]) -> Any:
     previous = os.environ.get(ALLOW_LONG_ENV)
     os.environ[ALLOW_LONG_ENV] = "1"
     try:
-        return vllm.LLM(**options)
+        with StderrTail() as engine_output:  # the engine process's own error is only in its stderr
+            return vllm.LLM(**options)
     except Exception as error:  # vLLM raises ValueError, RuntimeError, pydantic and torch errors here
-        raise _startup_error(options["model"], error) from error
+        raise _startup_error(options["model"], error, engine_output.text()) from error
     finally:
         if previous is None:
             os.environ.pop(ALLOW_LONG_ENV, None)
@@ -398,10 +401,13 @@ def _start_engine(vllm: Any, options: dict[str, Any]) -> Any:
             os.environ[ALLOW_LONG_ENV] = previous
 
 
-def _startup_error(model: str, error: Exception) -> BackendError:
+def _startup_error(model: str, error: Exception, engine_output: str = "") -> BackendError:
+    """Name the cause: the engine process's last exception line when the parent only saw "see above"."""
     text = f"{type(error).__name__}: {error}"
     first_line = next((line for line in text.splitlines() if line.strip()), text)
-    lowered = text.lower()
+    if "root cause" in text.lower():  # vLLM's "Engine core initialization failed. See root cause above."
+        first_line = _root_cause(engine_output) or first_line
+    lowered = f"{text}\n{first_line}".lower()
     if "architecture" in lowered and ("not supported" in lowered or "supported architectures" in lowered):
         return BackendError(
             f"vLLM cannot run {model!r}: {first_line}",
@@ -416,3 +422,12 @@ def _startup_error(model: str, error: Exception) -> BackendError:
         f"vLLM failed to start {model!r}: {first_line}",
         hint="read vLLM's log above; on CPU the model needs head_dim >= 32 and the entry point under if __name__ == '__main__'",
     )
+
+
+_EXCEPTION_LINE = re.compile(r"\b([A-Z]\w*(?:Error|Exception)): (.+)")
+
+
+def _root_cause(engine_output: str) -> str | None:
+    """The last ``SomeError: message`` line the engine process wrote, without its log prefix."""
+    found = [match for match in map(_EXCEPTION_LINE.search, engine_output.splitlines()) if match]
+    return f"{found[-1].group(1)}: {found[-1].group(2).strip()}" if found else None

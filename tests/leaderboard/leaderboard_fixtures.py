@@ -9,6 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import MetricRecord, SampleRecord
@@ -64,6 +67,19 @@ def fill_unsafe(path: Path) -> int:
     queries.finish_run(database, run_id, computed=4, cached=0)
     database.close()
     return run_id
+
+
+def run_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **params: str) -> AppTest:
+    """The leaderboard app under AppTest on ``db``, optionally on ``page`` with query parameters."""
+    monkeypatch.setenv("EVALSUITE_DB", str(db))
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    if page:
+        app.switch_page(page)
+    for key, value in params.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
 
 
 def copy_database(source: Path, target: Path) -> Path:

@@ -10,8 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import APP, DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database
-from streamlit.testing.v1 import AppTest
+from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database, run_app
 
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
@@ -20,18 +19,6 @@ from evalsuite.store.schema import Vote
 SCORE = f"{DEMO_TASK} · acc"
 
 pytestmark = pytest.mark.usefixtures("app_env")
-
-
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **params: str) -> AppTest:
-    monkeypatch.setenv("EVALSUITE_DB", str(db))
-    app = AppTest.from_file(str(APP), default_timeout=120)
-    if page:
-        app.switch_page(page)
-    for key, value in params.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def _metrics(db: Path) -> list[dict]:
@@ -53,7 +40,7 @@ def _samples(db: Path, run_id: int) -> list:
 def test_leaderboard_shows_both_demo_models_with_stored_scores_and_stderr(
     demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _app(demo_db.path, monkeypatch)
+    app = run_app(demo_db.path, monkeypatch)
     frame = app.dataframe[0].value.set_index("Model")
     assert set(frame.index) == set(DEMO_MODELS)
     for row in _metrics(demo_db.path):
@@ -69,7 +56,7 @@ def test_leaderboard_shows_both_demo_models_with_stored_scores_and_stderr(
 
 
 def test_leaderboard_filters_by_model_name_and_task(demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = _app(demo_db.path, monkeypatch)
+    app = run_app(demo_db.path, monkeypatch)
     app.sidebar.text_input(key="filter_model").input("pico-m").run()
     assert list(app.dataframe[0].value["Model"]) == ["demo/pico-m"]
     app.sidebar.text_input(key="filter_model").input("").run()
@@ -79,7 +66,7 @@ def test_leaderboard_filters_by_model_name_and_task(demo_db: DemoDatabase, monke
 
 
 def test_charts_page_draws_bars_heatmap_and_size_plot(demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = _app(demo_db.path, monkeypatch, "views/charts.py")
+    app = run_app(demo_db.path, monkeypatch, "views/charts.py")
     charts = app.get("vega_lite_chart")
     assert len(charts) == 3
     assert app.selectbox(key="charts_column").value in app.selectbox(key="charts_column").options
@@ -89,7 +76,7 @@ def test_run_page_shows_run_metrics_and_paginated_filterable_samples(
     demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_id = demo_db.run_ids["demo/pico-s"]
-    app = _app(demo_db.path, monkeypatch, "views/run.py", run=str(run_id))
+    app = run_app(demo_db.path, monkeypatch, "views/run.py", run=str(run_id))
     overview = dict(zip(app.dataframe[0].value["field"], app.dataframe[0].value["value"]))
     assert overview["model"] == "demo/pico-s" and overview["status"] == "complete"
     metrics = app.dataframe[1].value
@@ -113,7 +100,7 @@ def test_compare_page_pairs_the_demo_runs_and_lists_disagreements(
     demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_a, run_b = demo_db.run_ids["demo/pico-s"], demo_db.run_ids["demo/pico-m"]
-    app = _app(demo_db.path, monkeypatch, "views/compare.py", a=str(run_a), b=str(run_b))
+    app = run_app(demo_db.path, monkeypatch, "views/compare.py", a=str(run_a), b=str(run_b))
     table = app.dataframe[0].value.set_index("task")
     row = table.loc[DEMO_TASK]
     samples_a = {s.doc_id: s.metrics["acc"] for s in _samples(demo_db.path, run_a)}
@@ -140,7 +127,7 @@ def test_arena_column_appears_once_votes_exist(
         for outcome in ("a", "a", "a", "b"):
             session.add(Vote(model_a="demo/pico-m", model_b="demo/pico-s", outcome=outcome, voter="t"))
     database.close()
-    frame = _app(db, monkeypatch).dataframe[0].value.set_index("Model")
+    frame = run_app(db, monkeypatch).dataframe[0].value.set_index("Model")
     # Bradley–Terry with two models: R_m − R_s = 400·log10(3/1), ratings averaging 1000.
     gap = 400 * math.log10(3)
     assert frame.loc["demo/pico-m", "Arena rating"] == pytest.approx(1000 + gap / 2, abs=0.5)

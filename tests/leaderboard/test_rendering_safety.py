@@ -6,23 +6,11 @@ from pathlib import Path
 
 import pytest
 from board_ui.common import escape_markdown
-from leaderboard_fixtures import APP, UNSAFE_MODEL, UNSAFE_TEXT
+from leaderboard_fixtures import UNSAFE_MODEL, UNSAFE_TEXT, run_app
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.usefixtures("app_env")
-
-
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **params: str) -> AppTest:
-    monkeypatch.setenv("EVALSUITE_DB", str(db))
-    app = AppTest.from_file(str(APP), default_timeout=120)
-    if page:
-        app.switch_page(page)
-    for key, value in params.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def _markdown_texts(app: AppTest) -> list[str]:
@@ -42,14 +30,14 @@ def test_escaped_markdown_renders_no_html_image_or_link() -> None:
 def test_unsafe_model_name_is_a_plain_table_cell_on_the_leaderboard(
     unsafe_db: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = _app(unsafe_db[0], monkeypatch)
+    app = run_app(unsafe_db[0], monkeypatch)
     assert list(app.dataframe[0].value["Model"]) == [UNSAFE_MODEL]
     assert not any("<script" in text or "](http" in text for text in _markdown_texts(app))
 
 
 def test_unsafe_sample_is_literal_text_on_the_run_page(unsafe_db: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
     path, run_id = unsafe_db
-    app = _app(path, monkeypatch, "views/run.py", run=str(run_id))
+    app = run_app(path, monkeypatch, "views/run.py", run=str(run_id))
     samples = app.dataframe[2].value
     assert list(samples["target"]) == [UNSAFE_TEXT] * 4
     assert samples["prompt"].iloc[0] == f"0: {UNSAFE_TEXT}"

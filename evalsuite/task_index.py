@@ -1,0 +1,184 @@
+"""The index of task names -> YAML files, built fast and cached, so `evalsuite` starts quickly.
+
+lm-eval's ``TaskManager()`` parses its ~14,000 built-in YAML files on every start
+(~7 s). Here our own ``tasks/yaml`` (and a user's ``--include-path``) are indexed
+strictly and at once (milliseconds); lm-eval's built-in tasks are indexed only
+when a requested name is not ours, about 5x faster than lm-eval does it, and the
+result is cached on disk (``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite``, keyed by
+lm-eval version, path and directory mtime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from evalsuite.errors import TaskFileError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: Root of the task definitions: the repository's ``tasks/`` (editable install) or the copy the
+#: wheel puts at ``evalsuite/_tasks``.
+TASKS_ROOT = _PACKAGE_DIR / "_tasks" if (_PACKAGE_DIR / "_tasks").is_dir() else _PACKAGE_DIR.parent / "tasks"
+TASK_YAML_DIR = TASKS_ROOT / "yaml"
+_IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
+_log = logging.getLogger(__name__)
+
+
+def index_dirs(dirs: Iterable[Path]) -> dict[str, Any]:
+    """Index task YAMLs of small directories strictly: a broken file is an error, not skipped.
+
+    lm-eval's own indexer skips unparsable files silently, which hides a user's typo until
+    "unknown task". YAML fragments without ``task``/``group``/``class`` (include templates)
+    are skipped, as lm-eval does.
+    """
+    from lm_eval.tasks._index import TaskIndex
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    index: dict[str, Any] = {}
+    for root in dirs:
+        if not root.is_dir():
+            raise TaskFileError(f"task directory {root} does not exist", hint="pass an existing directory")
+        found: dict[str, Any] = {}
+        for yaml_path in sorted(root.rglob("*.yaml")):
+            if _IGNORED_DIRS.intersection(yaml_path.parts):
+                continue
+            try:
+                cfg = load_yaml(yaml_path, resolve_func=False, recursive=True)
+            except Exception as exc:  # yaml errors, bad includes, non-mapping documents
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc})") from exc
+            if not {"task", "group", "class"}.intersection(cfg):
+                continue
+            try:
+                TaskIndex.process_cfg(cfg, yaml_path, found)
+            except Exception as exc:
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc!r})") from exc
+        index.update(found)
+    return index
+
+
+def _cache_dir() -> Path:
+    """``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite`` (read at call time, so tests can isolate it)."""
+    return Path(os.environ.get("EVALSUITE_CACHE") or Path.home() / ".cache" / "evalsuite")
+
+
+def builtin_cache_path() -> Path:
+    import lm_eval
+    import lm_eval.tasks
+
+    tasks_dir = Path(lm_eval.tasks.__file__).resolve().parent
+    version = getattr(lm_eval, "__version__", "unknown")
+    key = f"{version}|{tasks_dir}|{tasks_dir.stat().st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return _cache_dir() / f"lm_eval_index_{version}_{digest}.pkl"
+
+
+def entry_summary(entry: Any) -> dict[str, Any]:
+    """What the catalog needs from an index entry, small enough to pickle for 14k entries."""
+    cfg = entry.cfg or {}
+    metric_lists = cfg.get("metric_list") or cfg.get("aggregate_metric_list") or []
+    metrics = [str(m.get("metric")) for m in metric_lists if isinstance(m, dict)]
+    return {
+        "kind": entry.kind.name,
+        "yaml_path": str(entry.yaml_path) if entry.yaml_path else None,
+        "tags": sorted(entry.tags),
+        "output_type": str(cfg.get("output_type") or ""),
+        "metrics": metrics,
+        "dataset_path": cfg.get("dataset_path"),
+        "dataset_name": cfg.get("dataset_name"),
+    }
+
+
+def fast_index(root: Path) -> dict[str, Any]:
+    """lm-eval's index of ``root`` (same entries as ``TaskIndex.build``), about 5x faster.
+
+    ``TaskIndex.build`` re-parses a shared include file for every task that includes it
+    (~27,000 parses for ~14,000 files) and resolves each path; here each file is parsed once
+    (``!function`` left unresolved) and includes are merged from memory with lm-eval's rules:
+    included keys first, ``task_list`` not inherited, the file's own keys win. Unparsable files
+    are skipped, as lm-eval does. tests/test_tasks.py checks equality with ``TaskIndex.build``.
+    """
+    import yaml
+    from lm_eval.tasks._index import TaskIndex
+
+    class Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    parsed: dict[str, Any] = {}
+
+    def merged(path: str, depth: int = 0) -> dict[str, Any]:
+        if depth > 20:
+            raise ValueError(f"include cycle at {path}")
+        if path not in parsed:
+            with open(path, "rb") as handle:
+                parsed[path] = yaml.load(handle, Loader=Loader)
+        cfg = parsed[path]
+        if not isinstance(cfg, dict):
+            raise TypeError(f"{path} is not a mapping")
+        includes = cfg.get("include")
+        if includes is None:
+            return dict(cfg)
+        out: dict[str, Any] = {}
+        for include in includes if isinstance(includes, list) else [includes]:
+            inherited = merged(os.path.normpath(os.path.join(os.path.dirname(path), include)), depth + 1)
+            inherited.pop("task_list", None)
+            out.update(inherited)
+        out.update({k: v for k, v in cfg.items() if k != "include"})
+        return out
+
+    index: dict[str, Any] = {}
+    for yaml_path in sorted(root.glob("**/*.yaml"), key=lambda p: p.as_posix()):
+        if _IGNORED_DIRS.intersection(yaml_path.parts):
+            continue
+        try:
+            TaskIndex.process_cfg(merged(str(yaml_path)), yaml_path, index)
+        except Exception as exc:  # noqa: BLE001 - lm-eval skips files it cannot index; so do we
+            _log.debug("not indexed: %s (%s)", yaml_path, exc)
+    return index
+
+
+@lru_cache(maxsize=1)
+def builtin_summaries() -> dict[str, dict[str, Any]]:
+    """lm-eval's built-in task index, from the disk cache or built once (~7 s) and cached."""
+    path = builtin_cache_path()
+    if path.is_file():
+        try:
+            with path.open("rb") as handle:
+                cached: dict[str, dict[str, Any]] = pickle.load(handle)
+            return cached
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass  # a truncated or foreign cache file: rebuild it below
+    import lm_eval.tasks
+
+    entries = fast_index(Path(lm_eval.tasks.__file__).resolve().parent)
+    summaries = {name: entry_summary(entry) for name, entry in entries.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as partial:
+        pickle.dump(summaries, partial, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial.name, path)  # atomic: a concurrent start never reads half a file
+    return summaries
+
+
+def builtin_index() -> dict[str, Any]:
+    from lm_eval.tasks._index import Entry, Kind
+
+    return {
+        name: Entry(
+            name=name,
+            kind=Kind[summary["kind"]],
+            yaml_path=Path(summary["yaml_path"]) if summary["yaml_path"] else None,
+            tags=set(summary["tags"]),
+        )
+        for name, summary in builtin_summaries().items()
+    }
+
+
+def own_index(include_path: Iterable[Path] = ()) -> dict[str, Any]:
+    return index_dirs([TASK_YAML_DIR, *[Path(p) for p in include_path]])
