@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 # The tests' data loaders and random-Llama builder, so benches score what the fidelity tests check.
-from reference_data import DATA, arc_docs, hellaswag_docs, pubmedqa_docs  # noqa: E402, F401
+from reference_data import DATA, hellaswag_docs, pubmedqa_docs  # noqa: E402, F401
 from tiny_models import save_random_llama  # noqa: E402
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("EVALSUITE_BENCH_MODEL", "/tmp/evalsuite_bench/llama-100m"))

@@ -106,7 +106,6 @@ class GenerationReport:
 
 def load_lm(spec: ModelSpec, backend: str, device: str = "auto", dtype: str = "auto", **backend_args: Any) -> TemplateLM:
     """The backend's lm-eval LM for a resolved model (arena answers and the judge share it)."""
-
     if backend == "vllm":
         if importlib.util.find_spec("vllm") is None:
             raise BackendNotInstalledError("--backend vllm needs the vllm package, which is not installed", VLLM_INSTALL_HINT)

@@ -182,7 +182,8 @@ def model_parts(model: transformers.PreTrainedModel, pad_token_id: int) -> Model
 
 def _split_matches_forward(model: transformers.PreTrainedModel, parts: ModelParts) -> bool:
     device = next(model.parameters()).device
-    vocab = int(model.config.vocab_size)
+    embeddings: torch.nn.Embedding = model.get_input_embeddings()  # type: ignore[assignment]
+    vocab = int(embeddings.num_embeddings)
     probe = torch.arange(7, device=device)[None] * 7 % vocab
     with torch.inference_mode():
         reference = model(input_ids=probe).logits.float()

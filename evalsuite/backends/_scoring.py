@@ -20,8 +20,8 @@ Rows of different questions are then packed side by side into lines (best-fit
 decreasing, positions restarting per row, a block-diagonal mask) so a batch
 carries almost no padding: padding is work too.
 
-Everything here is model-agnostic torch; loading and tokenisation live in
-``evalsuite.backends.transformers``.
+Everything here is model-agnostic torch; loading lives in ``_loading``,
+tokenisation in ``_hf_tokenizer``, the lm-eval interface in ``transformers``.
 """
 
 from __future__ import annotations

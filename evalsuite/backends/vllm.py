@@ -389,8 +389,9 @@ def _start_engine(vllm: Any, options: dict[str, Any]) -> Any:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     previous = os.environ.get(ALLOW_LONG_ENV)
     os.environ[ALLOW_LONG_ENV] = "1"
+    engine_output = StderrTail()  # the engine process's own error is only in its stderr
     try:
-        with StderrTail() as engine_output:  # the engine process's own error is only in its stderr
+        with engine_output:
             return vllm.LLM(**options)
     except Exception as error:  # vLLM raises ValueError, RuntimeError, pydantic and torch errors here
         raise _startup_error(options["model"], error, engine_output.text()) from error
