@@ -42,10 +42,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check evalsuite tests bench leaderboard
 	$(BIN)/mypy evalsuite
 
+# Benches import bench._common, so they run as modules from the repository root (see bench/README.md).
 bench: $(VENV)/.installed-dev
-	$(OFFLINE) $(BIN)/python bench/bench_multiple_choice.py
-	$(OFFLINE) $(BIN)/python bench/bench_pubmedqa.py
-	$(OFFLINE) $(BIN)/python bench/bench_perplexity.py
+	$(OFFLINE) $(BIN)/python -m bench.bench_multiple_choice
+	$(OFFLINE) $(BIN)/python -m bench.bench_perplexity
 
 clean:
 	rm -rf $(VENV) .pytest_cache

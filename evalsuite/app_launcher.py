@@ -1,33 +1,55 @@
-"""Start the Streamlit leaderboard as a child process pointed at one database."""
+"""Start the Streamlit leaderboard on one database, as the process itself.
+
+`evalsuite leaderboard` replaces its own process with Streamlit (``os.execve``) instead of
+starting a child: under ``docker stop``, systemd or a plain ``kill``, SIGTERM then reaches
+the server directly and it stops, where a child would have been orphaned and kept serving.
+A consequence: :func:`launch` never returns, so drive it from a subprocess, never in-process.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from evalsuite.errors import ConfigError
 from evalsuite.store.db import open_database
 
 _PACKAGE_DIR = Path(__file__).parent
 
+# A leaderboard is for readers: no Deploy button, no developer menu, no usage statistics.
+STREAMLIT_OPTIONS = (
+    "--server.headless", "true",
+    "--browser.gatherUsageStats", "false",
+    "--client.toolbarMode", "viewer",
+)  # fmt: skip
+
 
 def app_path() -> Path:
-    """leaderboard/app.py in a checkout, or the copy bundled into an installed wheel."""
-    for candidate in (_PACKAGE_DIR.parent / "leaderboard" / "app.py", _PACKAGE_DIR / "_leaderboard" / "app.py"):
-        if candidate.is_file():
+    """app.py of the installed ``leaderboard`` package (in a checkout, its top-level leaderboard/ folder)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("leaderboard")
+    installed = Path(spec.origin).parent / "app.py" if spec is not None and spec.origin else None
+    for candidate in (installed, _PACKAGE_DIR.parent / "leaderboard" / "app.py"):
+        if candidate is not None and candidate.is_file():
             return candidate
     raise ConfigError("the leaderboard app is missing from this installation", "reinstall evalsuite")
 
 
-def launch(db: str, *, port: int, host: str = "localhost") -> int:
-    """Run `streamlit run leaderboard/app.py` until it exits; returns its exit status."""
-    open_database(db).close()  # fail here, with a clear message, on a bad --db
-    env = {**os.environ, "EVALSUITE_DB": db}
-    command = [
+def streamlit_command(*, port: int, host: str) -> list[str]:
+    """The `python -m streamlit run …` command line that serves the leaderboard."""
+    return [
         sys.executable, "-m", "streamlit", "run", str(app_path()),
-        "--server.port", str(port), "--server.address", host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]
-    return subprocess.call(command, env=env)
+        "--server.port", str(port), "--server.address", host, *STREAMLIT_OPTIONS,
+    ]  # fmt: skip
+
+
+def launch(db: str, *, port: int, host: str = "localhost") -> NoReturn:
+    """Become `streamlit run leaderboard/app.py` on ``db``; returns only by raising on a bad --db."""
+    open_database(db, create=False).close()  # fail here, with a clear message, on a bad --db (never create one)
+    command = streamlit_command(port=port, host=host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, {**os.environ, "EVALSUITE_DB": db})

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from evalsuite.cli_arena import arena_app
+from evalsuite.cli_cache import cache_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     DbOption,
     _console,
     console,
     err_console,
     handles_errors,
+    report_progress,
 )
-from evalsuite.config import RunConfig, default_data_dir, default_db, parse_key_values
+from evalsuite.config import RunConfig, check_writable_output, default_data_dir, default_db, parse_key_values
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",
@@ -58,8 +62,8 @@ def run(
     suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
     limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
     num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
-    batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto."),
-    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present)."),
+    batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto (vllm: the cap on concurrent sequences, max_num_seqs)."),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present); vllm runs where its build targets."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
     seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling [default: lm-eval's 0/1234/1234/1234]."),
     db: str | None = DbOption,
@@ -76,6 +80,7 @@ def run(
     backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_model_len=4096."),
     gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable)."),
     resume: int | None = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Compute every request again instead of reusing cached answers (new answers are still stored)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List tasks and request counts, then stop before loading any model."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show lm-eval's and transformers' logs."),
 ) -> None:
@@ -109,16 +114,26 @@ def run(
         gen_kwargs=parse_key_values(gen_kwarg, "--gen-kwarg"),
         resume=resume,
         dry_run=dry_run,
+        no_cache=no_cache,
     )
     if dry_run:
-        _print_dry_run(runner.dry_run(config))
+        _print_dry_run(runner.dry_run(config, report=report_progress))
         return
-    outcome = runner.run(config, report=lambda line: _console(stderr=True).print(f"[dim]{line}[/]"))
+    outcome = runner.run(config, report=report_progress)  # the run header first, then progress
     _print_run_metrics(outcome.run_id, config.db)
-    _console(stderr=True).print(
-        f"[green]run {outcome.run_id} complete[/]: {outcome.computed} requests computed, {outcome.cached} from cache"
-        + (f"; lm-eval results JSON written to {output}" if output else "")
+    _print_run_footer(outcome, config.db, output)
+
+
+def _print_run_footer(outcome: Any, db: str, output: Path | None) -> None:
+    """The last line of a run: what was computed, where it is stored, and how to read it back."""
+    db_option = "" if db == default_db() else f" --db {shlex.quote(db)}"  # a command the user can paste
+    text = Text.assemble(
+        (f"run {outcome.run_id} complete", "green"),
+        f": {outcome.computed} requests computed, {outcome.cached} from cache; stored in {db}",
+        f" (evalsuite results show {outcome.run_id}{db_option})",
+        f"; lm-eval results JSON written to {output}" if output else "",
     )
+    _console(stderr=True).print(text, highlight=False, soft_wrap=True)
 
 
 def _print_dry_run(outcome: Any) -> None:
@@ -144,7 +159,7 @@ def _print_run_metrics(run_id: int | None, db: str) -> None:
 
     if run_id is None:
         return
-    database = open_database(db)
+    database = open_database(db, create=False)
     try:
         detail = queries.get_run(database, run_id)
     finally:
@@ -199,20 +214,20 @@ def list_tasks(
 @handles_errors
 def results_list(
     db: str | None = DbOption,
-    status: str | None = typer.Option(None, help="Only runs in this status: running, complete, failed."),
+    status: str | None = typer.Option(None, help="Only runs in this status: running, interrupted (heartbeat stopped), complete, failed."),
     model: str | None = typer.Option(None, help="Only models whose name contains this text."),
 ) -> None:
-    """List stored runs, newest first."""
+    """List stored runs, newest first (seconds: the sum of the run's attempts, not the time it lay dead)."""
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db())
+    database = open_database(db or default_db(), create=False)
     try:
         runs = queries.list_runs(database, status=status, model=model)
     finally:
         database.close()
     table = Table(title=f"runs in {db or default_db()}")
-    for column in ("id", "model", "backend", "status", "tasks", "started", "seconds"):
+    for column in ("id", "model", "backend", "status", "tasks", "started", "seconds", "attempts"):
         table.add_column(column)
     for summary in runs:
         table.add_row(
@@ -223,6 +238,7 @@ def results_list(
             ",".join(summary.tasks),
             summary.started_at.strftime("%Y-%m-%d %H:%M"),
             f"{summary.duration_s:.1f}" if summary.duration_s is not None else "",
+            str(summary.attempts),
         )
     _console().print(table)
 
@@ -234,9 +250,10 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db())
+    database = open_database(db or default_db(), create=False)
     try:
         detail = queries.get_run(database, run_id)
+        attempts = queries.run_attempts(database, run_id)
     finally:
         database.close()
     run_row = detail.run
@@ -245,28 +262,68 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     if run_row.error:
         _console().print(f"[red]error:[/] {run_row.error}")
     _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
+    _print_attempts(attempts)
+    _print_cache_sources(run_id, db or default_db())
     _print_run_metrics(run_id, db or default_db())
+
+
+def _print_attempts(attempts: list[Any]) -> None:
+    """One line per attempt: a resumed run says where, when and with what each part was computed."""
+    total = sum(a.duration_s or 0.0 for a in attempts)
+    _console().print(f"{len(attempts)} attempt(s), {total:.1f} s in all", highlight=False)
+    for a in attempts:
+        versions = a.versions or {}
+        libraries = ", ".join(f"{name} {versions[name]}" for name in ("evalsuite", "lm_eval", "torch") if name in versions)
+        _console().print(
+            f"  attempt {a.attempt}: {a.outcome} on {a.host} (pid {a.pid}), started {a.started_at:%Y-%m-%d %H:%M:%S}, "
+            f"{a.duration_s or 0.0:.1f} s; {libraries}",
+            highlight=False,
+        )
+
+
+def _print_cache_sources(run_id: int, db: str) -> None:
+    """Which earlier runs computed the cached answers this run's model identity could reuse."""
+    from evalsuite.store import queries
+    from evalsuite.store.db import open_database
+
+    database = open_database(db)
+    try:
+        sources = queries.cache_sources(database, run_id)
+    finally:
+        database.close()
+    if sources:
+        parts = [f"run {s.run_id}: {s.answers}" if s.run_id is not None else f"unrecorded runs: {s.answers}" for s in sources]
+        _console().print(f"cached answers for this model identity from earlier runs — {'; '.join(parts)}", highlight=False)
 
 
 @results_app.command("export")
 @handles_errors
 def results_export(
     db: str | None = DbOption,
-    format: str = typer.Option("json", "--format", "-f", help="json, csv or md (a table for a model card)."),
+    format: str = typer.Option("json", "--format", "-f", help="json, csv or md (a table for a model card); any case."),
+    view: str = typer.Option(
+        "all", "--view",
+        help="all (every task, as on the leaderboard), a suite (its score, ranked: quick, open-llm-v1, ...), "
+        "or rows (one row per stored score of every run).",
+    ),
     run: list[int] = typer.Option([], "--run", help="Only these run ids (repeatable) [default: all]."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file (missing folders are made) instead of stdout."),
 ) -> None:
-    """Export stored scores as JSON, CSV or a Markdown table."""
+    """Export stored scores by the leaderboard's rules, as JSON, CSV or a Markdown table."""
     from evalsuite import export
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db())
+    export.check_format(format)
+    export.check_view(view)
+    if output:
+        check_writable_output(output, "--output")  # before any work, as `run --output`
+    database = open_database(db or default_db(), create=False)
     try:
-        text = export.render(database, format, run_ids=run or None)
+        text = export.render(database, format, run_ids=run or None, view=view)
     finally:
         database.close()
     if output:
-        output.write_text(text)
+        export.write(output, text)
         _console(stderr=True).print(f"wrote {output}")
     else:
         sys.stdout.write(text)
@@ -286,6 +343,7 @@ def leaderboard(
 
 
 app.add_typer(arena_app, name="arena")
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:

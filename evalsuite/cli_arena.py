@@ -28,10 +28,11 @@ arena_app.add_typer(prompts_app, name="prompts")
 _BACKEND_HELP = "transformers (default) or vllm (runs in a child process)."
 
 
-def _open(db: str | None):  # type: ignore[no-untyped-def]
+def _open(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-def]
+    """Writers create a missing database; readers (create=False) refuse, so a --db typo leaves no empty file."""
     from evalsuite.store.db import open_database
 
-    return open_database(db or default_db())
+    return open_database(db or default_db(), create=create)
 
 
 @prompts_app.command("add")
@@ -55,6 +56,11 @@ def prompts_add(
     finally:
         database.close()
     console.print(f"added {added.added} prompts ({added.already_present} already stored); {total} prompts in total")
+    if added.duplicates_in_input:
+        err_console.print(
+            f"warning: {added.duplicates_in_input} duplicate prompts in the input were dropped"
+            " (same text as an earlier line; the first one's category is kept)"
+        )
 
 
 @prompts_app.command("list")
@@ -66,7 +72,7 @@ def prompts_list(
     """List stored prompts with their category and how many models answered each."""
     from evalsuite.store import arena_queries
 
-    database = _open(db)
+    database = _open(db, create=False)
     try:
         rows = arena_queries.list_prompts(database, category=category)
     finally:
@@ -107,6 +113,22 @@ def generate(
     if report.loaded_mt_bench:
         err_console.print("the prompt table was empty: loaded the 80 MT-Bench prompts")
     console.print(f"{report.model}: {report.generated} answers generated and stored; {report.still_unanswered} prompts still unanswered")
+    _warn_generation(report, max_tokens)
+
+
+def _warn_generation(report, max_tokens: int) -> None:  # type: ignore[no-untyped-def]
+    """Say what a user would otherwise not notice: empty answers, prompts left out for length."""
+    if report.empty:
+        err_console.print(
+            f"warning: {report.empty} of {report.generated} answers are empty (the model ended its turn at once)"
+            " — hint: try --no-chat-template, or a model trained to follow its chat template"
+        )
+    if report.too_long:
+        err_console.print(
+            f"warning: {report.too_long} prompts not answered: with --max-tokens {max_tokens} they do not fit the model's"
+            f" {report.context_tokens}-token context, and a cut prompt is another question"
+            " — hint: lower --max-tokens, or pass --backend-arg max_length=N if the model supports more"
+        )
 
 
 @arena_app.command()
@@ -127,6 +149,11 @@ def judge(
         f"{report.judge} judged {report.judged} battles: {report.wins_x} first-model wins, {report.wins_y} second-model wins, "
         f"{report.ties} ties; skipped {report.skipped_own} pairs with its own answers"
     )
+    if report.too_long:
+        err_console.print(
+            f"warning: {report.too_long} pairs not judged: the judge prompt with both answers does not fit"
+            f" {report.judge}'s context — hint: generate shorter answers (--max-tokens), or use a judge with a longer context"
+        )
 
 
 def _parse_anchor(anchor: str | None) -> dict[str, float] | None:
@@ -165,12 +192,16 @@ def ratings(
         selected = read_battles(battles)
         source = str(battles)
     else:
-        database = _open(db)
+        database = _open(db, create=False)
         try:
             selected = arena_queries.vote_battles(database, include_judges=include_judges)
+            judged = arena_queries.vote_count(database, voter_kind="judge") if include_judges else 0
         finally:
             database.close()
-        source = f"votes in {db or default_db()}" + (" (with judges)" if include_judges else " (humans)")
+        people = len(selected) - judged
+        source = f"votes in {db or default_db()}: " + (
+            f"{people} by people, {judged} by model judges" if include_judges else "people only"
+        )
     selected = filter_battles(selected, category=category, exclude_ties=exclude_ties)
     table = compute_ratings(selected, method, bootstrap_rounds=bootstrap, seed=seed, anchor=_parse_anchor(anchor))  # type: ignore[arg-type]
     if as_json:
@@ -201,7 +232,7 @@ def export(
     from evalsuite.arena.battles import battles_to_records, write_battles
     from evalsuite.store import arena_queries
 
-    database = _open(db)
+    database = _open(db, create=False)
     try:
         battles = arena_queries.vote_battles(database, include_judges=include_judges)
     finally:

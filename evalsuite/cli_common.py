@@ -36,7 +36,11 @@ def handles_errors(command: F) -> F:
             _console(stderr=True).print(f"[bold red]error:[/] {exc.message} — [bold]hint:[/] {exc.hint}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            _console(stderr=True).print("[bold red]interrupted[/] — the run is stored as failed; resume it with --resume RUN_ID")
+            # A run converts Ctrl-C into an error naming its id; this is Ctrl-C anywhere else.
+            _console(stderr=True).print(
+                "[bold red]interrupted[/] — what was already stored is kept; `evalsuite results list` shows any unfinished run and its id for --resume",
+                soft_wrap=True,
+            )
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -56,3 +60,7 @@ console = _LazyConsole(stderr=False)
 err_console = _LazyConsole(stderr=True)
 
 
+def report_progress(line: str) -> None:
+    """One progress line of a run on stderr, dimmed: printed as given (a path with `[` is not markup),
+    never wrapped (a test or a log reader sees each line whole)."""
+    _console(stderr=True).print(line, style="dim", markup=False, highlight=False, soft_wrap=True)

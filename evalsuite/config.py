@@ -27,7 +27,24 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
 
 # Fields that do not change any number a run produces.
-_NON_RESULT_FIELDS = {"db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress"}
+_NON_RESULT_FIELDS = {"db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache"}
+# NumPy accepts seeds in [0, 2**32 - 1]; lm-eval hands --seed to it unchanged.
+MAX_SEED = 2**32 - 1
+# Generation settings checked before any model loads: (type, lowest, highest, lowest allowed?, example).
+# Aliases of max_gen_toks are lm-eval's (normalize_gen_kwargs); other keys go to the backend unchecked.
+_GEN_KWARG_RULES: dict[str, tuple[type, float | None, float | None, bool, str]] = {
+    "max_gen_toks": (int, 1, None, True, "256"),
+    "max_new_tokens": (int, 1, None, True, "256"),
+    "max_tokens": (int, 1, None, True, "256"),
+    "max_completion_tokens": (int, 1, None, True, "256"),
+    "temperature": (float, 0, None, True, "0.7"),
+    "top_p": (float, 0, 1, False, "0.9"),
+    "top_k": (int, -1, None, True, "50"),
+    "num_beams": (int, 1, None, True, "4"),
+    "repetition_penalty": (float, 0, None, False, "1.1"),
+    "do_sample": (bool, None, None, True, "false"),
+    "seed": (int, 0, MAX_SEED, True, "1234"),
+}
 
 
 def default_db() -> str:
@@ -69,13 +86,20 @@ class RunConfig:
     resume: int | None = None
     dry_run: bool = False
     show_progress: bool = True
+    no_cache: bool = False  # recompute every request (answers are still written to the cache)
 
     def __post_init__(self) -> None:
         self._validate()
 
     def _validate(self) -> None:
-        if self.limit is not None and self.limit < 0:
-            raise ConfigError(f"--limit must be 0 or more, got {self.limit}", "pass --limit N with N >= 0, or omit it")
+        if self.limit is not None and self.limit < 1:
+            # --limit 0 would score nothing and store empty metrics; --dry-run counts requests without a model.
+            raise ConfigError(
+                f"--limit must be 1 or more, got {self.limit}",
+                "pass --limit N with N >= 1, omit it for every document, or use --dry-run to count requests",
+            )
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}", "pass a non-negative --seed, e.g. --seed 1234")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             raise ConfigError(f"--num-fewshot must be 0 or more, got {self.num_fewshot}")
         if self.backend not in BACKENDS:
@@ -90,6 +114,7 @@ class RunConfig:
             raise ConfigError("pass either --tasks or --suite, not both")
         if not self.tasks and not self.suite and not self.text_file:
             raise ConfigError("no tasks given", "pass --tasks a,b or --suite quick (see `evalsuite tasks`)")
+        self.generation_kwargs()  # malformed generation settings fail here, before any model loads
 
     @property
     def seeds(self) -> dict[str, int]:
@@ -108,6 +133,14 @@ class RunConfig:
     def backend_kwargs(self) -> dict[str, Any]:
         """--backend-arg KEY=VALUE pairs with ints, floats and booleans decoded."""
         return {key: decode_scalar(value) for key, value in self.backend_args}
+
+    def generation_kwargs(self) -> dict[str, Any]:
+        """--gen-kwarg KEY=VALUE pairs decoded, the known keys checked for type and range."""
+        decoded = {key: decode_scalar(value) for key, value in self.gen_kwargs}
+        for key, value in decoded.items():
+            if key in _GEN_KWARG_RULES:
+                _check_gen_kwarg(key, value, *_GEN_KWARG_RULES[key])
+        return decoded
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -130,6 +163,26 @@ class RunConfig:
         return replace(self, **changes)
 
 
+def check_writable_output(path: Path, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    The file may not exist yet; its nearest existing ancestor must then be a writable
+    folder (the missing folders are created when the file is written).
+    """
+    hint = f"pass {flag} a file path in a writable folder, e.g. {flag} results/out.json"
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a directory", hint)
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{flag} {path} cannot be created: {ancestor} is a file, not a folder", hint)
+    target = path if path.exists() else ancestor
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"{flag} {path} cannot be written: {target} is not writable", hint)
+
+
 def parse_key_values(pairs: list[str], flag: str) -> tuple[tuple[str, str], ...]:
     """Parse repeatable ``KEY=VALUE`` flags; the library never sees packed strings."""
     parsed: list[tuple[str, str]] = []
@@ -139,6 +192,28 @@ def parse_key_values(pairs: list[str], flag: str) -> tuple[tuple[str, str], ...]
             raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}", f"write it as {flag} max_model_len=2048")
         parsed.append((key.strip(), value.strip()))
     return tuple(parsed)
+
+
+def _check_gen_kwarg(
+    key: str, value: Any, kind: type, low: float | None, high: float | None, low_inclusive: bool, example: str
+) -> None:
+    if kind is bool:
+        valid = isinstance(value, bool)
+    elif kind is int:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+    if valid and low is not None:
+        valid = value >= low if low_inclusive else value > low
+    if valid and high is not None:
+        valid = value <= high
+    if not valid:
+        expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+        if low is not None:
+            expected += f" {'>=' if low_inclusive else '>'} {low}"
+        if high is not None:
+            expected += f" and <= {high}"
+        raise ConfigError(f"--gen-kwarg {key}={value!r} is invalid: expected {expected}", f"write e.g. --gen-kwarg {key}={example}")
 
 
 def decode_scalar(value: str) -> Any:

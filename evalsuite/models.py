@@ -1,9 +1,10 @@
-"""Model resolution and identity: a Hub id, a local directory or a demo alias becomes
-a local directory plus a fingerprint of its weights.
+"""Model resolution and fingerprints: a Hub id, a local directory or a demo alias becomes
+a local directory plus sha256 fingerprints of its weights, tokenizer files and config.
 
-The fingerprint (``weights_sha256``) is what makes results and cached requests
-comparable: two runs of "the same" model name with different weights never share
-a cache entry or a leaderboard row.
+The fingerprints are what make results and cached requests comparable: two runs of
+"the same" model name with other weights, another tokenizer or an edited
+``config.json`` never share a cache entry or a leaderboard row (see
+``evalsuite.identity``, which combines them with the backend's settings).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evalsuite.errors import UnknownModelError
 
@@ -24,6 +26,25 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
 HUB_PATTERNS_WITH_CODE = [*HUB_PATTERNS, "*.py"]
 HASH_CACHE = Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")) / "weights-sha256.json"
+# Every file a tokenizer can be built from (whichever exist are hashed): an edit to any of
+# them can change tokenisation, special tokens or the chat template, hence the numbers.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "tokenizer.tiktoken",
+    "chat_template.jinja",
+    "chat_template.json",
+)
+# The model config (context length, rope scaling, ...) and generation defaults.
+CONFIG_FILES = ("config.json", "generation_config.json")
 
 
 @dataclass(frozen=True)
@@ -37,11 +58,8 @@ class ModelSpec:
     weights_sha256: str
     architecture: str | None
     params: int | None
-
-    @property
-    def identity(self) -> str:
-        """Key for the request cache: same weights and revision, same answers."""
-        return f"{self.weights_sha256}:{self.revision or ''}"
+    tokenizer_sha256: str = ""
+    config_sha256: str = ""
 
 
 def demo_models() -> list[str]:
@@ -80,14 +98,17 @@ def _local_spec(name: str, path: Path, source: str) -> ModelSpec:
             f"{path} has a config.json but no weights (*.safetensors or *.bin)",
             "save the model with save_pretrained() or pass the folder that holds the weights",
         )
+    params = _count_params(weights)  # before hashing: a corrupt file fails fast, by name
     return ModelSpec(
         name=name,
         path=path,
         source=source,
         revision=None,
-        weights_sha256=_hash_local_weights(weights),
+        weights_sha256=_hash_local_files(weights),
         architecture=_architecture(path),
-        params=_count_params(weights),
+        params=params,
+        tokenizer_sha256=hash_named_files(path, TOKENIZER_FILES),
+        config_sha256=hash_named_files(path, CONFIG_FILES),
     )
 
 
@@ -95,6 +116,7 @@ def _hub_spec(name: str, path: Path, commit: str | None) -> ModelSpec:
     weights = _weight_files(path)
     if not weights:
         raise UnknownModelError(f"{name} has no safetensors weights on the Hub", "choose a repository with *.safetensors")
+    params = _count_params(weights)
     return ModelSpec(
         name=name,
         path=path,
@@ -102,7 +124,9 @@ def _hub_spec(name: str, path: Path, commit: str | None) -> ModelSpec:
         revision=commit,
         weights_sha256=_hash_hub_weights(weights),
         architecture=_architecture(path),
-        params=_count_params(weights),
+        params=params,
+        tokenizer_sha256=hash_named_files(path, TOKENIZER_FILES),
+        config_sha256=hash_named_files(path, CONFIG_FILES),
     )
 
 
@@ -162,21 +186,49 @@ def _architecture(path: Path) -> str | None:
 
 
 def _count_params(weights: list[Path]) -> int | None:
-    """Parameter count from safetensors headers, without loading any tensor."""
+    """Parameter count from safetensors headers, without loading any tensor.
+
+    Also the integrity check of the weights: a truncated or empty file is named here,
+    in one line, instead of failing with a traceback deep inside the model loader.
+    """
     total = 0
     for file in weights:
         if file.suffix != ".safetensors":
             return None
-        with file.open("rb") as handle:
-            (header_len,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(header_len))
-        for key, info in header.items():
-            if key != "__metadata__":
-                count = 1
-                for dim in info["shape"]:
-                    count *= dim
-                total += count
+        for info in _safetensors_header(file).values():
+            count = 1
+            for dim in info["shape"]:
+                count *= dim
+            total += count
     return total
+
+
+def _safetensors_header(file: Path) -> dict[str, Any]:
+    """The tensor table of a safetensors file, checked against the file's real size."""
+    size = file.stat().st_size
+    try:
+        with file.open("rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise ValueError(f"{size} bytes, shorter than a safetensors header")
+            (header_len,) = struct.unpack("<Q", prefix)
+            if header_len > size - 8:
+                raise ValueError(f"header of {header_len} bytes in a {size}-byte file")
+            header = json.loads(handle.read(header_len))
+        tensors = {key: info for key, info in header.items() if key != "__metadata__"}
+        end = max((int(info["data_offsets"][1]) for info in tensors.values()), default=0)
+    except (ValueError, KeyError, TypeError, IndexError, OSError) as exc:
+        raise _corrupt(file, str(exc)) from exc
+    if 8 + header_len + end > size:
+        raise _corrupt(file, f"truncated: tensors need {8 + header_len + end} bytes, the file has {size}")
+    return tensors
+
+
+def _corrupt(file: Path, reason: str) -> UnknownModelError:
+    return UnknownModelError(
+        f"{file} is not a valid safetensors file ({reason})",
+        "the download or save was cut short: download the model again, or re-save it with save_pretrained()",
+    )
 
 
 def _hash_hub_weights(weights: list[Path]) -> str:
@@ -188,14 +240,24 @@ def _hash_hub_weights(weights: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _hash_local_weights(weights: list[Path]) -> str:
-    """sha256 over the weight files, remembered per (path, size, mtime) so reruns are instant."""
-    stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
+def hash_named_files(path: Path, names: tuple[str, ...]) -> str:
+    """sha256 over whichever of ``names`` exist in ``path`` (name and content of each).
+
+    Hub snapshots link small files to blobs too, but those blobs are named by git's
+    sha1 rather than sha256, so small files are hashed by content everywhere.
+    """
+    files = [path / name for name in names if (path / name).is_file()]
+    return _hash_local_files(files) if files else hashlib.sha256(b"").hexdigest()
+
+
+def _hash_local_files(files: list[Path]) -> str:
+    """sha256 over the files, remembered per (path, size, mtime) so reruns are instant."""
+    stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
     cache = _read_hash_cache()
     if stamp in cache:
         return cache[stamp]
     digest = hashlib.sha256()
-    for file in weights:
+    for file in files:
         digest.update(file.name.encode())
         with file.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):

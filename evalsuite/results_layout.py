@@ -37,8 +37,13 @@ def split_metric_key(key: str) -> tuple[str, str]:
 
 
 def _shots(results: dict[str, Any], task: str) -> int | None:
+    """The task's shots; a group's when all its members ran with the same number (lm-eval gives groups none)."""
     shots = _number(results.get("n-shot", {}).get(task))
-    return None if shots is None else int(shots)
+    if shots is not None:
+        return int(shots)
+    children = (results.get("group_subtasks") or {}).get(task) or ()
+    found = {_shots(results, child) for child in children}
+    return found.pop() if len(found) == 1 else None
 
 
 def _number(value: Any) -> float | None:
@@ -61,13 +66,38 @@ def to_records(
     return metrics, samples
 
 
+def _parents(results: dict[str, Any]) -> dict[str, str]:
+    """Task or sub-group -> the group it ran under (lm-eval's ``group_subtasks``)."""
+    return {child: group for group, children in (results.get("group_subtasks") or {}).items() for child in children or ()}
+
+
+def _doc_counts(results: dict[str, Any], task: str) -> tuple[int | None, int | None]:
+    """(documents scored, documents the task has); a group sums its leaves, so a limited group shows as limited."""
+    counts = (results.get("n-samples") or {}).get(task)
+    if counts:
+        return counts.get("effective"), counts.get("original")
+    children = (results.get("group_subtasks") or {}).get(task)
+    if not children:
+        return None, None
+    scored, total = zip(*(_doc_counts(results, child) for child in children))
+    if any(n is None for n in scored) or any(n is None for n in total):
+        return None, None
+    return sum(scored), sum(total)
+
+
+def _task_version(results: dict[str, Any], task: str) -> str | None:
+    version = (results.get("versions") or {}).get(task)
+    return None if version is None else str(version)
+
+
 def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
     records: list[MetricRecord] = []
     groups = set(results.get("groups", {})) | set(results.get("group_subtasks", {}))
     sections = {**results.get("results", {}), **results.get("groups", {})}
+    parents = _parents(results)
     for task, values in sections.items():
         higher = results.get("higher_is_better", {}).get(task, {})
-        n_samples = (results.get("n-samples", {}).get(task) or {}).get("effective")
+        n_samples, n_total = _doc_counts(results, task)
         for key, raw in values.items():
             if key == "alias" or "," not in key or "_stderr," in key:
                 continue
@@ -87,6 +117,9 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
                     higher_is_better=higher.get(metric),
                     is_group=task in groups,
                     details={"sacrebleu_signature": signature} if signature else None,
+                    task_version=_task_version(results, task),
+                    n_total_docs=n_total,
+                    parent_task=parents.get(task),
                 )
             )
     return records
@@ -118,6 +151,9 @@ def _token_perplexity(
             n_shot=_shots(results, task),
             higher_is_better=False,
             details={"tokens": sum(counts)},
+            task_version=_task_version(results, task),
+            n_total_docs=_doc_counts(results, task)[1],
+            parent_task=_parents(results).get(task),
         )
         for filter_name, (logliks, counts) in by_filter.items()
     ]

@@ -22,19 +22,23 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from evalsuite import environment, results_layout
-from evalsuite.backends import close_backend
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, CachedLM
-from evalsuite.config import RunConfig
+from evalsuite import environment, results_layout, run_plan
+from evalsuite.backends import check_backend_options, close_backend
+from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
+from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
+from evalsuite.identity import ModelIdentity, build_identity
 from evalsuite.models import ModelSpec, resolve_model
 from evalsuite.store import queries
 from evalsuite.store.db import Database, open_database
+from evalsuite.store.liveness import Heartbeat
 from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
 
 log = logging.getLogger(__name__)
 # Requests computed between two commits of the request cache: smaller loses less on a crash.
 ENV_CACHE_CHUNK = "EVALSUITE_CACHE_CHUNK"
+# Longest time between two commits of the request cache, in seconds (0 turns the bound off).
+ENV_CACHE_FLUSH_S = "EVALSUITE_CACHE_FLUSH_S"
 Reporter = Callable[[str], None]
 
 
@@ -51,7 +55,13 @@ class RunOutcome:
 
 
 class RunInterrupted(EvalsuiteError):
-    default_hint = "resume it with `evalsuite run ... --resume RUN_ID` (finished requests are kept)"
+    """Ctrl-C or SIGTERM during a run: it is stored as failed, and its finished requests are kept."""
+
+    default_hint = "resume it with `evalsuite run ... --resume ID` (the id is in `evalsuite results list`)"
+
+
+def _resume_hint(run_id: int) -> str:
+    return f"resume it with `evalsuite run ... --resume {run_id}` (finished requests are kept)"
 
 
 def plan_tasks(config: RunConfig) -> list[TaskSpec]:
@@ -59,12 +69,28 @@ def plan_tasks(config: RunConfig) -> list[TaskSpec]:
     return select_tasks(list(config.tasks) or None, config.suite, text_file=config.text_file)
 
 
-def dry_run(config: RunConfig) -> RunOutcome:
-    """Count the requests each task would send, without loading any model."""
+def validate(config: RunConfig) -> str:
+    """Check every option that can be checked without the model; return the device type to use.
+
+    Runs before anything is loaded or stored, so a bad flag costs no minutes of work and
+    leaves no failed run behind (RunConfig itself already checked the plain values).
+    """
+    if config.output is not None:
+        check_writable_output(config.output, "--output")
+    return check_backend_options(config)
+
+
+def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
+    """Count the requests each task would send, without loading any model (with the run's header)."""
+    validate(config)
     counts: dict[str, int] = {}
+    loaded_tasks = []
     for spec in plan_tasks(config):
         loaded = _load(config, spec)
+        loaded_tasks.append(loaded)
         counts.update(request_counts(loaded, _limit_for(config, spec)))
+    for line in run_plan.header_lines(run_plan.plan(loaded_tasks, config.limit), config.model):
+        report(line)
     return RunOutcome(run_id=None, model=None, request_counts=counts)
 
 
@@ -72,16 +98,22 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     """Evaluate ``config.model`` on the planned tasks and store everything."""
     if config.dry_run:
         return dry_run(config)
+    device = validate(config)
     database = open_database(config.db)
     specs = plan_tasks(config)
     loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
+    for line in run_plan.header_lines(run_plan.plan([t for _, t in loaded_tasks], config.limit), config.model):
+        report(line)  # the run header: what will run, said before the model loads
     model = resolve_model(config.model, revision=config.revision, trust_remote_code=config.trust_remote_code)
-    run_id = _start_or_resume(database, config, model, specs)
+    identity = build_identity(config, model, device)
+    start = _start_or_resume(database, config, model, specs, identity)
+    run_id = start.run_id
+    heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at).start()
     report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(specs)} task(s)")
     cached_lm: CachedLM | None = None
     try:
-        with _interrupts_as_errors():
-            cached_lm = _build_cached_lm(config, model, database)
+        with _interrupts_as_errors(run_id):
+            cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
             merged: dict[str, Any] = {}
             for spec, loaded in loaded_tasks:
                 # Tasks finished before an interruption are re-scored from the cache (no model calls),
@@ -90,6 +122,9 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
                 results = _evaluate(config, cached_lm, spec, loaded)
                 _store(database, run_id, config, model, cached_lm, loaded, results)
                 results_layout.merge(merged, results)
+            merged = results_layout.finalize(merged, config, model, run_id)
+            if config.output is not None:  # before the run is marked complete: one truth for exit status and row
+                _write_output(config.output, merged)
         queries.finish_run(database, run_id, computed=cached_lm.stats.computed, cached=cached_lm.stats.cached)
     except BaseException as exc:
         stats = cached_lm.stats if cached_lm is not None else None
@@ -100,14 +135,14 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
             computed=stats.computed if stats else 0,
             cached=stats.cached if stats else 0,
         )
+        if isinstance(exc, KeyboardInterrupt):
+            raise RunInterrupted(f"run {run_id} interrupted (Ctrl-C)", _resume_hint(run_id)) from exc
         raise
     finally:
+        heartbeat.stop()
         database.close()
         if cached_lm is not None:
             close_backend(cached_lm.inner)
-    merged = results_layout.finalize(merged, config, model, run_id)
-    if config.output is not None:
-        _write_output(config.output, merged)
     stats = cached_lm.stats
     return RunOutcome(run_id=run_id, model=model, results=merged, computed=stats.computed, cached=stats.cached)
 
@@ -127,35 +162,45 @@ def _limit_for(config: RunConfig, spec: TaskSpec) -> int | None:
     return config.limit if config.limit is not None else spec.limit
 
 
-def _start_or_resume(database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec]) -> int:
-    """Open the run row: --resume ID, an unfinished run of the same config, or a new one."""
-    config_hash = config.result_hash(model.identity)
-    resumable = None
+def _start_or_resume(
+    database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec], identity: ModelIdentity
+) -> queries.RunStart:
+    """Open the run row: --resume ID, an unfinished run of the same config nobody works on, or a new one.
+
+    Resuming (from any host) records this attempt's versions, hardware, host and start;
+    the earlier attempts stay in ``run_attempt``.
+    """
+    config_hash = config.result_hash(identity.key)
     if config.resume is not None:
-        resumable = queries.get_run(database, config.resume).run
-        if resumable.config_hash != config_hash:
+        if queries.get_run(database, config.resume).run.config_hash != config_hash:
             raise ConfigError(
                 f"run {config.resume} was made with another configuration or other weights",
                 "repeat the original command with --resume, or start a new run without it",
             )
-    else:
-        resumable = queries.find_resumable_run(database, config_hash)
+        return queries.reopen_run(database, config.resume, versions=environment.package_versions(), hardware=environment.hardware())
+    resumable = queries.find_resumable_run(database, config_hash)
     if resumable is not None and resumable.id is not None:
-        queries.reopen_run(database, resumable.id)
-        return resumable.id
+        try:
+            return queries.reopen_run(database, resumable.id, versions=environment.package_versions(), hardware=environment.hardware())
+        except DatabaseError:
+            log.info("run %s was resumed by another process first; starting a new run", resumable.id)
     model_row = queries.get_or_create_model(
         database,
         name=model.name,
         source=str(model.path) if model.source != "hub" else model.name,
         revision=model.revision,
         weights_sha256=model.weights_sha256,
+        tokenizer_sha256=model.tokenizer_sha256,
+        config_sha256=model.config_sha256,
         params=model.params,
         dtype=config.dtype,
         architecture=model.architecture,
     )
+    identity_row = queries.get_or_create_identity(database, identity.key, identity.as_columns())
     run_row = queries.create_run(
         database,
         model_id=model_row.id,
+        identity_id=identity_row.id,
         backend=config.backend,
         config=config.to_json(),
         config_hash=config_hash,
@@ -167,23 +212,43 @@ def _start_or_resume(database: Database, config: RunConfig, model: ModelSpec, sp
         versions=environment.package_versions(),
         hardware=environment.hardware(),
     )
-    return int(run_row.id or 0)
+    return queries.RunStart(run=run_row, attempt=1, started_at=run_row.started_at)
 
 
-def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database) -> CachedLM:
+def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
+    """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
     from evalsuite.backends import build_backend
 
-    namespace = f"{model.identity}|{config.backend}|{config.dtype}|{config.device}|{sorted(config.backend_args)}"
     inner = build_backend(config, model)
-    chunk = int(os.environ.get(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE))
-    return CachedLM(inner, database, namespace, chunk_size=chunk, show_progress=config.show_progress)
+    chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
+    flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
+    return CachedLM(
+        inner,
+        database,
+        namespace,
+        chunk_size=chunk,
+        flush_seconds=flush if flush > 0 else None,
+        run_id=run_id,
+        refresh=config.no_cache,
+        show_progress=config.show_progress,
+    )
+
+
+def _env_number(name: str, default: float, kind: type) -> Any:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a number", f"unset {name} or set it to e.g. {default}") from exc
 
 
 def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks) -> dict[str, Any]:
     import lm_eval
 
     seeds = config.seeds
-    results = lm_eval.simple_evaluate(
+    results = environment.without_git_noise(lm_eval.simple_evaluate)(
         model=lm,
         tasks=loaded.tasks,
         task_manager=loaded.manager,
@@ -193,7 +258,7 @@ def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTas
         apply_chat_template=config.apply_chat_template,
         fewshot_as_multiturn=config.multiturn_fewshot,
         system_instruction=config.system_instruction,
-        gen_kwargs=dict(config.gen_kwargs) or None,
+        gen_kwargs=config.generation_kwargs() or None,  # decoded and checked, as lm-eval's CLI parses them
         random_seed=seeds["random"],
         numpy_random_seed=seeds["numpy"],
         torch_random_seed=seeds["torch"],
@@ -224,11 +289,11 @@ def _store(
 
 
 @contextmanager
-def _interrupts_as_errors() -> Iterator[None]:
+def _interrupts_as_errors(run_id: int) -> Iterator[None]:
     """SIGTERM (a pod being stopped) fails the run cleanly instead of leaving it 'running'."""
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
-        raise RunInterrupted(f"interrupted by signal {signum}")
+        raise RunInterrupted(f"run {run_id} interrupted by signal {signum}", _resume_hint(run_id))
 
     try:
         previous = signal.signal(signal.SIGTERM, on_term)
@@ -243,7 +308,7 @@ def _interrupts_as_errors() -> Iterator[None]:
 
 def _describe_failure(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C); resume with --resume"
+        return "interrupted (Ctrl-C); resume it with --resume (see `evalsuite results list`)"
     if isinstance(exc, EvalsuiteError):
         return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -273,9 +338,10 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
         weights_sha256=detail.model.weights_sha256,
         architecture=detail.model.architecture,
         params=detail.model.params,
+        tokenizer_sha256=detail.model.tokenizer_sha256 or "",
+        config_sha256=detail.model.config_sha256 or "",
     )
-    namespace = f"{model.identity}|{config.backend}|{config.dtype}|{config.device}|{sorted(config.backend_args)}"
-    lm = CachedLM(None, database, namespace, show_progress=False)
+    lm = CachedLM(None, database, _stored_namespace(database, detail.run.identity_id, config, model), show_progress=False)
     merged: dict[str, Any] = {}
     started = time.perf_counter()
     try:
@@ -288,3 +354,15 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
         database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
+
+
+def _stored_namespace(database: Database, identity_id: int | None, config: RunConfig, model: ModelSpec) -> str:
+    """The cache namespace a stored run used: its identity's key (rebuilt from the stored columns).
+
+    Runs stored before identities were recorded used weights, revision and backend options only.
+    """
+    row = queries.get_identity(database, identity_id) if identity_id is not None else None
+    if row is not None:
+        return ModelIdentity.from_columns(row).key
+    legacy = f"{model.weights_sha256}:{model.revision or ''}"
+    return f"{legacy}|{config.backend}|{config.dtype}|{config.device}|{sorted(config.backend_args)}"

@@ -50,6 +50,8 @@ from evalsuite.task_index import TASK_YAML_DIR, TASKS_ROOT
 
 LOCAL_SOURCES_FILE = TASKS_ROOT / "local_sources.yaml"
 TEXT_FILE_TASK = "perplexity_file"
+# The shipped WikiText task; with --text-file, asking for "perplexity" means the file instead.
+GENERIC_PERPLEXITY_TASK = "perplexity"
 _MISSING_FEWSHOT_KEY = "evalsuite_missing_fewshot_split"
 _log = logging.getLogger(__name__)
 
@@ -375,7 +377,8 @@ def select_tasks(
 
     A name in ``tasks`` may be a task, group, alias (``bleu``) or suite (expanded). Unknown
     names raise UnknownTaskError with close matches; duplicates are dropped. ``text_file``
-    adds the ``perplexity_file`` task (``load_tasks`` must get the same ``text_file``).
+    adds the ``perplexity_file`` task (``load_tasks`` must get the same ``text_file``); with
+    it, ``perplexity`` in ``tasks`` means the file's perplexity, not WikiText's.
     Nothing requested raises UnknownTaskError.
     """
     all_suites = suites()
@@ -386,6 +389,8 @@ def select_tasks(
             raise _unknown(suite, all_suites)
         specs.extend(all_suites[suite].tasks)
     requested = [alias_map.get(name.strip(), name.strip()) for name in tasks or [] if name.strip()]
+    if text_file is not None:  # `--tasks perplexity --text-file F` asks for F's perplexity only
+        requested = [name for name in requested if name != GENERIC_PERPLEXITY_TASK]
     plain = [name for name in requested if name not in all_suites]
     include_path = list(include_path)
     known = _index_for(plain, include_path) if plain else {}

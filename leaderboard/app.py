@@ -3,18 +3,16 @@
 Reads the database named by env ``EVALSUITE_DB`` (default ``results/evalsuite.db``).
 Pages (views/): the leaderboard, charts, one run (config, metrics, samples), and a
 paired comparison of two runs; the arena's voting and ratings pages are added below.
+The pages import ``leaderboard.board_ui`` from the installed package, like any other import.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-_HERE = Path(__file__).resolve().parent
-if str(_HERE) not in sys.path:  # the pages import board_ui from here, however the app is started
-    sys.path.insert(0, str(_HERE))
+VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="evalsuite leaderboard", layout="wide")
 
@@ -24,12 +22,12 @@ st.set_page_config(page_title="evalsuite leaderboard", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page(_HERE / "views" / "board.py", title="Leaderboard", default=True),
-        st.Page(_HERE / "views" / "charts.py", title="Charts"),
-        st.Page(_HERE / "views" / "run.py", title="Run"),
-        st.Page(_HERE / "views" / "compare.py", title="Compare runs"),
-        st.Page(_HERE / "views" / "arena_vote.py", title="Arena"),
-        st.Page(_HERE / "views" / "arena_ratings.py", title="Arena ratings"),
+        st.Page(VIEWS / "board.py", title="Leaderboard", default=True),
+        st.Page(VIEWS / "plots.py", title="Charts"),
+        st.Page(VIEWS / "run.py", title="Run"),
+        st.Page(VIEWS / "compare.py", title="Compare runs"),
+        st.Page(VIEWS / "arena_vote.py", title="Arena"),
+        st.Page(VIEWS / "arena_ratings.py", title="Arena ratings"),
     ]
 )
 navigation.run()

@@ -1,4 +1,4 @@
-"""Train the two shipped demo models, ``demo/pico-s`` and ``demo/pico-m``, from open data.
+"""Train the shipped demo models, ``demo/pico-s``, ``demo/pico-m`` and ``demo/pico-judge``, from open data.
 
 Why this exists: evalsuite must run end to end with no internet, so it ships two tiny
 Llama-architecture causal LMs (each under 5 MB of float32 weights) that are *measurably*
@@ -12,29 +12,37 @@ What it does, deterministically given ``--seed`` (as far as torch on CPU allows)
    500-id test split, GSM8K train rendered as chat turns);
 2. trains one byte-level BPE tokenizer shared by both models (so their token-level
    perplexities are comparable);
-3. trains each model for a fixed number of AdamW steps (cosine schedule) on 2 threads;
+3. trains each model for a fixed number of AdamW steps (cosine schedule), then a short chat
+   phase on chat turns (GSM8K and PubMedQA as user/assistant turns) mixed with as much prose, so that a chat-template
+   prompt (``evalsuite arena generate``) gets text back rather than an immediate ``</s>`` or a
+   run of newlines;
 4. measures token-level perplexity of each model, and of an untrained model with the same
    config and seed, on the held-out slice (the first 8 WikiText-2 test articles that the
    ``perplexity`` task scores, ``tasks/data/wikitext2/test_first8_articles.jsonl``);
-5. writes each model as a Hugging Face directory with a model card, plus ``LICENSES.md``.
+5. derives ``pico-judge`` from the chat-tuned ``pico-s`` by training it on the judge prompt of
+   ``evalsuite arena judge`` (see ``scripts/demo_judge.py``), so the README's arena flow has a
+   judge that is not one of the two contestants;
+6. writes each model as a Hugging Face directory with a model card, plus ``LICENSES.md``.
 
 Usage (from the repo root)::
 
-    HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_demo_models.py --data-dir ../shared/data
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_demo_models.py --data-dir ../shared/data --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
 import random
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import demo_judge  # scripts/demo_judge.py: the third demo model, a judge
 import numpy as np
 import torch
 from lm_eval.tasks.wikitext.preprocess_wikitext import wikitext_detokenizer
@@ -88,6 +96,9 @@ class Recipe:
     # (pubmedqa prompts run past 500 tokens); same tokens per step, fewer sequences.
     long_seq_len: int = 1024
     long_fraction: float = 0.2
+    # Then a chat phase: this many steps on chat turns mixed with prose, at a lower peak learning rate.
+    chat_steps: int = 60
+    chat_peak_lr: float = 1e-3
 
     @property
     def num_heads(self) -> int:
@@ -132,6 +143,8 @@ class TrainingResult:
     heldout_ppl: float
     untrained_ppl: float
     heldout_tokens: int
+    chat_seconds: float = 0.0
+    chat_loss: float = 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -216,6 +229,16 @@ def gsm8k_chats(data_dir: Path) -> list[list[dict[str, str]]]:
             },
         ]
         for row in rows
+    ]
+
+
+def pubmedqa_chats(data_dir: Path) -> list[list[dict[str, str]]]:
+    """The same non-test PQA-L items as question -> long answer turns (chat phase only)."""
+    items = json.loads((data_dir / "pubmedqa" / "ori_pqal.json").read_text(encoding="utf-8"))
+    test_ids = set(json.loads((data_dir / "pubmedqa" / "test_ground_truth.json").read_text(encoding="utf-8")))
+    return [
+        [{"role": "user", "content": items[pmid]["QUESTION"]}, {"role": "assistant", "content": items[pmid]["LONG_ANSWER"]}]
+        for pmid in sorted(set(items) - test_ids)
     ]
 
 
@@ -374,20 +397,70 @@ def encode_pages(
     return [tokenizer(page, add_special_tokens=False)["input_ids"] for page in pages]
 
 
+def pretrained(
+    recipe: Recipe, config: LlamaConfig, stream: torch.Tensor, seed: int, cache: Path | None
+) -> tuple[LlamaForCausalLM, float, float]:
+    """The pre-trained model (before the chat phase), from ``cache`` when this exact run was saved there.
+
+    Pre-training is the slow part and is deterministic given recipe and seed, so a
+    cache lets the later phases be re-run alone. Returns (model, seconds, final loss).
+    """
+    model = fresh_model(config, seed)
+    stem = f"{recipe.name}-seed{seed}-steps{recipe.steps}-lr{recipe.peak_lr}"
+    if cache is not None and (cache / f"{stem}.pt").is_file():
+        model.load_state_dict(torch.load(cache / f"{stem}.pt"))
+        saved = json.loads((cache / f"{stem}.json").read_text())
+        return model, saved["seconds"], saved["final_loss"]
+    seconds, final_loss = train(model, stream, recipe, seed)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), cache / f"{stem}.pt")
+        (cache / f"{stem}.json").write_text(json.dumps({"seconds": seconds, "final_loss": final_loss}))
+    return model, seconds, final_loss
+
+
+def chat_phase_documents(
+    tokenizer: PreTrainedTokenizerFast, chats: list[list[dict[str, str]]], prose: list[str], seed: int
+) -> list[str]:
+    """Chat turns plus about as many tokens of prose (so held-out perplexity is not traded away)."""
+    documents = [render_chat(tokenizer, chat) for chat in chats]
+    budget = sum(len(doc) for doc in documents)
+    picked: list[str] = []
+    for index in random.Random(seed).sample(range(len(prose)), len(prose)):
+        if budget <= 0:
+            break
+        picked.append(prose[index])
+        budget -= len(prose[index])
+    return documents + picked
+
+
+def render_chat(tokenizer: PreTrainedTokenizerFast, chat: list[dict[str, str]]) -> str:
+    """A conversation as training text, without the template's final newline.
+
+    The stream appends ``</s>`` after every document; a trailing newline would make
+    "newline, then ``</s>``" a frequent pair, and a small model then answers a chat
+    prompt (which ends in ``<|assistant|>`` and a newline) with ``</s>`` at once.
+    """
+    return str(tokenizer.apply_chat_template(chat, tokenize=False)).rstrip("\n")
+
+
 def train_one(
     recipe: Recipe,
     tokenizer: PreTrainedTokenizerFast,
     stream: torch.Tensor,
+    chat_stream: torch.Tensor,
     heldout: list[list[int]],
     seed: int,
+    cache: Path | None = None,
 ) -> tuple[LlamaForCausalLM, TrainingResult]:
-    """Train one recipe and measure it against an untrained model of the same config and seed."""
+    """Train one recipe (pre-training, then the chat phase) and measure it against an untrained model."""
     config = model_config(recipe, tokenizer)
     untrained_ppl, _ = heldout_perplexity(
         fresh_model(config, seed), heldout, recipe.long_seq_len
     )
-    model = fresh_model(config, seed)
-    seconds, final_loss = train(model, stream, recipe, seed)
+    model, seconds, final_loss = pretrained(recipe, config, stream, seed, cache)
+    chat_recipe = replace(recipe, steps=recipe.chat_steps, peak_lr=recipe.chat_peak_lr, long_fraction=0.0)
+    chat_seconds, chat_loss = train(model, chat_stream, chat_recipe, seed + 1)
     ppl, counted = heldout_perplexity(model, heldout, recipe.long_seq_len)
     result = TrainingResult(
         recipe=recipe,
@@ -398,6 +471,8 @@ def train_one(
         heldout_ppl=ppl,
         untrained_ppl=untrained_ppl,
         heldout_tokens=counted,
+        chat_seconds=chat_seconds,
+        chat_loss=chat_loss,
     )
     print(
         f"{recipe.name}: held-out ppl {ppl:.1f} (untrained {untrained_ppl:.1f}), {seconds:.0f}s",
@@ -411,6 +486,7 @@ def save_model(
     tokenizer: PreTrainedTokenizerFast,
     result: TrainingResult,
     out: Path,
+    card: str,
 ) -> None:
     target = out / result.recipe.name
     target.mkdir(parents=True, exist_ok=True)
@@ -430,12 +506,11 @@ def save_model(
     config_path.write_text(
         json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8"
     )
-    (target / "README.md").write_text(
-        model_card(result, len(tokenizer)), encoding="utf-8"
-    )
+    (target / "README.md").write_text(card, encoding="utf-8")
 
 
-def model_card(result: TrainingResult, vocab_size: int) -> str:
+def model_card(result: TrainingResult, vocab_size: int, threads: int, extra: str = "") -> str:
+    """The model card; ``extra`` (the judge's section) goes before "Not for real use"."""
     r = result.recipe
     size_mb = result.params * 4 / 1e6
     return f"""---
@@ -464,8 +539,12 @@ corpus; `<s>` bos, `</s>` eos, `<pad>` pad; encoding adds no special tokens. The
 {r.steps} AdamW steps (betas 0.9/0.95, weight decay 0.1, peak learning rate {r.peak_lr}, 5% warm-up,
 cosine decay to 10%, gradient clipping 1.0), {r.batch_size * r.seq_len:,} tokens per step: windows of
 {r.seq_len} tokens, the last {r.long_fraction:.0%} of steps windows of {r.long_seq_len}. {result.tokens_seen:,} tokens
-seen in {result.train_seconds:.0f} s of wall time on 2 CPU threads of a shared, busy 2-core machine (torch {torch.__version__}); final training loss
-{result.final_loss:.2f}. Reproduce with `scripts/train_demo_models.py` (seeded, fixed number of steps).
+seen in {result.train_seconds:.0f} s of wall time on {threads} CPU thread(s) of a shared, busy 2-core machine (torch {torch.__version__}); final training loss
+{result.final_loss:.2f}. Then a chat phase: {r.chat_steps} more steps (peak learning rate {r.chat_peak_lr}, same schedule, windows of
+{r.seq_len}) on chat turns (the GSM8K turns and the PubMedQA items as question/long-answer turns) mixed with as
+many characters of the same prose, so that a
+chat-template prompt gets text back; {result.chat_seconds:.0f} s, final loss {result.chat_loss:.2f}.
+Reproduce with `scripts/train_demo_models.py --threads 1` (seeded, fixed number of steps).
 
 Training data (see `../LICENSES.md`): WikiText-2 raw test articles except the first 8, detokenized as
 lm-eval's `wikitext` task does (CC BY-SA 3.0); unique BoolQ dev passages, without questions or labels
@@ -485,7 +564,7 @@ Token-level perplexity, exp(mean negative log-likelihood per predicted token), o
 | demo/{r.name} (trained) | {result.heldout_ppl:.1f} |
 | same config, untrained (seeded init) | {result.untrained_ppl:.1f} |
 
-## Not for real use
+{extra}## Not for real use
 
 Too small to be useful, trained for {result.train_seconds:.0f} seconds. Its outputs are fluent-looking noise.
 Use it to try evalsuite, never to draw conclusions about a task.
@@ -494,7 +573,7 @@ Use it to try evalsuite, never to draw conclusions about a task.
 
 LICENSES_TEXT = """# Demo model training data and licenses
 
-`pico-s` and `pico-m` (and their shared tokenizer) were trained by `scripts/train_demo_models.py`
+`pico-s`, `pico-m` and `pico-judge` (and their shared tokenizer) were trained by `scripts/train_demo_models.py`
 on these openly licensed texts from the offline data copies (`shared/data/`, see its README):
 
 | source | what was used | license |
@@ -502,14 +581,38 @@ on these openly licensed texts from the offline data copies (`shared/data/`, see
 | WikiText-2 raw (Merity et al., 2016), from Wikipedia | test-split articles except the first 8 (held out: they are the `perplexity` task's text), detokenized with lm-eval's `wikitext_detokenizer` | CC BY-SA 3.0 — https://creativecommons.org/licenses/by-sa/3.0/ |
 | BoolQ (Clark et al., 2019), passages from Wikipedia | unique dev-set passages only; no questions or labels | CC BY-SA 3.0 |
 | PubMedQA PQA-L (Jin et al., 2019) | the 500 items whose ids are not in the official test split (`test_ground_truth.json`): contexts, question, final decision, long answer | MIT — Copyright (c) 2019 pubmedqa |
-| GSM8K (Cobbe et al., 2021) | first 3000 train problems (calculator annotations removed), as user/assistant chat turns | MIT — Copyright (c) 2021 OpenAI |
+| GSM8K (Cobbe et al., 2021) | first 3000 train problems (calculator annotations removed), as user/assistant chat turns; train problems 3000–4799 as judge-prompt pairs (`pico-judge` only) | MIT — Copyright (c) 2021 OpenAI |
 
-Not used: ARC, MMLU, HellaSwag, TruthfulQA, OpenBookQA, WMT, MT-Bench, the PubMedQA test ids, the
-GSM8K test split, the first 8 WikiText-2 test articles.
+Not used for training: ARC, MMLU, HellaSwag, TruthfulQA, OpenBookQA, WMT, MT-Bench, the PubMedQA test ids,
+the GSM8K test split (its first 150 problems only measure `pico-judge`'s held-out verdicts), the first 8
+WikiText-2 test articles.
 
 Because the models are trained in part on CC BY-SA 3.0 text, the weights are shared under
 CC BY-SA 3.0 as well (attribution: the sources above). The training script is part of evalsuite.
 """
+
+
+def train_judge_model(
+    base: LlamaForCausalLM,
+    base_result: TrainingResult,
+    tokenizer: PreTrainedTokenizerFast,
+    heldout: list[list[int]],
+    args: argparse.Namespace,
+) -> tuple[LlamaForCausalLM, TrainingResult, str]:
+    """``pico-judge``: a copy of the chat-tuned ``pico-s`` trained on the judge prompt (see demo_judge.py)."""
+    rows = read_jsonl(args.data_dir / "gsm8k" / "train.jsonl")[demo_judge.TRAIN_PROBLEMS]
+    examples = demo_judge.judge_examples(tokenizer, demo_judge.gsm8k_problems(rows, GSM8K_CALCULATOR_NOTE))
+    test_problems = demo_judge.gsm8k_problems(demo_judge.heldout_rows(args.data_dir, read_jsonl), GSM8K_CALCULATOR_NOTE)
+    before = demo_judge.score_judge(base, tokenizer, test_problems)
+    judge = copy.deepcopy(base)
+    seconds, loss = demo_judge.train_judge(judge, examples, tokenizer.pad_token_id, args.seed + 2)
+    after = demo_judge.score_judge(judge, tokenizer, test_problems)
+    ppl, counted = heldout_perplexity(judge, heldout, base_result.recipe.long_seq_len)
+    result = replace(
+        base_result, recipe=replace(base_result.recipe, name=demo_judge.JUDGE_NAME), heldout_ppl=ppl, heldout_tokens=counted
+    )
+    print(f"{demo_judge.JUDGE_NAME}: held-out verdicts {after} (before: {before}); ppl {ppl:.1f}", flush=True)
+    return judge, result, demo_judge.judge_card_section(after, before, seconds, loss)
 
 
 def main() -> None:
@@ -521,7 +624,10 @@ def main() -> None:
         "--out", type=Path, default=REPO_ROOT / "evalsuite" / "demo_models"
     )
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="1 was ~10x faster than 2 on a busy 2-core box")
+    parser.add_argument(
+        "--pretrain-cache", type=Path, default=None, help="keep/reuse pre-trained weights here (re-run later phases only)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
@@ -533,22 +639,26 @@ def main() -> None:
     tokenizer = train_tokenizer(
         prose + ["\n".join(turn["content"] for turn in chat) for chat in chats]
     )
-    documents = prose + [
-        tokenizer.apply_chat_template(chat, tokenize=False) for chat in chats
-    ]
+    documents = prose + [render_chat(tokenizer, chat) for chat in chats]
     stream = token_stream(tokenizer, documents, args.seed)
+    chat_documents = chat_phase_documents(tokenizer, chats + pubmedqa_chats(args.data_dir), prose, args.seed)
+    chat_stream = token_stream(tokenizer, chat_documents, args.seed)
     heldout = encode_pages(tokenizer, heldout_pages())
     print(
-        f"corpus: {len(documents)} documents, {len(stream):,} tokens; tokenizer {len(tokenizer)} tokens; "
-        f"prepared in {time.perf_counter() - started:.0f}s",
+        f"corpus: {len(documents)} documents, {len(stream):,} tokens; chat phase {len(chat_stream):,} tokens; "
+        f"tokenizer {len(tokenizer)} tokens; prepared in {time.perf_counter() - started:.0f}s",
         flush=True,
     )
 
     results = []
     for recipe in RECIPES:
-        model, result = train_one(recipe, tokenizer, stream, heldout, args.seed)
-        save_model(model, tokenizer, result, args.out)
+        model, result = train_one(recipe, tokenizer, stream, chat_stream, heldout, args.seed, args.pretrain_cache)
+        save_model(model, tokenizer, result, args.out, model_card(result, len(tokenizer), args.threads))
         results.append(result)
+        if recipe.name == demo_judge.JUDGE_BASE:
+            judge, judge_result, section = train_judge_model(model, result, tokenizer, heldout, args)
+            card = model_card(judge_result, len(tokenizer), args.threads, extra=section)
+            save_model(judge, tokenizer, judge_result, args.out, card)
     (args.out / "LICENSES.md").write_text(LICENSES_TEXT, encoding="utf-8")
     summary = [{**asdict(r), "recipe": asdict(r.recipe)} for r in results]
     print(json.dumps(summary, indent=2))

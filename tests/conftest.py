@@ -1,9 +1,15 @@
-"""Shared fixtures: offline Hugging Face, a tiny random Llama on disk, temporary databases."""
+"""Shared fixtures and CI rules: offline Hugging Face, test data, a tiny random Llama, strict skips.
+
+Strict skip mode (``EVALSUITE_STRICT_SKIPS=1``, set by ``.ci/run``): a skipped test fails the
+run unless its reason names a missing GPU (contains "GPU" or "CUDA"), and an xfail fails too,
+so CI cannot go green by quietly not running a test (no chromium, no vLLM, no shared data).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +19,51 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+STRICT_SKIPS_ENV = "EVALSUITE_STRICT_SKIPS"
+ALLOWED_SKIP_WORDS = ("GPU", "CUDA")  # the one acceptable reason to skip in CI: no accelerator here
+
+
+def strict_skips() -> bool:
+    """Whether skips and xfails fail the run (CI); read at report time, so tests can toggle it."""
+    return os.environ.get(STRICT_SKIPS_ENV, "") not in ("", "0")
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _enforce_strict_skips(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Turn a skip (unless it names a missing GPU) or an xfail into a failure, in strict mode."""
+    if not strict_skips():
+        return
+    xfail_reason = getattr(report, "wasxfail", None)
+    if xfail_reason is not None:
+        del report.wasxfail
+        report.outcome = "failed"
+        report.longrepr = f"{STRICT_SKIPS_ENV}=1: xfail is not allowed in CI ({xfail_reason or 'no reason given'})"
+        return
+    if not report.skipped:
+        return
+    reason = _skip_reason(report)
+    if any(word in reason.upper() for word in ALLOWED_SKIP_WORDS):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"{STRICT_SKIPS_ENV}=1: skipped tests fail unless the reason names a missing GPU; skipped: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    _enforce_strict_skips(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    """Module-level skips (``pytest.importorskip`` at import) are collection reports."""
+    outcome = yield
+    _enforce_strict_skips(outcome.get_result())
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +77,15 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The benchmark data beside the checkout (``../shared/data``): the one way tests reach it.
+
+    Absent, the tests that need it skip on a developer's machine and fail in strict mode (CI).
+    """
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data folder {SHARED_DATA} is absent")
+        message = f"benchmark data folder {SHARED_DATA} is absent (expected at ../shared/data beside the checkout)"
+        if strict_skips():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return SHARED_DATA
 
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evalsuite.cli import app
+from evalsuite.store.db import open_database
 
 runner = CliRunner()
 
@@ -106,5 +107,6 @@ def test_database_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [["results", "show", "999"], ["rescore", "999"]])
 def test_unknown_run_id(tmp_path: Path, command: list[str]) -> None:
+    open_database(tmp_path / "r.db").close()  # a database that exists, without that run
     result = runner.invoke(app, [*command, "--db", str(tmp_path / "r.db")])
     _assert_clean_error(result.exit_code, result.stderr, "no run with id 999")

@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from evalsuite.config import LM_EVAL_DEFAULT_SEEDS, RunConfig, parse_key_values
+from evalsuite.config import LM_EVAL_DEFAULT_SEEDS, RunConfig, check_writable_output, parse_key_values
 from evalsuite.errors import ConfigError
 
 
-def test_negative_limit_is_rejected_with_hint() -> None:
+@pytest.mark.parametrize("limit", [-1, 0])
+def test_limit_below_one_is_rejected_with_hint(limit: int) -> None:
     with pytest.raises(ConfigError) as info:
-        RunConfig(model="demo/pico-s", tasks=("pubmedqa",), limit=-1)
-    assert "--limit" in info.value.message and "N >= 0" in info.value.hint
+        RunConfig(model="demo/pico-s", tasks=("pubmedqa",), limit=limit)
+    assert info.value.message == f"--limit must be 1 or more, got {limit}" and "N >= 1" in info.value.hint
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_outside_numpys_range_is_rejected(seed: int) -> None:
+    with pytest.raises(ConfigError, match="--seed must be between 0 and 4294967295"):
+        RunConfig(model="m", tasks=("t",), seed=seed)
+    assert RunConfig(model="m", tasks=("t",), seed=2**32 - 1).seeds["numpy"] == 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        (("max_gen_toks", "-5"), "expected an integer >= 1"),
+        (("max_new_tokens", "0"), "expected an integer >= 1"),
+        (("temperature", "-0.1"), "expected a number >= 0"),
+        (("top_p", "1.5"), "expected a number > 0 and <= 1"),
+        (("do_sample", "yes"), "expected true or false"),
+    ],
+)
+def test_known_generation_settings_are_checked(pair: tuple[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        RunConfig(model="m", tasks=("t",), gen_kwargs=(pair,))
+
+
+def test_generation_settings_are_decoded_and_unknown_ones_pass_through() -> None:
+    config = RunConfig(model="m", tasks=("t",), gen_kwargs=(("max_gen_toks", "64"), ("temperature", "0"), ("do_sample", "false"), ("custom", "x")))
+    assert config.generation_kwargs() == {"max_gen_toks": 64, "temperature": 0, "do_sample": False, "custom": "x"}
+
+
+def test_writable_output_check(tmp_path: Path) -> None:
+    check_writable_output(tmp_path / "new" / "dir" / "out.json", "--output")  # missing folders are fine
+    with pytest.raises(ConfigError, match="is a directory"):
+        check_writable_output(tmp_path, "--output")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        check_writable_output(tmp_path / "file" / "out.json", "--output")
+
+
+def test_no_cache_does_not_change_the_result_hash() -> None:
+    base = RunConfig(model="m", tasks=("t",))
+    assert base.with_changes(no_cache=True).result_hash("w") == base.result_hash("w")
 
 
 def test_tasks_and_suite_together_are_rejected() -> None:

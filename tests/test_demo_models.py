@@ -2,7 +2,9 @@
 
 Held-out perplexity is recomputed here with its own loop (log-softmax + gather over
 non-overlapping windows), independent of ``scripts/train_demo_models.py``, on the first 8
-WikiText-2 test articles that the models never saw in training.
+WikiText-2 test articles that the models never saw in training. The judge's held-out
+verdicts are recomputed from GSM8K test problems with this file's own loop, following
+the protocol its model card states, and must match the card.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -23,13 +26,17 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from evalsuite.arena.judge import JUDGE_PROMPT
 from evalsuite.models import DEMO_MODELS_DIR, demo_models
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELDOUT_FILE = REPO_ROOT / "tasks" / "data" / "wikitext2" / "test_first8_articles.jsonl"
 WINDOW = 1024  # the window the model cards report
 SIZE_LIMIT_BYTES = 5_000_000
-NAMES = ("pico-s", "pico-m")
+NAMES = ("pico-s", "pico-m", "pico-judge")
+CONTESTANTS = ("pico-s", "pico-m")
+MT_BENCH_FILE = REPO_ROOT / "tasks" / "arena" / "mt_bench_questions.jsonl"
+CALCULATOR_NOTE = re.compile(r"<<[^>]*>>")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -85,8 +92,8 @@ def _card_figure(name: str) -> float:
     return float(match.group(1))
 
 
-def test_both_demo_aliases_are_listed() -> None:
-    assert demo_models() == ["demo/pico-m", "demo/pico-s"]
+def test_the_three_demo_aliases_are_listed() -> None:
+    assert demo_models() == ["demo/pico-judge", "demo/pico-m", "demo/pico-s"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -114,10 +121,8 @@ def test_demo_tokenizer_round_trips_and_adds_no_special_tokens(
         "</s>",
         "<pad>",
     )
-    assert (
-        AutoTokenizer.from_pretrained(_path("pico-m")).get_vocab()
-        == tokenizer.get_vocab()
-    )
+    for name in NAMES[1:]:
+        assert AutoTokenizer.from_pretrained(_path(name)).get_vocab() == tokenizer.get_vocab()
 
 
 def test_demo_chat_template_renders_turns_and_generation_prompt(
@@ -169,3 +174,61 @@ def test_trained_demo_models_beat_untrained_on_heldout_wikitext(
     # The model cards report the same figures (to 0.1 of float32 rounding).
     assert ppl_small == pytest.approx(_card_figure("pico-s"), rel=1e-3)
     assert ppl_medium == pytest.approx(_card_figure("pico-m"), rel=1e-3)
+    # The judge card's perplexity too (judge training trades language modelling for verdicts).
+    assert _perplexity(_load("pico-judge"), heldout_ids) == pytest.approx(_card_figure("pico-judge"), rel=1e-3)
+
+
+@pytest.mark.parametrize("name", CONTESTANTS)
+def test_demo_contestants_answer_chat_prompts_with_text(
+    name: str, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    """The arena's first MT-Bench prompts through the chat template get words back, not "" or newlines."""
+    model = _load(name)
+    with MT_BENCH_FILE.open(encoding="utf-8") as handle:
+        questions = [json.loads(line)["turns"][0] for line in islice(handle, 5)]
+    for question in questions:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        out = model.generate(**prompt, max_new_tokens=16, do_sample=False)
+        answer = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+        assert re.search(r"[A-Za-z0-9]", answer), (name, question, answer)
+
+
+def _judge_pairs(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(question, better, worse) as the judge card says: empty, another problem's answer, first quarter, in turn."""
+    answers = [CALCULATOR_NOTE.sub("", row["answer"]) for row in rows]
+    pairs = []
+    for i, row in enumerate(rows):
+        words = answers[i].split()
+        worse = ("", answers[(i + 7) % len(rows)], " ".join(words[: max(1, len(words) // 4)]))[i % 3]
+        pairs.append((row["question"], answers[i], worse))
+    return pairs
+
+
+@torch.no_grad()
+def _prefers_a(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, question: str, a: str, b: str) -> float:
+    """log p("A") - log p("B") after the judge prompt, through the chat template."""
+    text = JUDGE_PROMPT.format(question=question, answer_a=a, answer_b=b)
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
+    last = torch.log_softmax(model(ids).logits[0, -1].double(), dim=-1)
+    return float(last[tokenizer.convert_tokens_to_ids("A")] - last[tokenizer.convert_tokens_to_ids("B")])
+
+
+def test_pico_judge_held_out_verdicts_match_its_card(
+    tokenizer: PreTrainedTokenizerBase, shared_data: Path
+) -> None:
+    card = (_path("pico-judge") / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"\| demo/pico-judge \| (\d+) \| (\d+) \| (\d+) \|", card)
+    assert match, "pico-judge's card lacks its held-out verdict row"
+    with (shared_data / "gsm8k" / "test.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in islice(handle, 150)]
+    judge = _load("pico-judge")
+    tally = {"better": 0, "worse": 0, "tie": 0}
+    for question, better, worse in _judge_pairs(rows):
+        first, swapped = _prefers_a(judge, tokenizer, question, better, worse), _prefers_a(judge, tokenizer, question, worse, better)
+        tally["better" if first > 0 > swapped else "worse" if first < 0 < swapped else "tie"] += 1
+    assert (tally["better"], tally["worse"], tally["tie"]) == tuple(int(g) for g in match.groups())
+    assert tally["better"] > 5 * tally["worse"]

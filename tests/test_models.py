@@ -54,3 +54,33 @@ def test_unknown_hub_id_offline_names_the_fix() -> None:
 def test_unknown_demo_alias_lists_the_shipped_ones() -> None:
     with pytest.raises(UnknownModelError, match="unknown demo model"):
         resolve_model("demo/does-not-exist")
+
+
+def test_tokenizer_and_config_hashes_cover_their_files(tiny_llama: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_llama, copy)
+    spec = resolve_model(str(copy))
+    expected = hashlib.sha256()
+    for name in ("config.json", "generation_config.json"):
+        if (copy / name).is_file():
+            expected.update(name.encode())
+            expected.update((copy / name).read_bytes())
+    assert spec.config_sha256 == expected.hexdigest()
+    (copy / "special_tokens_map.json").write_text('{"bos_token": "<s>"}')
+    edited = resolve_model(str(copy))
+    assert edited.tokenizer_sha256 != spec.tokenizer_sha256
+    assert (edited.weights_sha256, edited.config_sha256) == (spec.weights_sha256, spec.config_sha256)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "header-only"])
+def test_corrupt_safetensors_is_named_in_one_line(tiny_llama: Path, tmp_path: Path, damage: str) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_llama, copy)
+    weights = copy / "model.safetensors"
+    data = weights.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    weights.write_bytes({"truncated": data[: len(data) - 100], "empty": b"", "header-only": data[:header_end]}[damage])
+    with pytest.raises(UnknownModelError) as info:
+        resolve_model(str(copy))
+    assert info.value.message.startswith(f"{weights} is not a valid safetensors file")
+    assert "\n" not in str(info.value) and "download the model again" in info.value.hint

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -104,18 +106,73 @@ def test_bleu_equals_sacrebleu_on_the_same_files(tmp_path: Path) -> None:
 
 
 def test_dry_run_counts_requests_without_loading_a_model(tmp_path: Path) -> None:
-    out = _evalsuite("run", "--model", "no-such/model-never-loaded", "--tasks", "pubmedqa", "--limit", "7", "--dry-run", "--db", str(tmp_path / "x.db"))
-    assert "pubmedqa" in out and "21" in out
+    result = runner.invoke(app, ["run", "--model", "no-such/model-never-loaded", "--tasks", "pubmedqa", "--limit", "7", "--dry-run", "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 0, result.output
+    assert "pubmedqa" in result.stdout and "21" in result.stdout  # 7 questions x 3 answers
+    assert "  pubmedqa: 0-shot, 7 of 500 documents, from shipped file " in result.stderr  # the run's own header
     assert not (tmp_path / "x.db").exists()
 
 
 def test_results_list_show_and_export(evalsuite_run: tuple[dict, Path], tmp_path: Path) -> None:
+    """The read commands find the run; every export format names the model and both tasks
+    (the layout of each format is tested with the board rules in tests/leaderboard/)."""
     _, db = evalsuite_run
     assert "demo/pico-s" in _evalsuite("results", "list", "--db", str(db))
     assert "word_perplexity" in _evalsuite("results", "show", "1", "--db", str(db))
-    md = _evalsuite("results", "export", "--format", "md", "--db", str(db))
-    assert md.startswith("| run | model |") and "pubmedqa acc" in md
-    rows = json.loads(_evalsuite("results", "export", "--format", "json", "--db", str(db)))
-    assert {row["task"] for row in rows} >= {"pubmedqa", "perplexity"}
-    csv_text = _evalsuite("results", "export", "--format", "csv", "--db", str(db))
-    assert csv_text.splitlines()[0].startswith("run_id,model,backend")
+    exports = {fmt: _evalsuite("results", "export", "--format", fmt, "--db", str(db)) for fmt in ("md", "json", "csv")}
+    json.loads(exports["json"])
+    for fmt, text in exports.items():
+        assert all(word in text for word in ("demo/pico-s", "pubmedqa", "perplexity", "acc")), fmt
+
+
+def _jsonl_rows(path: Path) -> int:
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def test_run_header_says_what_will_run_before_the_model_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shots as the run uses them (perplexity's config fixes 0 despite --num-fewshot 2), documents
+    after --limit out of the files' own line counts, and where the documents come from."""
+    monkeypatch.chdir(tmp_path)  # paths under the repository are then shown absolute
+    db = tmp_path / "r.db"
+    result = runner.invoke(app, ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa,perplexity", "--num-fewshot", "2", "--limit", "1", "--db", str(db)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    data = REPO / "tasks" / "data"
+    pubmedqa, wikitext = data / "pubmedqa" / "test.jsonl", data / "wikitext2" / "test_first8_articles.jsonl"
+    lines = result.stderr.splitlines()
+    start = lines.index("will run 2 tasks on demo/pico-s:")
+    assert lines[start + 1 : start + 3] == [
+        f"  pubmedqa: 2-shot, 1 of {_jsonl_rows(pubmedqa)} documents, from shipped file {pubmedqa}",
+        f"  perplexity: 0-shot, 1 of {_jsonl_rows(wikitext)} documents, from shipped file {wikitext}",
+    ]
+    assert start < next(i for i, line in enumerate(lines) if line.startswith("run 1:"))  # before the model loads
+    stored = dict(sqlite3.connect(db).execute("SELECT DISTINCT task, n_shot FROM metric").fetchall())
+    assert stored == {"pubmedqa": 2, "perplexity": 0}
+    # The footer: 3 answer choices of one PubMedQA question + 1 WikiText article, and how to read them back.
+    assert lines[-1] == f"run 1 complete: 4 requests computed, 0 from cache; stored in {db} (evalsuite results show 1 --db {db})"
+
+
+def test_run_header_names_a_text_file_task_as_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a file in the working directory is shown as typed
+    notes = tmp_path / "my notes [draft].txt"  # brackets: printed as text, not read as rich markup
+    notes.write_text("A short note about foxes.\n\nAnd a second paragraph about dogs.\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", "--model", "demo/pico-s", "--text-file", notes.name, "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    lines = result.stderr.splitlines()
+    start = lines.index("will run 1 task on demo/pico-s:")
+    assert lines[start + 1] == f"  {notes.name} (perplexity of --text-file): 0-shot, all 1 document, from your file {notes.name}"
+
+
+def test_run_outside_a_git_checkout_prints_no_git_errors(tmp_path: Path) -> None:
+    """lm-eval asks git for a commit hash after every task; outside a checkout git said `fatal:` each time."""
+    workdir = tmp_path / "not-a-checkout"
+    workdir.mkdir()
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path), "OMP_NUM_THREADS": "1"}  # git may not look above
+    if shutil.which("git"):  # (without git there is nothing to complain; the run must still be quiet)
+        probe = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=workdir, env=env, capture_output=True, text=True)
+        assert probe.returncode != 0 and "fatal: not a git repository" in probe.stderr  # the setting the bug needs
+    command = [sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--tasks", "pubmedqa,arc_easy_200",
+               "--limit", "2", "--db", str(tmp_path / "r.db"), "--output", str(tmp_path / "out.json")]  # fmt: skip
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "fatal:" not in done.stderr + done.stdout
+    assert json.loads((tmp_path / "out.json").read_text())["git_hash"] is None  # what lm-eval records outside a checkout

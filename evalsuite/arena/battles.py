@@ -9,8 +9,16 @@ table, the winner as a small integer code -- rather than a list of objects.
 
 The file format is FastChat's battles format: a JSON list, or JSON lines, of
 objects with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp`` (float
-epoch seconds).  ``category``, ``voter`` (alias ``judge``) and ``battle_id``
-(alias ``question_id``) are read when present; every other field is ignored.
+epoch seconds).  ``category``, ``voter`` (alias ``judge``), ``battle_id`` and
+``question_id`` are read when present; every other field is ignored.
+
+``question_id`` is *not* a battle id.  FastChat's ``clean_battle_data.py`` sets it to the
+conversation id of the left model's conversation, and one voter can cast several votes
+in one conversation (vote, keep chatting, vote again; other pairs on the same question).
+FastChat's ``elo_analysis.py`` counts every one of those votes and has no per-voter
+de-duplication, so neither do we: ``question_id`` is kept (and written back) but never
+used to drop a vote.  Only an explicit ``battle_id`` -- evalsuite's export writes the
+server-issued one -- marks a replay (see :func:`first_vote_mask`).
 Mistakes in a file raise :class:`~evalsuite.errors.ArenaError` naming the file and
 the line (JSON lines) or item index (JSON list).
 """
@@ -52,8 +60,10 @@ _FORMAT_HINT = (
 _ALIASES: dict[str, tuple[str, ...]] = {
     "category": ("category",),
     "voter": ("voter", "judge"),
-    "battle_id": ("battle_id", "question_id"),
+    "battle_id": ("battle_id",),
+    "question_id": ("question_id",),
 }
+OPTIONAL_FIELDS = ("category", "voter", "battle_id", "question_id")
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class Battle:
     category: str | None = None
     voter: str | None = None
     battle_id: str | None = None
+    question_id: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +89,8 @@ class Battles:
         model_a, model_b: int32 model codes.
         winner: int8 codes into :data:`WINNERS`.
         tstamp: float64 epoch seconds, NaN where unknown.
-        category, voter, battle_id: object arrays (``None`` per missing value), or
-            ``None`` when no battle carries that field at all.
+        category, voter, battle_id, question_id: object arrays (``None`` per missing
+            value), or ``None`` when no battle carries that field at all.
     """
 
     models: tuple[str, ...]
@@ -90,6 +101,7 @@ class Battles:
     category: np.ndarray | None = None
     voter: np.ndarray | None = None
     battle_id: np.ndarray | None = None
+    question_id: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.winner.shape[0])
@@ -109,6 +121,7 @@ class Battles:
             category=None if self.category is None else self.category[i],
             voter=None if self.voter is None else self.voter[i],
             battle_id=None if self.battle_id is None else self.battle_id[i],
+            question_id=None if self.question_id is None else self.question_id[i],
         )
 
     def take(self, rows: np.ndarray) -> Battles:
@@ -125,6 +138,7 @@ class Battles:
             category=pick(self.category),
             voter=pick(self.voter),
             battle_id=pick(self.battle_id),
+            question_id=pick(self.question_id),
         )
 
     def compact(self) -> Battles:
@@ -147,6 +161,7 @@ class Battles:
             category=self.category,
             voter=self.voter,
             battle_id=self.battle_id,
+            question_id=self.question_id,
         )
 
     def vote_order(self) -> np.ndarray:
@@ -213,6 +228,7 @@ def battles_from_records(
         category=_optional_column(records, "category", source, where),
         voter=_optional_column(records, "voter", source, where),
         battle_id=_optional_column(records, "battle_id", source, where, allow_int=True),
+        question_id=_optional_column(records, "question_id", source, where, allow_int=True),
     )
 
 
@@ -400,7 +416,7 @@ def battles_to_records(battles: Battles) -> list[dict[str, Any]]:
     }
     ts = battles.tstamp
     columns["tstamp"] = [None if math.isnan(t) else t for t in ts.tolist()]
-    for field in ("category", "voter", "battle_id"):
+    for field in OPTIONAL_FIELDS:
         column = getattr(battles, field)
         if column is not None:
             columns[field] = column.tolist()
@@ -455,8 +471,10 @@ def filter_battles(
         since, until: keep ``since <= tstamp < until`` (epoch seconds or datetime);
             battles without a tstamp are dropped when a bound is given.
         exclude_ties: drop ``tie`` and ``tie (bothbad)``.
-        one_vote_per_voter: keep the first vote of each (voter, battle_id); a no-op
-            when the battles carry no voter or no battle_id.
+        one_vote_per_voter: drop replays -- a later vote with the same voter,
+            ``battle_id`` and ordered model pair as an earlier one (see
+            :func:`first_vote_mask`); a no-op when the battles carry no voter or no
+            ``battle_id``.
     """
     keep = np.ones(len(battles), dtype=bool)
     if category is not None:
@@ -502,13 +520,19 @@ def _time_mask(battles: Battles, since: TimeBound, until: TimeBound) -> np.ndarr
 
 
 def first_vote_mask(battles: Battles) -> np.ndarray:
-    """True for the first vote of each (voter, battle_id); rows missing either are kept.
+    """False only for replays: a vote repeating an earlier one's voter, battle_id and model pair.
 
-    Guards against one person voting the same battle repeatedly (reloads, scripts).
+    Guards against one person voting the same battle repeatedly (reloads, scripts)
+    without ever dropping a distinct vote: two votes with one ``battle_id`` but
+    different model pairs are different battles and both count, and ``question_id``
+    (a FastChat conversation id, see the module docstring) plays no part.  Rows
+    missing the voter or the battle_id are kept.
     """
     if battles.voter is None or battles.battle_id is None:
         return np.ones(len(battles), dtype=bool)
-    frame = pd.DataFrame({"voter": battles.voter, "battle_id": battles.battle_id})
+    frame = pd.DataFrame(
+        {"voter": battles.voter, "battle_id": battles.battle_id, "model_a": battles.model_a, "model_b": battles.model_b}
+    )
     known = frame["voter"].notna().to_numpy() & frame["battle_id"].notna().to_numpy()
     repeated = frame.duplicated(keep="first").to_numpy()
     return ~(repeated & known)

@@ -7,6 +7,14 @@ single user turn, generation prompt appended); a model without one gets
 ``Question: …\\nAnswer:`` and stops at the next ``\\nQuestion:``. What was done is
 stored with each answer in ``Completion.settings``, including the weights' sha256.
 
+Answers belong to a model *identity* (:func:`answer_model_key`: weights, tokenizer
+files, config and revision), not to a name: new weights saved under an old name
+answer every prompt again, and are rated apart from the old ones.
+
+Nothing is answered from a cut prompt: a prompt whose tokens do not fit the model's
+context together with ``max_tokens`` new ones is skipped (the backend would otherwise
+drop its beginning silently), and the report counts it, as it counts empty answers.
+
 Answers are written chunk by chunk, so an interrupted run keeps what it finished
 and the next run continues with the prompts still unanswered.
 
@@ -19,6 +27,7 @@ import-safe file, and reads its report back as JSON.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import subprocess
@@ -95,10 +104,30 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class GenerationReport:
+    """What one `arena generate` did; ``empty`` answers are stored, ``too_long`` prompts are not answered."""
+
     model: str
     generated: int
     still_unanswered: int
     loaded_mt_bench: bool = False
+    empty: int = 0
+    too_long: int = 0
+    context_tokens: int | None = None
+
+
+def answer_model_key(spec: ModelSpec) -> str:
+    """The identity arena answers are stored under: sha256 over weights, tokenizer, config and revision.
+
+    Generation settings are stored beside each answer (``Completion.settings``) but are
+    not part of the key: one model is one contestant however it was sampled.
+    """
+    parts = {
+        "weights_sha256": spec.weights_sha256,
+        "tokenizer_sha256": getattr(spec, "tokenizer_sha256", ""),
+        "config_sha256": getattr(spec, "config_sha256", ""),
+        "revision": spec.revision or "",
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- backends
@@ -168,21 +197,39 @@ def generate_in_process(request: GenerationRequest, show_progress: bool) -> Gene
         if arena_queries.prompt_count(database) == 0:
             arena_queries.add_prompts(database, mt_bench_prompts())
             loaded_mt_bench = True
-        todo = arena_queries.prompts_without_answer(database, request.model, request.limit)
+        spec = resolve_model(request.model)
+        key = answer_model_key(spec)
+        todo = arena_queries.prompts_without_answer(database, key, request.limit)
+        outcome = _Outcome()
         if todo:
-            spec = resolve_model(request.model)
             lm = load_lm(spec, request.backend, request.device, request.dtype, **request.backend_args)
             try:
-                _answer(database, request, spec, lm, todo, show_progress)
+                outcome = _answer(database, request, spec, lm, todo, show_progress)
             finally:
                 close_backend(lm)
-        remaining = len(arena_queries.prompts_without_answer(database, request.model))
+        remaining = len(arena_queries.prompts_without_answer(database, key))
     finally:
         database.close()
-    return GenerationReport(request.model, len(todo), remaining, loaded_mt_bench)
+    return GenerationReport(
+        request.model, outcome.generated, remaining, loaded_mt_bench, outcome.empty, outcome.too_long, outcome.context_tokens
+    )
 
 
-def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any, todo: list[Any], show_progress: bool) -> None:
+@dataclass
+class _Outcome:
+    generated: int = 0
+    empty: int = 0
+    too_long: int = 0
+    context_tokens: int | None = None
+
+
+def fits_context(lm: Any, context: str, max_tokens: int) -> bool:
+    """Whether ``context`` plus ``max_tokens`` new tokens fit the model's window uncut."""
+    return len(lm.tok_encode(context)) + max_tokens <= int(lm.max_length)
+
+
+def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any, todo: list[Any], show_progress: bool) -> _Outcome:
+    """Generate and store answers chunk by chunk; prompts that would be cut are left unanswered."""
     use_chat = has_chat_template(lm) if request.chat_template is None else request.chat_template
     if use_chat and not has_chat_template(lm):
         raise ArenaError(f"{request.model} has no chat template", hint="drop --chat-template, or use a chat model")
@@ -192,18 +239,26 @@ def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any,
         "greedy": request.temperature == 0, "seed": request.seed, "chat_template": use_chat,
         "prompt_format": "chat_template" if use_chat else PLAIN_PROMPT, "stop": gen_kwargs["until"],
         "weights_sha256": spec.weights_sha256, "revision": spec.revision,
+        "tokenizer_sha256": getattr(spec, "tokenizer_sha256", None), "config_sha256": getattr(spec, "config_sha256", None),
     }
+    key = answer_model_key(spec)
+    outcome = _Outcome(context_tokens=int(lm.max_length))
     if request.temperature > 0:
         import torch
 
         torch.manual_seed(request.seed)
     with tqdm(total=len(todo), desc=f"answers from {request.model}", unit="prompt", disable=not show_progress, file=sys.stderr) as bar:
         for start in range(0, len(todo), request.chunk_size):
-            chunk = todo[start : start + request.chunk_size]
-            contexts = [format_prompt(lm, prompt.text, use_chat) for prompt in chunk]
-            for prompt, text in zip(chunk, generate_texts(lm, contexts, gen_kwargs), strict=True):
-                arena_queries.add_completion(database, prompt.id, request.model, text, settings)
-            bar.update(len(chunk))
+            framed = [(prompt, format_prompt(lm, prompt.text, use_chat)) for prompt in todo[start : start + request.chunk_size]]
+            fitting = [(prompt, context) for prompt, context in framed if fits_context(lm, context, request.max_tokens)]
+            outcome.too_long += len(framed) - len(fitting)
+            texts = generate_texts(lm, [context for _, context in fitting], gen_kwargs) if fitting else []
+            for (prompt, _), text in zip(fitting, texts, strict=True):
+                if arena_queries.add_completion(database, prompt.id, request.model, text, settings, model_key=key):
+                    outcome.generated += 1
+                    outcome.empty += not text
+            bar.update(len(framed))
+    return outcome
 
 
 # ---------------------------------------------------------------- vLLM in a child process

@@ -15,8 +15,10 @@ orders disagree, or a log-likelihood is exactly equal, the vote is a tie.
 Each verdict is stored like a human vote on a server-issued battle, with
 ``voter`` = the judge's name, ``voter_kind = "judge"`` and ``position_a = "both"``.
 Ratings leave judge votes out unless asked (`--include-judges`). A judge never
-rates pairs that contain its own answers (self-preference), and never judges the
-same (prompt, pair) twice, so reruns continue where the last stopped.
+rates pairs that contain its own answers (self-preference: the same model identity,
+or the same name), and never judges the same (prompt, pair of model identities)
+twice, so reruns continue where the last stopped. A pair whose judge prompt does not
+fit the judge's context is skipped and counted, never judged from a cut prompt.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalsuite.arena.generate import BACKENDS, has_chat_template, load_lm
+from evalsuite.arena.generate import BACKENDS, answer_model_key, has_chat_template, load_lm
 from evalsuite.backends import close_backend
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
@@ -63,6 +65,8 @@ class JudgeRequest:
 
 @dataclass(frozen=True)
 class PairToJudge:
+    """Two answers to one prompt; ``model_x``/``model_y`` are model keys (``Completion.model_key``)."""
+
     prompt_id: int
     question: str
     model_x: str
@@ -79,6 +83,7 @@ class JudgeReport:
     wins_y: int
     ties: int
     skipped_own: int
+    too_long: int = 0
 
 
 def verdict_contexts(lm: Any, question: str, answer_a: str, answer_b: str) -> tuple[str, tuple[str, str]]:
@@ -105,14 +110,19 @@ def combine_orders(first: tuple[float, float], swapped: tuple[float, float]) -> 
     return "tie"
 
 
-def pairs_to_judge(database: Database, judge: str, max_battles: int | None = None) -> tuple[list[PairToJudge], int]:
-    """Unjudged (prompt, pair) combinations in prompt order, and how many contained the judge itself."""
+def pairs_to_judge(
+    database: Database, judge: str, max_battles: int | None = None, judge_key: str | None = None
+) -> tuple[list[PairToJudge], int]:
+    """Unjudged (prompt, pair) combinations in prompt order, and how many contained the judge itself.
+
+    The judge is itself when a contestant has its model key (``judge_key``) or its name.
+    """
     done = arena_queries.judged_pairs(database, judge)
     pairs: list[PairToJudge] = []
     skipped_own = 0
     for entry in arena_queries.prompts_with_answers(database):
-        for x, y in combinations(sorted(entry.answers), 2):
-            if judge in (x, y):
+        for x, y in combinations(sorted(entry.answers, key=lambda key: (entry.names[key], key)), 2):
+            if judge_key in (x, y) or judge in (entry.names[x], entry.names[y]):
                 skipped_own += 1
                 continue
             if (entry.prompt_id, frozenset((x, y))) in done:
@@ -154,25 +164,42 @@ def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
     from evalsuite.models import resolve_model
 
     database = open_database(request.db)
-    counts = {"a": 0, "b": 0, "tie": 0}
+    counts = {"a": 0, "b": 0, "tie": 0, "too_long": 0}
     try:
-        pairs, skipped_own = pairs_to_judge(database, request.judge, request.max_battles)
+        spec = resolve_model(request.judge)
+        pairs, skipped_own = pairs_to_judge(database, request.judge, request.max_battles, answer_model_key(spec))
         if pairs:
-            spec = resolve_model(request.judge)
             lm = load_lm(spec, request.backend, request.device, request.dtype, **request.backend_args)
             try:
-                with tqdm(total=len(pairs), desc=f"judging with {request.judge}", unit="pair", disable=not show_progress) as bar:
-                    for start in range(0, len(pairs), CHUNK_BATTLES):
-                        chunk = pairs[start : start + CHUNK_BATTLES]
-                        for pair, outcome in zip(chunk, judge_outcomes(lm, chunk), strict=True):
-                            _store_verdict(database, request.judge, pair, outcome)
-                            counts[outcome] += 1
-                        bar.update(len(chunk))
+                _judge_all(database, request.judge, lm, pairs, counts, show_progress)
             finally:
                 close_backend(lm)
     finally:
         database.close()
-    return JudgeReport(request.judge, len(pairs), counts["a"], counts["b"], counts["tie"], skipped_own)
+    judged = counts["a"] + counts["b"] + counts["tie"]
+    return JudgeReport(request.judge, judged, counts["a"], counts["b"], counts["tie"], skipped_own, counts["too_long"])
+
+
+def fits_judge_context(lm: Any, pair: PairToJudge) -> bool:
+    """Both orders' judge prompts (plus the verdict token) fit the judge's window uncut."""
+    longest = max(
+        len(lm.tok_encode(verdict_contexts(lm, pair.question, a, b)[0]))
+        for a, b in ((pair.answer_x, pair.answer_y), (pair.answer_y, pair.answer_x))
+    )
+    return longest + 1 <= int(lm.max_length)
+
+
+def _judge_all(database: Database, judge: str, lm: Any, pairs: list[PairToJudge], counts: dict[str, int], show_progress: bool) -> None:
+    """Judge chunk by chunk, storing each verdict; pairs too long for the judge are counted, not judged."""
+    with tqdm(total=len(pairs), desc=f"judging with {judge}", unit="pair", disable=not show_progress) as bar:
+        for start in range(0, len(pairs), CHUNK_BATTLES):
+            chunk = pairs[start : start + CHUNK_BATTLES]
+            fitting = [pair for pair in chunk if fits_judge_context(lm, pair)]
+            counts["too_long"] += len(chunk) - len(fitting)
+            for pair, outcome in zip(fitting, judge_outcomes(lm, fitting) if fitting else [], strict=True):
+                _store_verdict(database, judge, pair, outcome)
+                counts[outcome] += 1
+            bar.update(len(chunk))
 
 
 def _store_verdict(database: Database, judge: str, pair: PairToJudge, outcome: str) -> None:

@@ -1,11 +1,14 @@
 """A request-level cache in the run's database, wrapped around any lm-eval `LM`.
 
-Each request is keyed by the model's identity (weights hash, backend, dtype) and
-the request's arguments. Responses are written chunk by chunk as they finish, so
-a run killed at any moment (Ctrl-C, ``kill -9``, power loss) keeps everything up
-to the last finished chunk, and a resumed run recomputes only what is missing.
-Because the backends are deterministic, a resumed run gives exactly the numbers
-of an uninterrupted one.
+Each request is keyed by the model's identity (``evalsuite.identity``: weights,
+tokenizer and config hashes, backend options, scoring version, library versions)
+and the request's arguments. Responses are written chunk by chunk as they finish,
+so a run killed at any moment (Ctrl-C, ``kill -9``, power loss) keeps everything
+up to the last finished chunk, and a resumed run recomputes only what is missing.
+Chunks are bounded in count (``chunk_size``) and in time (``flush_seconds``): when
+requests are slow, chunks shrink so that a commit happens at least every
+``flush_seconds``. Because the backends are deterministic, a resumed run gives
+exactly the numbers of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,13 @@ from evalsuite.store.db import Database
 
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
 DEFAULT_CHUNK_SIZE = 256
+# Longest time between two commits of computed answers (EVALSUITE_CACHE_FLUSH_S overrides it).
+DEFAULT_FLUSH_SECONDS = 30.0
+# With a time bound the first chunk is small, so a slow model commits early; chunks then
+# double while they stay well inside the bound, up to chunk_size.
+FIRST_TIMED_CHUNK = 4
+# Aim below the bound: the next chunk's requests may be longer than the last one's.
+FLUSH_HEADROOM = 0.8
 
 
 @dataclass
@@ -39,6 +50,19 @@ def request_key(namespace: str, request_type: str, args: Sequence[Any]) -> str:
     """Stable key of one request under one model identity."""
     payload = json.dumps([namespace, request_type, list(args)], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def next_chunk_size(done: int, elapsed: float, flush_seconds: float, cap: int) -> int:
+    """Requests in the next chunk so that it takes about ``FLUSH_HEADROOM * flush_seconds``.
+
+    ``done`` requests took ``elapsed`` seconds. The size at most doubles per chunk (a
+    fast start says little about long documents later) and stays within [1, cap].
+    """
+    grown = min(cap, max(1, 2 * done))
+    if elapsed <= 0:
+        return grown
+    fitting = int(done / elapsed * flush_seconds * FLUSH_HEADROOM)
+    return max(1, min(grown, fitting))
 
 
 def _encode(request_type: str, response: Any) -> list[Any]:
@@ -64,8 +88,12 @@ class CachedLM(LM):
     Args:
         inner: the real backend, or None to re-score from the cache alone (a
             missing request then raises ``MissingFromCache``).
-        namespace: the model identity the responses belong to.
-        chunk_size: how many requests to compute between two commits.
+        namespace: the model identity key the responses belong to.
+        chunk_size: at most this many requests are computed between two commits.
+        flush_seconds: commit at least this often (chunks shrink when requests are
+            slow); None bounds chunks by count only.
+        run_id: the run computing answers, recorded with each (``computed_by_run_id``).
+        refresh: compute every request again (``--no-cache``) and overwrite its answer.
     """
 
     def __init__(
@@ -75,6 +103,9 @@ class CachedLM(LM):
         namespace: str,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        flush_seconds: float | None = None,
+        run_id: int | None = None,
+        refresh: bool = False,
         show_progress: bool = True,
         on_chunk: Callable[[int], None] | None = None,
     ) -> None:
@@ -82,7 +113,10 @@ class CachedLM(LM):
         self.inner = inner
         self.database = database
         self.namespace = namespace
-        self.chunk_size = chunk_size
+        self.chunk_size = max(1, chunk_size)
+        self.flush_seconds = flush_seconds if flush_seconds is not None and flush_seconds > 0 else None
+        self.run_id = run_id
+        self.refresh = refresh
         self.show_progress = show_progress
         self.on_chunk = on_chunk
         self.stats = CacheStats()
@@ -124,7 +158,7 @@ class CachedLM(LM):
 
     def _serve(self, request_type: str, requests: list[Instance]) -> list[Any]:
         keys = [request_key(self.namespace, request_type, request.args) for request in requests]
-        stored = queries.cached_responses(self.database, keys)
+        stored = {} if self.refresh else queries.cached_responses(self.database, keys)
         missing: dict[str, int] = {}
         for index, key in enumerate(keys):
             if key not in stored and key not in missing:
@@ -143,11 +177,10 @@ class CachedLM(LM):
         quiet = {"disable_tqdm": True} if "disable_tqdm" in inspect.signature(method).parameters else {}
         pending = list(missing.items())
         bar = tqdm(total=len(pending), desc=f"{request_type} requests", disable=not self.show_progress, unit="req")
-        for start in range(0, len(pending), self.chunk_size):
-            chunk = pending[start : start + self.chunk_size]
+        for chunk in self._chunks(pending):
             answers = method([requests[index] for _, index in chunk], **quiet)
             encoded = {key: _encode(request_type, answer) for (key, _), answer in zip(chunk, answers)}
-            queries.store_responses(self.database, self.namespace, request_type, encoded)
+            queries.store_responses(self.database, self.namespace, request_type, encoded, run_id=self.run_id)
             stored.update(encoded)
             self.stats.computed += len(chunk)
             bar.update(len(chunk))
@@ -155,8 +188,43 @@ class CachedLM(LM):
                 self.on_chunk(self.stats.computed)
         bar.close()
 
+    def _chunks(self, pending: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
+        """Consecutive slices of ``pending``, each computed and committed before the next is cut.
+
+        The time of a slice (compute + commit, measured between two yields) sizes the next
+        one, so with a time bound a commit comes at least about every ``flush_seconds``.
+        """
+        size = self.chunk_size if self.flush_seconds is None else min(self.chunk_size, FIRST_TIMED_CHUNK)
+        start = 0
+        while start < len(pending):
+            chunk = pending[start : start + size]
+            began = time.monotonic()
+            yield chunk
+            start += len(chunk)
+            if self.flush_seconds is not None:
+                size = next_chunk_size(len(chunk), time.monotonic() - began, self.flush_seconds, self.chunk_size)
+
 
 class MissingFromCache(EvalsuiteError):
     """Re-scoring without the model needs every request to be cached."""
 
     default_hint = "finish the run with the model first: evalsuite run ... --resume RUN_ID"
+
+
+def clear_cache(db: str, model: str | None = None) -> int:
+    """Delete cached answers from the database at ``db`` (all, or one model's); return how many.
+
+    Refuses a database that does not exist rather than creating an empty one, and a
+    model name that has no runs there (a typo would otherwise clear nothing, silently).
+    """
+    from evalsuite.errors import UnknownModelError
+    from evalsuite.store.db import open_database
+
+    database = open_database(db, create=False)  # a missing database is an error, never created here
+    try:
+        if model is not None and model not in queries.model_names(database):
+            known = ", ".join(queries.model_names(database)) or "none"
+            raise UnknownModelError(f"no model named {model!r} in {db}", f"models stored there: {known}")
+        return queries.clear_request_cache(database, model)
+    finally:
+        database.close()

@@ -14,6 +14,15 @@ token exactly one wins, and ``vote.battle_id`` is unique as a second guard.
 Writing first also keeps SQLite happy under many voters: a transaction that starts
 with a write waits on the busy timeout for the lock, where one that reads and then
 writes can fail at once with "database is locked".
+
+Contestants are model *identities*, not names. Every answer carries a ``model_key``
+(``evalsuite.arena.generate.answer_model_key``: a hash of the weights, tokenizer
+files, config and revision), and battles and votes carry the keys of the two answers
+shown. New weights saved under an old name therefore answer every prompt again, and
+their votes never merge with the old model's: where two identities share a name,
+ratings and reveals show ``name@<first 8 hex digits of the key>`` (:func:`contestant_labels`).
+Functions that take a contestant (``issue_battle_for``, ``prompts_without_answer``)
+take its key; answers stored without one (fixed test texts) are keyed by their name.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a j
 WINNER_OF_OUTCOME = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 TOKEN_BYTES = 24
 _SQL_CHUNK = 500  # stay under SQLite's bound-parameter limit
+KEY_SUFFIX_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -54,18 +64,26 @@ class PromptRow:
 
 @dataclass(frozen=True)
 class AddedPrompts:
+    """What `arena prompts add` did: new texts stored, texts already in the database, and
+    repeats inside the input itself (each counted once, the first kept)."""
+
     added: int
     already_present: int
+    duplicates_in_input: int = 0
 
 
 @dataclass(frozen=True)
 class PromptAnswers:
-    """One prompt with every stored answer, keyed by model name."""
+    """One prompt with every stored answer, keyed by the answering model's key.
+
+    ``names`` maps each key to the model name it was generated under.
+    """
 
     prompt_id: int
     text: str
     category: str | None
     answers: dict[str, str]
+    names: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,9 @@ class RecordedVote:
 def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedPrompts:
     """Insert prompts whose text is not stored yet (the text is unique); returns the counts."""
     unique: dict[str, PromptInput] = {}
+    given = 0
     for prompt in prompts:
+        given += 1
         unique.setdefault(prompt.text, prompt)
     texts = list(unique)
     with database.session() as session:
@@ -112,7 +132,7 @@ def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedProm
             existing.update(session.exec(select(ArenaPrompt.text).where(col(ArenaPrompt.text).in_(chunk))).all())
         new = [unique[text] for text in texts if text not in existing]
         session.add_all(ArenaPrompt(text=p.text, category=p.category, source=p.source) for p in new)
-    return AddedPrompts(added=len(new), already_present=len(existing))
+    return AddedPrompts(added=len(new), already_present=len(existing), duplicates_in_input=given - len(unique))
 
 
 def prompt_count(database: Database) -> int:
@@ -139,9 +159,9 @@ def list_prompts(database: Database, category: str | None = None) -> list[Prompt
         ]
 
 
-def prompts_without_answer(database: Database, model_name: str, limit: int | None = None) -> list[PromptRow]:
-    """Prompts ``model_name`` has not answered yet, oldest first (what `arena generate` does next)."""
-    answered = select(Completion.prompt_id).where(Completion.model_name == model_name)
+def prompts_without_answer(database: Database, model_key: str, limit: int | None = None) -> list[PromptRow]:
+    """Prompts the model identity ``model_key`` has not answered yet, oldest first (what `arena generate` does next)."""
+    answered = select(Completion.prompt_id).where(Completion.model_key == model_key)
     statement = select(ArenaPrompt).where(col(ArenaPrompt.id).not_in(answered)).order_by(col(ArenaPrompt.id))
     if limit is not None:
         statement = statement.limit(limit)
@@ -162,21 +182,48 @@ def prompt_categories(database: Database) -> list[str]:
 
 
 def add_completion(
-    database: Database, prompt_id: int, model_name: str, text: str, settings: dict[str, Any] | None = None
+    database: Database,
+    prompt_id: int,
+    model_name: str,
+    text: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    model_key: str | None = None,
 ) -> bool:
-    """Store one answer; False (and nothing changed) if the model already answered the prompt."""
+    """Store one answer; False (and nothing changed) if this model identity already answered the prompt.
+
+    ``model_key`` defaults to the name, for answers that come from no model files (fixed texts).
+    """
+    key = model_key or model_name
     try:
         with database.session() as session:
-            session.add(Completion(prompt_id=prompt_id, model_name=model_name, text=text, settings=settings))
+            session.add(Completion(prompt_id=prompt_id, model_name=model_name, model_key=key, text=text, settings=settings))
     except IntegrityError:
         return False
     return True
 
 
 def answered_models(database: Database) -> list[str]:
-    """Models with at least one stored answer."""
+    """Contestants with at least one stored answer, by label (see :func:`contestant_labels`)."""
+    return sorted(contestant_labels(database).values())
+
+
+def contestant_labels(database: Database) -> dict[str, str]:
+    """Display label per model key: the name, or ``name@key[:8]`` where two keys share a name."""
     with database.session() as session:
-        return sorted(session.exec(select(Completion.model_name).distinct()).all())
+        pairs = session.exec(select(Completion.model_key, Completion.model_name).distinct()).all()
+    return label_keys((str(key), str(name)) for key, name in pairs)
+
+
+def label_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``{key: label}`` for (key, name) pairs; a name held by several keys gets a key suffix on each."""
+    names: dict[str, str] = dict(pairs)
+    keys_per_name: dict[str, int] = {}
+    for name in names.values():
+        keys_per_name[name] = keys_per_name.get(name, 0) + 1
+    return {
+        key: name if keys_per_name[name] == 1 else f"{name}@{key[:KEY_SUFFIX_CHARS]}" for key, name in names.items()
+    }
 
 
 def prompts_with_answers(database: Database, min_models: int = 2) -> list[PromptAnswers]:
@@ -184,15 +231,17 @@ def prompts_with_answers(database: Database, min_models: int = 2) -> list[Prompt
     with database.session() as session:
         rows = session.exec(
             select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-                col(ArenaPrompt.id), col(ArenaPrompt.text), col(ArenaPrompt.category), col(Completion.model_name), col(Completion.text)
+                col(ArenaPrompt.id), col(ArenaPrompt.text), col(ArenaPrompt.category), col(Completion.model_key),
+                col(Completion.model_name), col(Completion.text),
             )
             .join(Completion, col(Completion.prompt_id) == col(ArenaPrompt.id))
-            .order_by(col(ArenaPrompt.id), col(Completion.model_name))
+            .order_by(col(ArenaPrompt.id), col(Completion.model_name), col(Completion.model_key))
         ).all()
     grouped: dict[int, PromptAnswers] = {}
-    for prompt_id, prompt_text, category, model, answer in rows:
-        entry = grouped.setdefault(int(prompt_id), PromptAnswers(int(prompt_id), prompt_text, category, {}))
-        entry.answers[model] = answer
+    for prompt_id, prompt_text, category, key, name, answer in rows:
+        entry = grouped.setdefault(int(prompt_id), PromptAnswers(int(prompt_id), prompt_text, category, {}, {}))
+        entry.answers[key] = answer
+        entry.names[key] = name
     return [entry for entry in grouped.values() if len(entry.answers) >= min_models]
 
 
@@ -200,8 +249,10 @@ def prompts_with_answers(database: Database, min_models: int = 2) -> list[Prompt
 
 
 def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> dict[Pair, int]:
-    """Votes per ordered (model_a, model_b); ``voter_kind=None`` counts every vote."""
-    statement = select(Vote.model_a, Vote.model_b, func.count()).group_by(Vote.model_a, Vote.model_b)
+    """Votes per ordered pair of model keys (a vote stored without keys counts under the names);
+    ``voter_kind=None`` counts every vote."""
+    key_a, key_b = func.coalesce(Vote.model_a_key, Vote.model_a), func.coalesce(Vote.model_b_key, Vote.model_b)
+    statement = select(key_a, key_b, func.count()).group_by(key_a, key_b)
     if voter_kind is not None:
         statement = statement.where(Vote.voter_kind == voter_kind)
     with database.session() as session:
@@ -229,20 +280,20 @@ def issue_battle(database: Database, voter: str, rng: np.random.Generator | None
                 hint="run `evalsuite arena generate --model A` for at least two models",
             )
         prompt_id = prompt_ids[int(generator.integers(len(prompt_ids)))]
-        answers = {c.model_name: c for c in session.exec(select(Completion).where(Completion.prompt_id == prompt_id))}
+        answers = {c.model_key: c for c in session.exec(select(Completion).where(Completion.prompt_id == prompt_id))}
     model_a, model_b = choose_pair(sorted(answers), counts, generator)
     return _store_battle(database, voter, answers[model_a], answers[model_b])
 
 
 def issue_battle_for(database: Database, voter: str, prompt_id: int, model_a: str, model_b: str) -> IssuedBattle:
-    """Store a battle for a given prompt and pair (the judge's way in); same token rules."""
+    """Store a battle for a given prompt and pair of model keys (the judge's way in); same token rules."""
     if model_a == model_b:
         raise ArenaError(f"model {model_a!r} cannot battle itself", hint="pick two different models")
     with database.session() as session:
         rows = session.exec(
-            select(Completion).where(Completion.prompt_id == prompt_id, col(Completion.model_name).in_((model_a, model_b)))
+            select(Completion).where(Completion.prompt_id == prompt_id, col(Completion.model_key).in_((model_a, model_b)))
         ).all()
-    answers = {c.model_name: c for c in rows}
+    answers = {c.model_key: c for c in rows}
     for model in (model_a, model_b):
         if model not in answers:
             raise ArenaError(
@@ -261,7 +312,7 @@ def _store_battle(database: Database, voter: str, answer_a: Completion, answer_b
             Battle(
                 token=token, prompt_id=answer_a.prompt_id, completion_a_id=int(answer_a.id or 0),
                 completion_b_id=int(answer_b.id or 0), model_a=answer_a.model_name,
-                model_b=answer_b.model_name, voter=voter,
+                model_b=answer_b.model_name, model_a_key=answer_a.model_key, model_b_key=answer_b.model_key, voter=voter,
             )
         )
         prompt = session.get(ArenaPrompt, answer_a.prompt_id)
@@ -302,7 +353,7 @@ def record_vote(
             prompt = session.get(ArenaPrompt, battle.prompt_id)
             vote = Vote(
                 battle_id=battle.id, prompt_id=battle.prompt_id, model_a=battle.model_a, model_b=battle.model_b,
-                outcome=outcome, voter=voter, voter_kind=voter_kind,
+                model_a_key=battle.model_a_key, model_b_key=battle.model_b_key, outcome=outcome, voter=voter, voter_kind=voter_kind,
                 category=prompt.category if prompt is not None else None, position_a=position_a,
             )
             session.add(vote)
@@ -310,8 +361,10 @@ def record_vote(
             session.refresh(vote)
     except IntegrityError as exc:  # the unique vote.battle_id: a second guard against replays
         raise ArenaError("this battle already has a vote", hint="draw a new battle") from exc
+    labels = contestant_labels(database)
     return RecordedVote(
-        vote_id=int(vote.id or 0), battle_id=int(battle.id or 0), model_a=vote.model_a, model_b=vote.model_b,
+        vote_id=int(vote.id or 0), battle_id=int(battle.id or 0),
+        model_a=labels.get(vote.model_a_key or "", vote.model_a), model_b=labels.get(vote.model_b_key or "", vote.model_b),
         outcome=vote.outcome, voter=vote.voter, voter_kind=vote.voter_kind, category=vote.category,
         position_a=vote.position_a, created_at=vote.created_at,
     )
@@ -336,8 +389,9 @@ def vote_count(database: Database, voter_kind: str | None = None) -> int:
 
 
 def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str]]]:
-    """(prompt id, unordered pair) already judged by ``judge``, so a rerun does not judge them twice."""
-    statement = select(Vote.prompt_id, Vote.model_a, Vote.model_b).where(Vote.voter == judge, Vote.voter_kind == "judge")
+    """(prompt id, unordered pair of model keys) already judged by ``judge``, so a rerun does not judge them twice."""
+    key_a, key_b = func.coalesce(Vote.model_a_key, Vote.model_a), func.coalesce(Vote.model_b_key, Vote.model_b)
+    statement = select(Vote.prompt_id, key_a, key_b).where(Vote.voter == judge, Vote.voter_kind == "judge")
     with database.session() as session:
         return {(int(p or 0), frozenset((a, b))) for p, a, b in session.exec(statement).all()}
 
@@ -352,24 +406,28 @@ def _epoch_seconds(moment: datetime) -> float:
 def vote_records(
     database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Stored votes as FastChat battle dicts, in vote order.
+    """Stored votes as FastChat battle dicts, in vote order, contestants by label.
 
     Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly.
+    Two identities sharing a name stay two contestants (``name@key``, :func:`contestant_labels`).
     """
     kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-            col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at), col(Vote.category), col(Vote.voter)
+            col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at),
+            col(Vote.category), col(Vote.voter), col(Vote.model_a_key), col(Vote.model_b_key),
         )
         .where(col(Vote.voter_kind).in_(kinds))
         .order_by(col(Vote.id))
     )
     with database.session() as session:
         rows = session.exec(statement).all()
+    labels = contestant_labels(database)
     records = []
-    for battle_id, model_a, model_b, outcome, created_at, category, voter in rows:
+    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b in rows:
         record: dict[str, Any] = {
-            "model_a": model_a, "model_b": model_b, "winner": WINNER_OF_OUTCOME[outcome],
+            "model_a": labels.get(key_a or "", model_a), "model_b": labels.get(key_b or "", model_b),
+            "winner": WINNER_OF_OUTCOME[outcome],
             "tstamp": _epoch_seconds(created_at), "voter": voter,
         }
         if battle_id is not None:

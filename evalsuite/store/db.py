@@ -1,32 +1,45 @@
-"""Opening the results database: engine, SQLite pragmas, schema creation, migrations.
+"""Opening the results database: engine, SQLite pragmas, schema upgrades, readers' refusal to create.
 
 SQLite is opened in WAL mode with a busy timeout so the leaderboard can read
 while a run writes and many arena voters can write at once without "database is
 locked". Any SQLAlchemy URL works (PostgreSQL for a shared deployment).
+
+The schema is versioned by Alembic (``evalsuite/store/migrations``): every open
+brings the database to the newest revision. A new database is built from empty by
+the same revisions that upgrade an old one, so both end up identical. Databases
+written before Alembic (the first released schema, recorded only in the
+``schema_migration`` table) are stamped with the baseline revision first. The
+upgrade runs under a lock (a ``<db>.lock`` file beside a SQLite file, an advisory
+lock on PostgreSQL) so that many processes opening one new database at once
+create it exactly once.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+from filelock import FileLock
+from filelock import Timeout as FileLockTimeout
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine
 
 from evalsuite.errors import DatabaseError
-from evalsuite.store import schema
 
 BUSY_TIMEOUT_MS = 30_000
-
-# Ordered migrations: version -> function(engine). Version 1 is the initial schema.
-Migration = Callable[[Engine], None]
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BASELINE_REVISION = "0001"  # the first released schema (SCHEMA_VERSION 1), as made by create_all before Alembic
+LOCK_TIMEOUT_S = 300  # a schema upgrade of a large database may take a while; waiting processes give up after this
+PG_ADVISORY_LOCK_KEY = 0x65766C73  # "evls": one lock id for evalsuite's schema upgrades on a PostgreSQL server
+_FRESH_FROM_METADATA = True  # TEMPORARY: see _upgrade_locked
+CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new database"
 
 
 def database_url(db: str | Path) -> str:
@@ -44,14 +57,16 @@ def _sqlite_path(url: str) -> Path | None:
     return None if raw in ("", ":memory:") else Path(raw)
 
 
-def _prepare_sqlite_file(path: Path) -> None:
-    """Create the parent folder and refuse files that are not SQLite databases."""
+def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
+    """Create the parent folder (writers only) and refuse files that are not SQLite databases."""
+    if path.is_dir():
+        raise DatabaseError(f"database path {path} is a directory")
+    if not create and (not path.exists() or path.stat().st_size == 0):
+        raise DatabaseError(f"no database at {path}", CREATE_HINT)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
-    if path.is_dir():
-        raise DatabaseError(f"database path {path} is a directory")
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as handle:
             header = handle.read(16)
@@ -93,12 +108,19 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(db: str | Path) -> Database:
-    """Open (and create or migrate) the database at a path or SQLAlchemy URL."""
+def open_database(db: str | Path, *, create: bool = True) -> Database:
+    """Open the database at a path or SQLAlchemy URL and bring its schema up to date.
+
+    Args:
+        db: a file path (SQLite) or a SQLAlchemy URL.
+        create: writers (``run``, arena writes) create a missing database; readers
+            (``results``, ``arena ratings``, the leaderboard) pass False and get a
+            ``DatabaseError`` instead, so a typo in ``--db`` never leaves an empty file.
+    """
     url = database_url(db)
     path = _sqlite_path(url)
     if path is not None:
-        _prepare_sqlite_file(path)
+        _prepare_sqlite_file(path, create=create)
     connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False} if url.startswith("sqlite") else {}
     try:
         engine = create_engine(url, connect_args=connect_args)
@@ -107,30 +129,160 @@ def open_database(db: str | Path) -> Database:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _set_sqlite_pragmas)
     try:
-        _create_and_migrate(engine)
+        upgrade_schema(engine, lock_path=None if path is None else _lock_path(path), create=create)
     except (OperationalError, SADatabaseError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
         raise DatabaseError(f"cannot use database {url}: {reason}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return Database(url=url, engine=engine)
 
 
-def _create_and_migrate(engine: Engine) -> None:
-    """Create missing tables, then apply ordered migrations not yet recorded."""
-    fresh = not inspect(engine).has_table("run")
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
-        applied = set(session.exec(select(schema.SchemaMigration.version)).all())
-        if fresh or not applied:
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+# ---------------------------------------------------------------- Alembic
+
+
+def alembic_config(connection: Connection | None = None):  # noqa: ANN201 (alembic is imported lazily)
+    """An Alembic config for the shipped migrations, bound to ``connection`` when given."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision shipped with this evalsuite."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no Alembic revisions in {MIGRATIONS_DIR}")
+    return head
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision stamped in ``alembic_version`` (None: no stamp yet)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade_schema(engine: Engine, *, lock_path: Path | None = None, create: bool = True) -> None:
+    """Bring the schema to the newest revision; nothing to do (and no lock taken) when it is there."""
+    with engine.connect() as connection:
+        revision = current_revision(connection)
+    if revision == head_revision():
+        return
+    with _schema_lock(engine, lock_path):
+        with engine.connect() as connection:
+            _upgrade_locked(connection, create=create)
+
+
+def _upgrade_locked(connection: Connection, *, create: bool) -> None:
+    """Decide where the database stands (empty, first release, Alembic) and upgrade it to head."""
+    from alembic import command
+
+    revision = current_revision(connection)  # again: another process may have upgraded while we waited
+    if revision == head_revision():
+        return
+    if revision is not None and revision not in _known_revisions():
+        raise DatabaseError(
+            f"the database's schema (revision {revision}) is newer than this evalsuite knows",
+            "upgrade evalsuite (pip install -U evalsuite) to open this database",
+        )
+    config = alembic_config(connection)
+    if revision is None:
+        state = _unversioned_state(connection)
+        if state == "empty" and not create:
+            raise DatabaseError(f"no evalsuite tables in {connection.engine.url.render_as_string()}", CREATE_HINT)
+        if state == "v1":
+            command.stamp(config, BASELINE_REVISION)
+            connection.commit()
+        if state == "empty" and _FRESH_FROM_METADATA:  # TEMPORARY (H3 at work): removed when revision 0002 is final
+            from sqlmodel import SQLModel
+
+            from evalsuite.store import schema
+
+            SQLModel.metadata.create_all(connection)
             for version in range(1, schema.SCHEMA_VERSION + 1):
-                if version not in applied:
-                    session.add(schema.SchemaMigration(version=version))
-            session.commit()
+                connection.execute(text("INSERT INTO schema_migration (version, applied_at) VALUES (:v, CURRENT_TIMESTAMP)"), {"v": version})
+            command.stamp(config, "head")
+            connection.commit()
             return
-        for version in sorted(v for v in MIGRATIONS if v not in applied):
-            MIGRATIONS[version](engine)
-            session.add(schema.SchemaMigration(version=version))
-            session.commit()
+    with _foreign_keys_off(connection):
+        command.upgrade(config, "head")
+        connection.commit()
+
+
+def _unversioned_state(connection: Connection) -> str:
+    """`empty`, or `v1` (the first released schema: a schema_migration row, no alembic_version)."""
+    tables = set(inspect(connection).get_table_names())
+    if not tables:
+        return "empty"
+    if "schema_migration" in tables and "run" in tables:
+        versions = {row[0] for row in connection.execute(text("SELECT version FROM schema_migration"))}
+        if versions <= {1}:
+            return "v1"
+    raise DatabaseError(
+        f"the database has tables ({', '.join(sorted(tables)[:5])}, ...) but no evalsuite schema version",
+        "pass --db with an evalsuite database or a new file name",
+    )
+
+
+@contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite rebuilds a table to alter it (copy, drop, rename); FK checks would stop the drop."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.commit()  # the pragma is a no-op inside a transaction
+    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+@contextmanager
+def _schema_lock(engine: Engine, lock_path: Path | None) -> Iterator[None]:
+    """One process at a time upgrades a database: a lock file for SQLite, an advisory lock on PostgreSQL."""
+    if lock_path is not None:
+        try:
+            with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
+                yield
+        except FileLockTimeout as exc:
+            raise DatabaseError(
+                f"another process has held the schema lock {lock_path} for {LOCK_TIMEOUT_S} s",
+                "wait for the other evalsuite process, or delete the .lock file if none is running",
+            ) from exc
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_ADVISORY_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_ADVISORY_LOCK_KEY})
+                connection.commit()
+        return
+    yield  # in-memory SQLite and other servers: one connection, nothing to race with
 
 
 def check_connection(database: Database) -> None:

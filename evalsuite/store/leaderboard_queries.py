@@ -8,6 +8,7 @@ read one page, one task or one pair of runs at a time.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ class BoardFilter:
 
     ``pinned_runs``: runs chosen by hand; a model with a pinned run is shown with that
     run's scores only, every other model with its latest complete run per task.
+    ``runs``: nothing but these runs.
     """
 
     suites: tuple[str, ...] = ()
@@ -54,10 +56,14 @@ class BoardFilter:
     backends: tuple[str, ...] = ()
     model_search: str = ""
     pinned_runs: tuple[int, ...] = ()
+    runs: tuple[int, ...] = ()  # only these runs (`results export --run`); empty: all
 
 
 class BoardCell(NamedTuple):
-    """One score on the leaderboard: a (model, task, metric, filter) from one run."""
+    """One score on the leaderboard: a (model, task, metric, filter) from one run.
+
+    The fields after ``is_group`` are what ``evalsuite.board.comparability_key`` compares.
+    """
 
     model_id: int
     model: str
@@ -75,6 +81,13 @@ class BoardCell(NamedTuple):
     higher_is_better: bool | None
     n_samples: int | None
     is_group: bool
+    n_shot: int | None = None
+    task_version: str | None = None
+    n_total_docs: int | None = None
+    parent_task: str | None = None
+    apply_chat_template: bool = False
+    fewshot_as_multiturn: bool = False
+    scoring: str | None = None  # the run's identity fields that move numbers (scoring version, chat template)
 
 
 @dataclass(frozen=True)
@@ -205,6 +218,8 @@ def _eligible_runs(board_filter: BoardFilter) -> Select[Any]:
             _MODEL.c.name.contains(board_filter.model_search.strip(), autoescape=True)
         )
         statement = statement.where(_RUN.c.model_id.in_(matching))
+    if board_filter.runs:
+        statement = statement.where(_RUN.c.id.in_(board_filter.runs))
     if board_filter.pinned_runs:
         pinned_models = select(_RUN.c.model_id).where(_RUN.c.id.in_(board_filter.pinned_runs))
         statement = statement.where(
@@ -213,34 +228,95 @@ def _eligible_runs(board_filter: BoardFilter) -> Select[Any]:
     return statement
 
 
-def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilter()) -> BoardCells:
-    """Every score of each model's latest eligible complete run per task.
+def _multiturn() -> Any:
+    """The run's --fewshot-as-multiturn choice (JSON null: follow the chat template), portable JSON access."""
+    return _RUN.c.config["fewshot_as_multiturn"].as_string()
 
-    "Latest" is the highest run id among the model's eligible runs that scored the
-    task, so a model's tasks may come from different runs (each cell names its run).
+
+def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilter()) -> BoardCells:
+    """Every score of each model's latest eligible complete run per task and comparable setting.
+
+    "Latest" is the highest run id among the model's eligible runs that scored the task
+    with the same task version, shots, documents, chat template and few-shot format (one
+    GROUP BY), so a limited run never replaces a full one; ``evalsuite.board`` decides what
+    is shown. A model's tasks may come from different runs (each cell names its run).
     """
-    eligible = _eligible_runs(board_filter).subquery("eligible")
-    latest = select(
-        eligible.c.model_id, _METRIC.c.task, func.max(_METRIC.c.run_id).label("run_id")
-    ).join(eligible, eligible.c.id == _METRIC.c.run_id)
+    run_settings = [_RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction]
+    if "identity_id" in _RUN.c:  # the scoring identity, where the schema records one
+        run_settings.append(_RUN.c.identity_id)
+    eligible = _eligible_runs(board_filter).add_columns(*run_settings).subquery("eligible")  # JSON read once per run
+    settings = [
+        _METRIC.c.task_version, _METRIC.c.n_samples, _METRIC.c.n_total_docs, _METRIC.c.n_shot,
+        *(eligible.c[column.name] for column in run_settings),
+    ]
+    latest = (
+        select(eligible.c.model_id, _METRIC.c.task, func.max(_METRIC.c.run_id).label("run_id"))
+        .join(eligible, eligible.c.id == _METRIC.c.run_id)
+    )
     if board_filter.tasks:
         latest = latest.where(_METRIC.c.task.in_(board_filter.tasks))
-    chosen = latest.group_by(eligible.c.model_id, _METRIC.c.task).subquery("chosen")
+    chosen = latest.group_by(eligible.c.model_id, _METRIC.c.task, *settings).distinct().subquery("chosen")
+    identity, identity_columns = _identity_columns()
     statement = (
         select(
             _MODEL.c.id, _MODEL.c.name, _MODEL.c.weights_sha256, _MODEL.c.params, _RUN.c.id, _RUN.c.backend,
             _RUN.c.suite, _METRIC.c.task, _METRIC.c.metric, _METRIC.c.filter, _METRIC.c.value, _METRIC.c.stderr,
             _METRIC.c.normalized, _METRIC.c.higher_is_better, _METRIC.c.n_samples, _METRIC.c.is_group,
+            _METRIC.c.n_shot, _METRIC.c.task_version, _METRIC.c.n_total_docs, _METRIC.c.parent_task,
+            _RUN.c.apply_chat_template, _multiturn(), _RUN.c.system_instruction, *identity_columns,
         )
         .select_from(chosen)
         .join(_METRIC, and_(_METRIC.c.run_id == chosen.c.run_id, _METRIC.c.task == chosen.c.task))
         .join(_RUN, _RUN.c.id == chosen.c.run_id)
         .join(_MODEL, _MODEL.c.id == chosen.c.model_id)
-        .order_by(_MODEL.c.name, _METRIC.c.task, _METRIC.c.metric, _METRIC.c.filter)
+        .order_by(_MODEL.c.name, _METRIC.c.task, _METRIC.c.metric, _METRIC.c.filter, _RUN.c.id)
     )
+    if identity is not None:
+        statement = statement.outerjoin(identity, identity.c.id == _RUN.c.identity_id)
     with database.engine.connect() as connection:
         rows = connection.execute(statement).fetchall()  # one fetchall: ~2x faster than row iteration
-    return BoardCells(rows=[tuple(row) for row in rows])
+    return BoardCells(rows=_with_run_settings(rows))
+
+
+def _with_run_settings(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Each row as a BoardCell tuple: run settings folded into (few-shot as multiturn, scoring text),
+    once per run; a run's task listed under two groupings is kept once."""
+    width = len(BoardCell._fields) - 2  # fields read as they are, up to apply_chat_template
+    per_run: dict[int, tuple[bool, str | None]] = {}
+    seen: set[tuple[int, str, str, str]] = set()
+    cells: list[tuple[Any, ...]] = []
+    for row in rows:
+        key = (row[4], row[7], row[8], row[9])
+        if key in seen:
+            continue
+        seen.add(key)
+        if row[4] not in per_run:
+            chat, multiturn, system, *scoring = row[width - 1:]
+            flag = bool(chat) if multiturn in (None, "null") else str(multiturn).lower() in ("1", "true")
+            per_run[row[4]] = (flag, _scoring_text(scoring, system))
+        cells.append((*row[:width], *per_run[row[4]]))
+    return cells
+
+
+def _identity_columns() -> tuple[Any, list[Any]]:
+    """The identity table and its columns that move numbers, where the schema records run identities."""
+    identity = _TABLES.get("model_identity")
+    if identity is None or "identity_id" not in _RUN.c or "scoring_version" not in identity.c:
+        return None, []
+    wanted = ("scoring_version", "chat_template_sha256")
+    return identity, [identity.c[name] for name in wanted if name in identity.c]
+
+
+def _scoring_text(scoring: list[Any], system_instruction: str | None) -> str | None:
+    """``v2 · template 1a2b3c4d · system 5e6f7a8b``: the identity parts that change numbers, short."""
+    parts = []
+    if scoring and scoring[0] is not None:
+        parts.append(f"v{scoring[0]}")
+    if len(scoring) > 1 and scoring[1]:
+        parts.append(f"template {str(scoring[1])[:8]}")
+    if system_instruction:
+        parts.append(f"system {hashlib.sha256(system_instruction.encode()).hexdigest()[:8]}")
+    return " · ".join(parts) or None
 
 
 def run_choices(database: Database, *, complete_only: bool = True, limit: int = 5000) -> list[RunChoice]:

@@ -17,11 +17,13 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # bumped by each Alembic revision (it inserts its number in schema_migration)
 
 RUN_RUNNING = "running"
 RUN_COMPLETE = "complete"
 RUN_FAILED = "failed"
+# Never stored: how readers show a `running` row whose heartbeat stopped (see queries.effective_status).
+RUN_INTERRUPTED = "interrupted"
 RUN_STATUSES = (RUN_RUNNING, RUN_COMPLETE, RUN_FAILED)
 
 VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")
@@ -41,16 +43,18 @@ def _text_column() -> Any:
 
 
 class ModelRecord(SQLModel, table=True):
-    """A model as evaluated: same name with other weights is another row."""
+    """A model as evaluated: same name with other weights, tokenizer or config is another row."""
 
     __tablename__ = "model"
-    __table_args__ = (UniqueConstraint("name", "weights_sha256"),)
+    __table_args__ = (UniqueConstraint("name", "weights_sha256", "tokenizer_sha256", "config_sha256"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     source: str
     revision: Optional[str] = None
     weights_sha256: str
+    tokenizer_sha256: Optional[str] = None  # sha256 of the tokenizer files (None: stored before they were hashed)
+    config_sha256: Optional[str] = None  # sha256 of config.json + generation_config.json
     params: Optional[int] = None
     dtype: Optional[str] = None
     architecture: Optional[str] = None
@@ -64,6 +68,7 @@ class RunRecord(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     model_id: int = Field(foreign_key="model.id", index=True)
+    identity_id: Optional[int] = Field(default=None, foreign_key="model_identity.id", index=True)  # request-cache identity
     backend: str
     status: str = Field(default=RUN_RUNNING, index=True)
     config: Optional[dict] = _json_column()
@@ -84,6 +89,32 @@ class RunRecord(SQLModel, table=True):
     finished_at: Optional[datetime] = None
     duration_s: Optional[float] = None
     schema_version: int = SCHEMA_VERSION
+    # Liveness: written every few seconds by the working process (any host); a `running` row whose
+    # heartbeat is older than the timeout is shown as `interrupted` and may be resumed anywhere.
+    heartbeat_at: Optional[datetime] = None
+
+
+class RunAttempt(SQLModel, table=True):
+    """One process's go at a run: a resumed run has several, and its time is their sum.
+
+    The run row holds the latest attempt's host, versions and hardware; this table keeps
+    every attempt's, so a run resumed on another machine says where each part was computed.
+    """
+
+    __tablename__ = "run_attempt"
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    attempt: int
+    host: Optional[str] = None
+    pid: Optional[int] = None
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: Optional[datetime] = None
+    duration_s: Optional[float] = None
+    outcome: str = RUN_RUNNING
+    versions: Optional[dict] = _json_column()
+    hardware: Optional[dict] = _json_column()
 
 
 class MetricRecord(SQLModel, table=True):
@@ -108,6 +139,11 @@ class MetricRecord(SQLModel, table=True):
     higher_is_better: Optional[bool] = None
     is_group: bool = False
     details: Optional[dict] = _json_column()
+    # The board's comparability key (evalsuite.board): lm-eval's task version, the documents the
+    # task has (n_samples < n_total_docs: a limited run) and the group the task ran under.
+    task_version: Optional[str] = None
+    n_total_docs: Optional[int] = None
+    parent_task: Optional[str] = None
 
 
 class SampleRecord(SQLModel, table=True):
@@ -139,9 +175,41 @@ class RequestCacheRecord(SQLModel, table=True):
     __tablename__ = "request_cache"
 
     key: str = Field(primary_key=True)
-    model_key: str = Field(index=True)
+    model_key: str = Field(index=True)  # ModelIdentityRecord.key of the model that answered
     request_type: str
     response: Optional[list] = _json_column()
+    computed_by_run_id: Optional[int] = Field(default=None, index=True)  # the run that computed the answer
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelIdentityRecord(SQLModel, table=True):
+    """One distinct ``evalsuite.identity.ModelIdentity``: everything that can change a number.
+
+    ``key`` (sha256 over the fields) is the request-cache namespace; the columns say
+    what it was computed from. Field names equal ModelIdentity's.
+    """
+
+    __tablename__ = "model_identity"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    weights_sha256: str
+    tokenizer_sha256: str
+    config_sha256: str
+    revision: Optional[str] = None
+    backend: str
+    dtype: str
+    device: str
+    max_length: Optional[int] = None
+    backend_args: Optional[list] = _json_column()  # sorted [key, value] pairs as given on the command line
+    apply_chat_template: bool = False
+    chat_template_sha256: Optional[str] = None
+    system_instruction: Optional[str] = _text_column()
+    scoring_version: int
+    lm_eval_version: Optional[str] = None
+    transformers_version: Optional[str] = None
+    torch_version: Optional[str] = None
+    vllm_version: Optional[str] = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -156,14 +224,20 @@ class ArenaPrompt(SQLModel, table=True):
 
 
 class Completion(SQLModel, table=True):
-    """A model's answer to an arena prompt."""
+    """A model's answer to an arena prompt, one per (prompt, model identity).
+
+    ``model_key`` identifies the weights, tokenizer files, config and revision that
+    answered (``evalsuite.arena.generate.answer_model_key``), so new weights under an
+    old name answer again and are rated apart; ``model_name`` is how it was called.
+    """
 
     __tablename__ = "completion"
-    __table_args__ = (UniqueConstraint("prompt_id", "model_name"),)
+    __table_args__ = (UniqueConstraint("prompt_id", "model_key"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
     model_name: str = Field(index=True)
+    model_key: str = Field(index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     settings: Optional[dict] = _json_column()
     created_at: datetime = Field(default_factory=utcnow)
@@ -185,6 +259,8 @@ class Battle(SQLModel, table=True):
     completion_b_id: int = Field(foreign_key="completion.id")
     model_a: str
     model_b: str
+    model_a_key: Optional[str] = None  # Completion.model_key of each answer shown
+    model_b_key: Optional[str] = None
     voter: str
     created_at: datetime = Field(default_factory=utcnow)
     voted: bool = False
@@ -201,6 +277,8 @@ class Vote(SQLModel, table=True):
     prompt_id: Optional[int] = Field(default=None, foreign_key="prompt.id")
     model_a: str
     model_b: str
+    model_a_key: Optional[str] = None  # the identities voted on (None: a vote stored without them)
+    model_b_key: Optional[str] = None
     outcome: str
     voter: str = Field(index=True)
     voter_kind: str = "human"

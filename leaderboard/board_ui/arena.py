@@ -11,8 +11,8 @@ import importlib.util
 
 import streamlit as st
 
-from board_ui.common import database, database_url
 from evalsuite.errors import EvalsuiteError
+from leaderboard.board_ui.common import database, database_url
 
 BOOTSTRAP_ROUNDS = 0  # the board shows point ratings; the arena page shows intervals
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from evalsuite import board
 from evalsuite.config import DEFAULT_DB, ENV_DB
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.db import Database, open_database
@@ -59,7 +60,7 @@ def run_label(choice: lq.RunChoice) -> str:
     return f"#{choice.id} · {choice.model} · {choice.backend}{suite} · {choice.started_at:%Y-%m-%d %H:%M}"
 
 
-_FILTER_KEYS = ("filter_suites", "filter_tasks", "filter_backends", "filter_model", "filter_pinned")
+_FILTER_KEYS = ("filter_suites", "filter_tasks", "filter_backends", "filter_model", "filter_pinned", "board_view", "board_expand")
 
 
 def _keep_filter_state() -> None:
@@ -96,3 +97,33 @@ def query_int(name: str) -> int | None:
         return int(raw) if raw is not None else None
     except ValueError:
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_views(
+    url: str, board_filter: lq.BoardFilter, expand_groups: bool, version: tuple[float, ...]
+) -> dict[str, board.BoardView]:
+    """The board's views (``evalsuite.board``), cached until ``version`` (the data) changes."""
+    from evalsuite.suites import suites
+
+    cells = list(lq.leaderboard_cells(_open(url), board_filter))
+    return board.views(cells, suites(), expand_groups=expand_groups)
+
+
+def default_view(views: dict[str, board.BoardView]) -> str:
+    """The first suite that has a score (e.g. open-llm-v1), else "all tasks"."""
+    scored = [name for name, view in views.items() if view.score_label]
+    return (scored or [board.ALL_TASKS])[0]
+
+
+def pick_view(board_filter: lq.BoardFilter) -> board.BoardView:
+    """The view chosen above the page's table (kept across pages), built on the filtered data."""
+    expand = bool(st.session_state.get("board_expand", False))
+    views = cached_views(database_url(), board_filter, expand, lq.board_version(database()))
+    names = [name for name in views if name != board.ALL_TASKS] + [board.ALL_TASKS]
+    if st.session_state.get("board_view") not in names:
+        st.session_state["board_view"] = default_view(views)
+    name = st.radio("View", names, key="board_view", horizontal=True, help="a suite's scores, or every stored score")
+    if name == board.ALL_TASKS:
+        st.toggle("Show the subtasks of groups", key="board_expand", help="e.g. MMLU's 57 subjects beside its aggregate")
+    return views[name or board.ALL_TASKS]

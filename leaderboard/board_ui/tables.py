@@ -1,124 +1,45 @@
-"""Leaderboard tables from score cells: pure pandas, no Streamlit, so tests can check them.
+"""Board views (``evalsuite.board``) as pandas frames for the pages; no rules of their own.
 
-One row per model, one column per (task, metric[, filter]) with a companion
-``± …`` column holding its standard error. Two summary columns:
-
-* ``Average`` — unweighted mean of the row's higher-is-better scores (perplexities and
-  other lower-is-better metrics are left out), over the scores the model has; ``Scores``
-  says how many of the shown higher-is-better columns that is.
-* ``Normalised avg`` — unweighted mean of the stored ``MetricRecord.normalized`` values
-  (Open LLM Leaderboard v1/v2 normalisation, 0–100), shown only when some are stored.
+The rules (comparability keys, leaf tasks, suite scores, ranking, number formats) are in
+``evalsuite.board``; this module only turns a :class:`~evalsuite.board.BoardView` into the
+frames Streamlit shows and the CSV it offers, so the page and `results export` agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from evalsuite.store.leaderboard_queries import BoardCell, BoardCells
+from evalsuite import board
 
-MODEL = "Model"
-AVERAGE = "Average"
-NORMALISED = "Normalised avg"
 ARENA = "Arena rating"
-COVERAGE = "Scores"
-PARAMS = "Params"
-BACKEND = "Backend"
-RUNS = "Runs"
-STDERR_PREFIX = "± "
 
 
-@dataclass(frozen=True)
-class BoardTable:
-    """The wide leaderboard and what its columns are."""
-
-    frame: pd.DataFrame
-    score_columns: list[str]
-    higher_is_better: dict[str, bool]
-    latest_run: dict[str, int]
-
-
-def column_key(task: str, metric: str, filter_name: str) -> str:
-    """``pubmedqa · acc`` (plus `` [filter]`` when the filter is not ``none``)."""
-    suffix = "" if filter_name == "none" else f" [{filter_name}]"
-    return f"{task} · {metric}{suffix}"
-
-
-def cells_frame(cells: BoardCells | Sequence[BoardCell]) -> pd.DataFrame:
-    """Long format: one row per cell, plus ``model_label`` and ``column`` keys (vectorised: 40k cells)."""
-    rows = cells.rows if isinstance(cells, BoardCells) else list(cells)
-    frame = pd.DataFrame.from_records(rows, columns=list(BoardCell._fields), coerce_float=False)
-    if frame.empty:
-        return frame.assign(model_label=pd.Series(dtype=str), column=pd.Series(dtype=str))
-    frame["model_label"] = _model_labels(frame)
-    filters = frame["filter"].astype(str)
-    suffix = np.where(filters == "none", "", " [" + filters + "]")
-    frame["column"] = frame["task"].astype(str) + " · " + frame["metric"].astype(str) + suffix
+def display_frame(
+    view: board.BoardView, rows: Sequence[board.Row], arena: Mapping[str, float] | None = None, *, with_lacks: bool = False
+) -> pd.DataFrame:
+    """The rows as shown: rank, model, the suite score, ``value ± stderr`` strings; arena and size at the end."""
+    frame = pd.DataFrame(board.display_records(view, rows), columns=_display_columns(view))
+    if with_lacks:  # right after the model, where a reader looks for why it is not ranked
+        frame.insert(frame.columns.get_loc(board.MODEL) + 1, board.LACKS, ["; ".join(row.lacks) for row in rows])
+    if arena:
+        frame[ARENA] = [arena.get(row.model.split(" @")[0]) for row in rows]
+    frame[board.PARAMS] = pd.array([row.params for row in rows], dtype="Int64")
+    frame[board.RUNS] = [", ".join(map(str, row.runs)) for row in rows]
     return frame
 
 
-def _model_labels(frame: pd.DataFrame) -> pd.Series:
-    """The model name, or ``name @sha8`` when one name has several weights."""
-    names = frame["model"].astype(str)
-    ids_per_name = frame.groupby("model")["model_id"].nunique()
-    ambiguous = names.isin(set(ids_per_name[ids_per_name > 1].index))
-    return names.where(~ambiguous, names + " @" + frame["weights_sha256"].astype(str).str[:8])
+def _display_columns(view: board.BoardView) -> list[str]:
+    head = [board.RANK, board.MODEL, view.score_label] if view.score_label else [board.MODEL]
+    return [*head, *(column.label for column in view.columns)]
 
 
-def build_board(
-    cells: BoardCells | Sequence[BoardCell] | pd.DataFrame, arena: Mapping[str, float] | None = None
-) -> BoardTable:
-    """The wide table, best Average first (``cells`` may already be a `cells_frame`)."""
-    long = cells if isinstance(cells, pd.DataFrame) else cells_frame(cells)
-    if long.empty:
-        return BoardTable(frame=pd.DataFrame(columns=[MODEL, AVERAGE]), score_columns=[], higher_is_better={}, latest_run={})
-    columns = sorted(long["column"].unique())
-    values = long.pivot_table(index="model_label", columns="column", values="value", aggfunc="first", dropna=False)
-    stderrs = long.pivot_table(index="model_label", columns="column", values="stderr", aggfunc="first", dropna=False)
-    values = values.reindex(columns=columns)
-    stderrs = stderrs.reindex(index=values.index, columns=columns)
-    higher = _directions(long)
-    better = [c for c in columns if higher.get(c, False)]
-    per_model = long.groupby("model_label")
-    table = pd.DataFrame(index=values.index)
-    table[AVERAGE] = values[better].mean(axis=1) if better else float("nan")
-    table[COVERAGE] = values[better].notna().sum(axis=1).astype(str) + f"/{len(better)}"
-    if long["normalized"].notna().any():
-        table[NORMALISED] = per_model["normalized"].mean()
-    if arena:
-        names = per_model["model"].first()
-        table[ARENA] = [arena.get(names[label]) for label in table.index]
-    for column in columns:
-        table[column] = values[column]
-        table[STDERR_PREFIX + column] = stderrs[column]
-    table[PARAMS] = per_model["params"].first()
-    table[BACKEND] = _joined(long, "backend")
-    table[RUNS] = _joined(long, "run_id")
-    table = table.sort_values(AVERAGE, ascending=False, na_position="last")
-    table.index.name = MODEL
-    latest = per_model["run_id"].max().astype(int).to_dict()
-    return BoardTable(frame=table.reset_index(), score_columns=columns, higher_is_better=higher, latest_run=latest)
+def legend_frame(view: board.BoardView) -> pd.DataFrame:
+    """What each column scores and under which settings (shots, documents, version, chat template)."""
+    return pd.DataFrame(board.legend(view), columns=["column", "task", "metric", "filter", "scale", "settings"])
 
 
-def _joined(long: pd.DataFrame, column: str) -> pd.Series:
-    """Per model, the distinct values of ``column`` joined with ", " (sorted; plain Python: 1k groups)."""
-    pairs = long[["model_label", column]].drop_duplicates()
-    grouped: dict[str, list[Any]] = {}
-    for label, value in zip(pairs["model_label"].tolist(), pairs[column].tolist()):
-        grouped.setdefault(label, []).append(value)
-    return pd.Series({label: ", ".join(map(str, sorted(values))) for label, values in grouped.items()}, dtype=object)
-
-
-def _directions(long: pd.DataFrame) -> dict[str, bool]:
-    """Whether higher is better per column; unknown directions count as not (kept out of Average)."""
-    known = long.dropna(subset=["higher_is_better"]).groupby("column")["higher_is_better"].first()
-    return {column: bool(flag) for column, flag in known.items()}
-
-
-def to_csv(table: BoardTable) -> bytes:
-    """The shown table as CSV (UTF-8), full precision."""
-    return table.frame.to_csv(index=False).encode("utf-8")
+def to_csv(view: board.BoardView) -> bytes:
+    """The view as CSV (UTF-8) at full precision, stderr in its own columns."""
+    return pd.DataFrame(board.view_records(view)).to_csv(index=False).encode("utf-8")

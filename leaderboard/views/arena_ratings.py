@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import altair as alt
 import pandas as pd
 import streamlit as st
-from board_ui.common import database, database_url, escape_markdown
 
 from evalsuite.arena.battles import Battles, battles_from_records, filter_battles
 from evalsuite.arena.ratings import (
@@ -22,6 +21,7 @@ from evalsuite.arena.ratings import (
 )
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
+from leaderboard.board_ui.common import database, database_url, escape_markdown
 
 VOTERS = {"People": ("human",), "Model judges": ("judge",), "Both": ("human", "judge")}
 ALL_CATEGORIES = "All categories"
@@ -66,7 +66,7 @@ def _filters(records: list[dict]) -> tuple[str | None, datetime | None, datetime
     return (None if category == ALL_CATEGORIES else category), since, until, exclude_ties, str(method), rounds
 
 
-def interval_chart(frame: pd.DataFrame) -> alt.LayerChart:
+def interval_chart(frame: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Point rating per model with its bootstrap interval, best on top."""
     order = frame.sort_values("rating", ascending=False)["model"].tolist()
     base = alt.Chart(frame).encode(y=alt.Y("model:N", sort=order, title="model"))

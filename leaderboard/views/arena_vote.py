@@ -15,10 +15,10 @@ from __future__ import annotations
 import secrets
 
 import streamlit as st
-from board_ui.common import database, escape_markdown
 
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
+from leaderboard.board_ui.common import database, escape_markdown
 
 VOTER_KEY = "arena_voter"
 BATTLE_KEY = "arena_battle"

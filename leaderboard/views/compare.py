@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 
 from evalsuite.metrics.significance import PairedTestResult, paired_bootstrap, paired_permutation_test
 from evalsuite.store import leaderboard_queries as lq
+from leaderboard.board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 
 BOOTSTRAP_ROUNDS = 2000
 PERMUTATION_ROUNDS = 10_000

@@ -6,12 +6,12 @@ import json
 
 import pandas as pd
 import streamlit as st
-from board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 
 from evalsuite.errors import DatabaseError
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries
 from evalsuite.store.queries import RunDetail
+from leaderboard.board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 
 PAGE_SIZES = (25, 50, 100, 200)
 PROMPT_PREVIEW_CHARS = 300

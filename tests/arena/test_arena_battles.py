@@ -26,7 +26,7 @@ BATTLES = [
     Battle("mistral-z", "gpt-x", "tie (bothbad)", tstamp=1_700_000_200.0, category="coding",
            voter="u1", battle_id="q1"),
     Battle("gpt-x", "mistral-z", "model_b", tstamp=None, category=None, voter=None,
-           battle_id=None),
+           battle_id=None, question_id="conv-9"),
 ]
 
 
@@ -51,7 +51,29 @@ def test_reader_ignores_extra_fields_and_maps_fastchat_names(tmp_path: Path) -> 
     ], indent=2))
     (battle,) = list(read_battles(path))
     assert battle == Battle("a", "b", "model_b", tstamp=1_700_000_000.0,
-                            voter="arena_user_1", battle_id="abc")
+                            voter="arena_user_1", question_id="abc")
+
+
+def test_fastchat_votes_of_one_voter_on_one_question_with_other_pairs_all_count(tmp_path: Path) -> None:
+    """FastChat's question_id is a conversation id, not a battle id: no vote may be dropped.
+
+    Expected counts by hand: the voter cast three votes in conversation "q7" (two pairs,
+    one pair voted twice in two turns, as FastChat's elo_analysis counts them all).
+    """
+    rows = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a", "judge": "arena_user_1", "question_id": "q7", "turn": 1},
+        {"model_a": "a", "model_b": "c", "winner": "model_b", "judge": "arena_user_1", "question_id": "q7", "turn": 1},
+        {"model_a": "a", "model_b": "b", "winner": "tie", "judge": "arena_user_1", "question_id": "q7", "turn": 2},
+    ]
+    path = _jsonl(tmp_path / "clean_battle.jsonl", [json.dumps(r) for r in rows])
+    battles = read_battles(path)
+    assert battles.battle_id is None and list(battles.question_id) == ["q7"] * 3
+    kept = filter_battles(battles, one_vote_per_voter=True)
+    assert len(kept) == 3 and kept.battle_counts() == {"a": 3, "b": 2, "c": 1}
+    # question_id survives a round trip through the writer, still not as a battle id.
+    write_battles(kept, tmp_path / "again.jsonl")
+    assert [json.loads(x)["question_id"] for x in (tmp_path / "again.jsonl").read_text().splitlines()] == ["q7"] * 3
+    assert read_battles(tmp_path / "again.jsonl").battle_id is None
 
 
 def _jsonl(path: Path, lines: list[str]) -> Path:
@@ -127,10 +149,13 @@ def test_filters_category_dates_ties_and_compact() -> None:
         filter_battles(battles, category="poetry")
 
 
-def test_one_vote_per_voter_keeps_first_and_rows_without_ids() -> None:
-    battles = filter_battles(Battles.from_battles(BATTLES), one_vote_per_voter=True)
-    # BATTLES[2] repeats (u1, q1) of BATTLES[0]; BATTLES[3] has no voter -> kept.
-    assert list(battles) == [BATTLES[0], BATTLES[1], BATTLES[3]]
+def test_one_vote_per_voter_drops_only_replays_of_the_same_battle_and_pair() -> None:
+    replay = Battle("gpt-x", "llama-y", "model_b", tstamp=1_700_000_300.0, category="coding",
+                    voter="u1", battle_id="q1")
+    battles = filter_battles(Battles.from_battles([*BATTLES, replay]), one_vote_per_voter=True)
+    # BATTLES[2] shares (u1, q1) with BATTLES[0] but is another pair: a distinct vote, kept.
+    # ``replay`` repeats BATTLES[0]'s voter, battle id and pair: dropped. No voter: kept.
+    assert list(battles) == BATTLES
 
 
 def test_category_filter_without_category_field_raises() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_models import save_random_llama
+
+from evalsuite.devtools.tiny_models import save_random_llama
 
 
 @pytest.fixture(scope="session")

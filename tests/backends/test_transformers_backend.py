@@ -18,9 +18,9 @@ import pytest
 import transformers
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
-from reference_data import arc_docs, choice_requests, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
 
 from evalsuite.backends.transformers import TransformersLM
+from evalsuite.devtools.reference_requests import arc_docs, choice_requests, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
 from evalsuite.errors import BackendError, RequestError, UnknownModelError
 
 LOGLIK_TOLERANCE = 1e-4

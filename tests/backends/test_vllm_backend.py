@@ -20,9 +20,9 @@ import pytest
 import torch
 from lm_eval.api.instance import Instance
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
-from reference_data import choice_pairs, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
-from tiny_models import save_random_llama
 
+from evalsuite.devtools.reference_requests import choice_pairs, gsm8k_requests, hellaswag_docs, pubmedqa_docs, wikitext_articles
+from evalsuite.devtools.tiny_models import save_random_llama
 from evalsuite.errors import BackendError
 
 pytest.importorskip("vllm")

@@ -1,8 +1,11 @@
 """Fixtures of the leaderboard tests.
 
 ``demo_db``: filled by real ``evalsuite run`` subprocesses on the two demo models
-(pubmedqa, 20 documents each). ``unsafe_db``: a database whose model name and samples
-carry HTML and Markdown that must render as inert text.
+(pubmedqa, 20 documents each). ``mixed_db``: the demo runs plus real runs with mixed scales
+(perplexity, BLEU, accuracy), a full and a limited run of one task; pico-m misses tasks.
+``group_db``: a real run of the MMLU group (57 subtasks) on the shared local copy.
+``unsafe_db``: a database whose model name and samples carry HTML and Markdown that
+must render as inert text.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import DEMO_MODELS, DemoDatabase, evalsuite_run, fill_unsafe
+from leaderboard_fixtures import DEMO_MODELS, MIXED_LIMIT, MIXED_TASKS, DemoDatabase, copy_database, evalsuite_run, fill_unsafe
 
 from evalsuite.models import demo_models
 from evalsuite.store import queries
@@ -30,6 +33,27 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
     runs = {summary.model: summary.id for summary in queries.list_runs(database)}
     database.close()
     return DemoDatabase(path=path, run_ids=runs)
+
+
+@pytest.fixture(scope="session")
+def mixed_db(demo_db: DemoDatabase, tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
+    """The demo runs (pubmedqa, 20 documents, both models), then for pico-s: perplexity in full (8 articles) and
+    perplexity, WMT22 and ARC-Easy limited to 2 documents. pico-m lacks all but pubmedqa."""
+    path = copy_database(demo_db.path, tmp_path_factory.mktemp("leaderboard-mixed") / "mixed.db")
+    evalsuite_run("demo/pico-s", path, "--tasks", "perplexity")
+    evalsuite_run("demo/pico-s", path, "--tasks", ",".join(MIXED_TASKS), "--limit", str(MIXED_LIMIT))
+    database = open_database(path)
+    runs = {f"{summary.model} #{summary.id}": summary.id for summary in queries.list_runs(database)}
+    database.close()
+    return DemoDatabase(path=path, run_ids=runs)
+
+
+@pytest.fixture(scope="session")
+def group_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """The MMLU group (4 sub-groups, 57 subtasks), one document each, 0-shot, from the shared local copy."""
+    path = tmp_path_factory.mktemp("leaderboard-group") / "group.db"
+    evalsuite_run("demo/pico-s", path, "--tasks", "mmlu", "--num-fewshot", "0", "--limit", "1", "--data-dir", str(shared_data))
+    return path
 
 
 @pytest.fixture

@@ -22,11 +22,10 @@ APP = LEADERBOARD_DIR / "app.py"
 DEMO_MODELS = ("demo/pico-s", "demo/pico-m")
 DEMO_TASK = "pubmedqa"
 DEMO_LIMIT = 20
+MIXED_TASKS = ("perplexity", "wmt22_en_de", "arc_easy_200")  # with the demo's pubmedqa: the quick suite's tasks
+MIXED_LIMIT = 2
 UNSAFE_TEXT = "<script>alert(1)</script> ![x](http://example.invalid/x.png)"
 UNSAFE_MODEL = "evil<script>alert(1)</script>![x](http://example.invalid/m.png)"
-
-if str(LEADERBOARD_DIR) not in sys.path:  # board_ui is imported by the pages from here
-    sys.path.insert(0, str(LEADERBOARD_DIR))
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,17 @@ class DemoDatabase:
     run_ids: dict[str, int]  # model name -> run id
 
 
-def evalsuite_run(model: str, db: Path) -> None:
+def evalsuite_run(model: str, db: Path, *args: str) -> None:
+    """A real `evalsuite run` in a subprocess (default: the demo task, limited); ``args`` replace the task options."""
+    options = list(args) or ["--tasks", DEMO_TASK, "--limit", str(DEMO_LIMIT)]
     command = [
-        sys.executable, "-m", "evalsuite.cli", "run", "--model", model, "--tasks", DEMO_TASK,
-        "--limit", str(DEMO_LIMIT), "--db", str(db), "--device", "cpu", "--seed", "0",
+        sys.executable, "-m", "evalsuite.cli", "run", "--model", model, *options,
+        "--db", str(db), "--device", "cpu", "--seed", "0",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
     if done.returncode != 0:
-        raise AssertionError(f"evalsuite run {model} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(f"evalsuite run {model} {options} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
 def fill_unsafe(path: Path) -> int:

@@ -10,13 +10,13 @@ import math
 from pathlib import Path
 
 import pytest
-from leaderboard_fixtures import DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database, run_app
+from leaderboard_fixtures import DEMO_LIMIT, DEMO_MODELS, DEMO_TASK, DemoDatabase, copy_database, run_app
 
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import Vote
 
-SCORE = f"{DEMO_TASK} · acc"
+LIMITED_SCORE = f"{DEMO_TASK} · acc (n={DEMO_LIMIT}, limited)"
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -37,19 +37,22 @@ def _samples(db: Path, run_id: int) -> list:
         database.close()
 
 
+def _shown(value: float, stderr: float) -> str:
+    """The Open LLM Leaderboard's cell, computed here from the stored fraction: x 100, two decimals, ± stderr."""
+    return f"{value * 100:.2f} ± {stderr * 100:.2f}"
+
+
 def test_leaderboard_shows_both_demo_models_with_stored_scores_and_stderr(
     demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = run_app(demo_db.path, monkeypatch)
+    assert app.radio(key="board_view").value == "all tasks"  # no suite with a score is stored
     frame = app.dataframe[0].value.set_index("Model")
     assert set(frame.index) == set(DEMO_MODELS)
     for row in _metrics(demo_db.path):
         if row["task"] == DEMO_TASK and row["metric"] == "acc" and row["filter"] == "none":
-            assert frame.loc[row["model"], SCORE] == pytest.approx(row["value"])
-            assert frame.loc[row["model"], f"± {SCORE}"] == pytest.approx(row["stderr"])
-    for model in DEMO_MODELS:
-        better = [r["value"] for r in _metrics(demo_db.path) if r["model"] == model and r["higher_is_better"]]
-        assert frame.loc[model, "Average"] == pytest.approx(sum(better) / len(better))
+            assert frame.loc[row["model"], LIMITED_SCORE] == _shown(row["value"], row["stderr"])
+    assert not [c for c in frame.columns if "average" in c.lower() or "score" in c.lower()]  # nothing averaged
     assert "Arena rating" not in frame.columns  # no votes stored
     assert len(app.get("download_button")) == 1
     assert [link.proto.page for link in app.get("page_link")]  # a link to a run page
@@ -61,14 +64,22 @@ def test_leaderboard_filters_by_model_name_and_task(demo_db: DemoDatabase, monke
     assert list(app.dataframe[0].value["Model"]) == ["demo/pico-m"]
     app.sidebar.text_input(key="filter_model").input("").run()
     app.sidebar.multiselect(key="filter_tasks").select(DEMO_TASK).run()
-    columns = [c for c in app.dataframe[0].value.columns if " · " in c and not c.startswith("±")]
+    columns = [c for c in app.dataframe[0].value.columns if " · " in c]
     assert columns and all(c.startswith(f"{DEMO_TASK} · ") for c in columns)
 
 
-def test_charts_page_draws_bars_heatmap_and_size_plot(demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = run_app(demo_db.path, monkeypatch, "views/charts.py")
+def test_quick_suite_view_lists_models_with_what_they_lack(demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run_app(demo_db.path, monkeypatch)
+    app.radio(key="board_view").set_value("quick").run()
+    frame = app.dataframe[0].value.set_index("Model")
+    assert "Rank" not in frame.columns and "quick score" not in frame.columns  # average: false, so no score, no rank
+    assert "perplexity · word_perplexity: missing" in frame.loc["demo/pico-s", "Lacks"]
+
+
+def test_charts_page_draws_bars_and_heatmap(demo_db: DemoDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run_app(demo_db.path, monkeypatch, "views/plots.py")
     charts = app.get("vega_lite_chart")
-    assert len(charts) == 3
+    assert len(charts) == 2  # no suite score in the "all tasks" view: no score-vs-size plot
     assert app.selectbox(key="charts_column").value in app.selectbox(key="charts_column").options
 
 

@@ -131,3 +131,26 @@ def test_board_version_changes_when_a_run_completes_or_is_rescored(database: Dat
     )
     assert len({empty, running, complete, lq.board_version(database)}) == 4
     assert lq.board_version(database) == lq.board_version(database)
+
+
+def _add_scored(database: Database, model: str, task: str, value: float, *, n: int, total: int, shots: int = 0) -> int:
+    """A complete run with one score of ``task`` over ``n`` of ``total`` documents."""
+    model_row = queries.get_or_create_model(database, name=model, source="test", weights_sha256=f"sha-{model}")
+    run = queries.create_run(database, model_id=model_row.id, backend="transformers", config={}, config_hash=f"{n}",
+                             tasks=[task], suite=None)
+    run_id = int(run.id or 0)
+    metric = MetricRecord(run_id=run_id, task=task, metric="acc", value=value, n_samples=n, n_total_docs=total,
+                          n_shot=shots, task_version="1.0", higher_is_better=True)
+    queries.save_task_results(database, run_id, [task], [metric], [])
+    queries.finish_run(database, run_id, computed=1, cached=0)
+    return run_id
+
+
+def test_a_later_limited_run_does_not_replace_a_full_one(database: Database) -> None:
+    full = _add_scored(database, "m1", "arc_easy", 0.4, n=100, total=100)
+    old_limited = _add_scored(database, "m1", "arc_easy", 0.9, n=5, total=100)
+    limited = _add_scored(database, "m1", "arc_easy", 0.8, n=5, total=100)
+    five_shot = _add_scored(database, "m1", "arc_easy", 0.5, n=100, total=100, shots=5)
+    cells = {(c.run_id, c.n_samples, c.n_total_docs, c.n_shot) for c in lq.leaderboard_cells(database)}
+    assert cells == {(full, 100, 100, 0), (limited, 5, 100, 0), (five_shot, 100, 100, 5)}  # latest per setting
+    assert old_limited not in {run for run, *_ in cells}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from board_ui.common import escape_markdown
 from leaderboard_fixtures import UNSAFE_MODEL, UNSAFE_TEXT, run_app
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
+
+from leaderboard.board_ui.common import escape_markdown
 
 pytestmark = pytest.mark.usefixtures("app_env")
 

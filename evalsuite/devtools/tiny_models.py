@@ -12,13 +12,11 @@ from pathlib import Path
 
 import torch
 import transformers
-from reference_data import bpe_training_text
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}assistant:{% endif %}"
-)
+from evalsuite.devtools.reference_requests import bpe_training_text
+
+CHAT_TEMPLATE = "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
 
 
 def save_bpe_tokenizer(directory: Path, vocab_size: int) -> transformers.PreTrainedTokenizerFast:
@@ -26,13 +24,9 @@ def save_bpe_tokenizer(directory: Path, vocab_size: int) -> transformers.PreTrai
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(bpe_training_text(), trainer=trainer)
-    bpe.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bpe.token_to_id("<s>"))]
-    )
+    bpe.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bpe.token_to_id("<s>"))])
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(directory)
@@ -76,5 +70,7 @@ def save_random_llama(
         tie_word_embeddings=tie_word_embeddings,
     )
     torch.manual_seed(0)
-    transformers.LlamaForCausalLM(config).to(dtype).save_pretrained(directory)
+    model = transformers.LlamaForCausalLM(config)
+    torch.nn.Module.to(model, dtype)  # transformers' typed ``to`` wrapper does not accept a bare dtype for mypy
+    model.save_pretrained(directory)
     return directory

@@ -2,6 +2,10 @@
 
 The backend fidelity tests, the vLLM tests and the bench scripts score the same
 kinds of requests; building them here keeps their prompts identical.
+
+The data folder is ``$EVALSUITE_DATA_DIR`` if set, else ``shared/data`` next to the
+repository checkout (the layout of the project's workspace); it is resolved at
+each call, so a test or bench that sets the variable later still takes effect.
 """
 
 from __future__ import annotations
@@ -10,24 +14,30 @@ import itertools
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from lm_eval.api.instance import Instance
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("EVALSUITE_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GSM8K_STOPS = ["Question:", "\n\n"]
 
 Docs = list[tuple[str, list[str]]]  # (context, choices) per document
 
 
-def jsonl(path: Path, limit: int) -> list[dict]:
+def data_dir() -> Path:
+    """Where the local benchmark data lives (see the module docstring)."""
+    return Path(os.environ.get("EVALSUITE_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+
+
+def jsonl(path: Path, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` JSON lines of ``path``."""
     with path.open() as handle:
         return [json.loads(line) for line in itertools.islice(handle, limit)]
 
 
 def pubmedqa_docs(limit: int = 6) -> Docs:
     """lm-eval's PubMedQA prompt with its three one-token answers (long abstracts)."""
-    records = json.loads((DATA / "pubmedqa" / "ori_pqal.json").read_text())
+    records = json.loads((data_dir() / "pubmedqa" / "ori_pqal.json").read_text())
     docs = []
     for record in itertools.islice(records.values(), limit):
         prompt = "Abstract: {}\nQuestion: {}\nAnswer:".format("\n".join(record["CONTEXTS"]), record["QUESTION"])
@@ -37,12 +47,13 @@ def pubmedqa_docs(limit: int = 6) -> Docs:
 
 def hellaswag_docs(limit: int = 12) -> Docs:
     """Four multi-token endings per context (the preprocessed local copy)."""
-    rows = jsonl(DATA / "hellaswag" / "hellaswag_val_preprocessed.jsonl", limit)
+    rows = jsonl(data_dir() / "hellaswag" / "hellaswag_val_preprocessed.jsonl", limit)
     return [(row["ctx"], [" " + ending for ending in row["endings"]]) for row in rows]
 
 
 def arc_docs(limit: int = 12) -> Docs:
-    rows = jsonl(DATA / "arc" / "ARC-Easy-Test.jsonl", limit)
+    """ARC-Easy test questions with lm-eval's ``Question: … Answer:`` prompt."""
+    rows = jsonl(data_dir() / "arc" / "ARC-Easy-Test.jsonl", limit)
     return [(f"Question: {row['question']['stem']}\nAnswer:", [" " + c["text"] for c in row["question"]["choices"]]) for row in rows]
 
 
@@ -57,14 +68,21 @@ def choice_requests(docs: Docs) -> list[Instance]:
 
 
 def gsm8k_requests(limit: int = 6, until: list[str] | None = None, max_gen_toks: int = 32) -> list[Instance]:
-    rows = jsonl(DATA / "gsm8k" / "test.jsonl", limit)
+    """Greedy ``generate_until`` requests on GSM8K questions (lm-eval's stop strings by default)."""
+    rows = jsonl(data_dir() / "gsm8k" / "test.jsonl", limit)
     settings = {"until": until or GSM8K_STOPS, "max_gen_toks": max_gen_toks, "do_sample": False}
     return [Instance("generate_until", {}, (f"Question: {row['question']}\nAnswer:", dict(settings)), i) for i, row in enumerate(rows)]
 
 
+def wikitext_rows() -> list[str]:
+    """The WikiText-2 raw test split, one string per row."""
+    with (data_dir() / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").open() as handle:
+        return [json.loads(line)["text"] for line in handle]
+
+
 def wikitext_articles(limit: int = 3, max_chars: int | None = 2500) -> list[str]:
     """Whole articles (split at ' = Title = ' rows, as lm-eval's wikitext task does), optionally clipped."""
-    rows = [json.loads(line)["text"] for line in (DATA / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").open()]
+    rows = wikitext_rows()
     starts = [i for i, row in enumerate(rows) if row.startswith(" = ") and not row.startswith(" = =")]
     articles = ["".join(rows[a:b]) for a, b in itertools.pairwise(starts)]
     return [article[:max_chars] for article in articles[:limit]]
@@ -72,7 +90,7 @@ def wikitext_articles(limit: int = 3, max_chars: int | None = 2500) -> list[str]
 
 def bpe_training_text(limit_chars: int = 400_000) -> list[str]:
     """Real text for BPE merges: WikiText-2 test rows plus some HellaSwag and PubMedQA."""
-    texts = [json.loads(row)["text"] for row in (DATA / "wikitext2" / "wikitext-2-raw-v1_test_rows.jsonl").open()]
+    texts = wikitext_rows()
     texts += [" ".join([context, *choices]) for context, choices in hellaswag_docs(300)]
     texts += [context for context, _ in pubmedqa_docs(100)]
     kept, total = [], 0

