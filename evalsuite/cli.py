@@ -261,21 +261,24 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     _console().print(f"weights sha256 {detail.model.weights_sha256}; backend {run_row.backend}; seed {run_row.seed}; chat template {run_row.apply_chat_template}")
     if run_row.error:
         _console().print(f"[red]error:[/] {run_row.error}")
+    if run_row.status in ("interrupted", "failed"):
+        _console().print(f"resume it with `evalsuite run ... --resume {run_id}` (from any host; finished requests are kept)", highlight=False)
     _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
-    _print_attempts(attempts)
+    _print_attempts(attempts, run_row.status)
     _print_cache_sources(run_id, db or default_db())
     _print_run_metrics(run_id, db or default_db())
 
 
-def _print_attempts(attempts: list[Any]) -> None:
+def _print_attempts(attempts: list[Any], run_status: str) -> None:
     """One line per attempt: a resumed run says where, when and with what each part was computed."""
     total = sum(a.duration_s or 0.0 for a in attempts)
     _console().print(f"{len(attempts)} attempt(s), {total:.1f} s in all", highlight=False)
     for a in attempts:
         versions = a.versions or {}
         libraries = ", ".join(f"{name} {versions[name]}" for name in ("evalsuite", "lm_eval", "torch") if name in versions)
+        outcome = "interrupted (no heartbeat)" if a.outcome == "running" and run_status == "interrupted" else a.outcome
         _console().print(
-            f"  attempt {a.attempt}: {a.outcome} on {a.host} (pid {a.pid}), started {a.started_at:%Y-%m-%d %H:%M:%S}, "
+            f"  attempt {a.attempt}: {outcome} on {a.host} (pid {a.pid}), started {a.started_at:%Y-%m-%d %H:%M:%S}, "
             f"{a.duration_s or 0.0:.1f} s; {libraries}",
             highlight=False,
         )

@@ -34,16 +34,16 @@ JUDGE_NAME = "pico-judge"
 JUDGE_BASE = "pico-s"
 TRAIN_PROBLEMS = slice(3000, 4800)  # GSM8K train rows after the 3000 used as chat turns
 HELDOUT_PROBLEMS = 150  # first GSM8K test rows, for the held-out verdict accuracy
-STEPS = 80
+STEPS = 300  # 80 steps left every verdict a tie (loss stuck at ln 2); 300 learn the cues
 BATCH = 16
-PEAK_LR = 2e-3
+PEAK_LR = 3e-3
 MAX_TOKENS = 1024
 BAD_KINDS = ("empty", "other problem's answer", "first quarter")
 
 
 @dataclass(frozen=True)
 class JudgeExample:
-    """One supervised verdict: prompt token ids and the verdict letter's token ids (+ eos)."""
+    """One supervised verdict: prompt token ids and the verdict letter's token id."""
 
     context: list[int]
     target: list[int]
@@ -100,14 +100,14 @@ def judge_examples(tokenizer: PreTrainedTokenizerFast, problems: list[tuple[str,
         a, b = (better, worse) if better_first else (worse, better)
         context = tokenizer(judge_context(tokenizer, question, a, b), add_special_tokens=False)["input_ids"]
         verdict = VERDICT_TOKENS[0] if better_first else VERDICT_TOKENS[1]
-        target = tokenizer(verdict + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        target = tokenizer(verdict, add_special_tokens=False)["input_ids"]
         if len(context) + len(target) <= MAX_TOKENS:
             examples.append(JudgeExample(context, target))
     return examples
 
 
 def _batch(examples: list[JudgeExample], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ids, attention mask, and labels that supervise only the verdict (+ eos)."""
+    """Right-padded ids, attention mask, and labels that supervise only the verdict letter."""
     width = max(len(e.context) + len(e.target) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), -100, dtype=torch.long)
@@ -123,7 +123,7 @@ def _batch(examples: list[JudgeExample], pad_id: int) -> tuple[torch.Tensor, tor
 def train_judge(model: LlamaForCausalLM, examples: list[JudgeExample], pad_id: int, seed: int) -> tuple[float, float]:
     """AdamW on the verdict tokens only; returns (seconds, mean loss of the last 10 steps)."""
     rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PEAK_LR, betas=(0.9, 0.95), weight_decay=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=PEAK_LR, betas=(0.9, 0.95), weight_decay=0.0)  # no decay: few steps
     model.train()
     started, recent = time.perf_counter(), []
     for step in range(STEPS):
@@ -170,9 +170,9 @@ def judge_card_section(trained: JudgeScore, untrained: JudgeScore, seconds: floa
     """The model card's judge section (held-out verdict accuracy against the model it started from)."""
     return f"""## Judge training
 
-Starts from the chat-tuned `demo/{JUDGE_BASE}` weights, then {STEPS} AdamW steps (peak learning rate {PEAK_LR},
+Starts from the chat-tuned `demo/{JUDGE_BASE}` weights, then {STEPS} AdamW steps (no weight decay, peak learning rate {PEAK_LR},
 cosine decay to 10%, batches of {BATCH}) on `evalsuite arena judge`'s own prompt through the chat template,
-supervising only the verdict letter and `</s>`: GSM8K train problems {TRAIN_PROBLEMS.start}–{TRAIN_PROBLEMS.stop - 1}, the real worked
+supervising only the verdict letter: GSM8K train problems {TRAIN_PROBLEMS.start}–{TRAIN_PROBLEMS.stop - 1}, the real worked
 answer against a worse one ({", ".join(BAD_KINDS)}, in turn), the better answer shown as A in half of the
 pairs. {seconds:.0f} s on 1 CPU thread; final loss {loss:.3f}.
 

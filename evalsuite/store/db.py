@@ -38,7 +38,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"  # the first released schema (SCHEMA_VERSION 1), as made by create_all before Alembic
 LOCK_TIMEOUT_S = 300  # a schema upgrade of a large database may take a while; waiting processes give up after this
 PG_ADVISORY_LOCK_KEY = 0x65766C73  # "evls": one lock id for evalsuite's schema upgrades on a PostgreSQL server
-_FRESH_FROM_METADATA = True  # TEMPORARY: see _upgrade_locked
 CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new database"
 
 
@@ -213,17 +212,6 @@ def _upgrade_locked(connection: Connection, *, create: bool) -> None:
         if state == "v1":
             command.stamp(config, BASELINE_REVISION)
             connection.commit()
-        if state == "empty" and _FRESH_FROM_METADATA:  # TEMPORARY (H3 at work): removed when revision 0002 is final
-            from sqlmodel import SQLModel
-
-            from evalsuite.store import schema
-
-            SQLModel.metadata.create_all(connection)
-            for version in range(1, schema.SCHEMA_VERSION + 1):
-                connection.execute(text("INSERT INTO schema_migration (version, applied_at) VALUES (:v, CURRENT_TIMESTAMP)"), {"v": version})
-            command.stamp(config, "head")
-            connection.commit()
-            return
     with _foreign_keys_off(connection):
         command.upgrade(config, "head")
         connection.commit()
@@ -263,14 +251,23 @@ def _foreign_keys_off(connection: Connection) -> Iterator[None]:
 def _schema_lock(engine: Engine, lock_path: Path | None) -> Iterator[None]:
     """One process at a time upgrades a database: a lock file for SQLite, an advisory lock on PostgreSQL."""
     if lock_path is not None:
+        lock = FileLock(str(lock_path))
         try:
-            with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
-                yield
+            lock.acquire(timeout=LOCK_TIMEOUT_S)
         except FileLockTimeout as exc:
             raise DatabaseError(
                 f"another process has held the schema lock {lock_path} for {LOCK_TIMEOUT_S} s",
                 "wait for the other evalsuite process, or delete the .lock file if none is running",
             ) from exc
+        except PermissionError as exc:
+            raise DatabaseError(
+                f"cannot create {lock_path} to upgrade the database's schema: {exc.strerror}",
+                "open it once from an account that may write its folder",
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
         return
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:

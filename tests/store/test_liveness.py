@@ -196,3 +196,20 @@ def test_same_answers_stored_by_two_runs_at_once_do_not_collide(database: Databa
     assert errors == []
     assert queries.cached_responses(database, list(responses)) == {key: list(value) for key, value in responses.items()}
     assert queries.count_cached(database, "model-key") == 50
+
+
+def test_results_show_and_list_an_interrupted_run_with_its_attempts(database: Database) -> None:
+    from typer.testing import CliRunner
+
+    from evalsuite.cli import app
+
+    run_id = _new_run(database)
+    _age(_db_path(database), run_id, 61)
+    shown = CliRunner().invoke(app, ["results", "show", str(run_id), "--db", str(_db_path(database))], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert f"run {run_id} — m (m) — interrupted" in shown.stdout
+    assert f"resume it with `evalsuite run ... --resume {run_id}` (from any host; finished requests are kept)" in shown.stdout
+    assert "1 attempt(s)" in shown.stdout and "attempt 1: interrupted (no heartbeat) on host-a" in shown.stdout
+    listed = CliRunner().invoke(app, ["results", "list", "--status", "interrupted", "--db", str(_db_path(database))], env={"COLUMNS": "200"})
+    row = next(line for line in listed.stdout.splitlines() if line.strip().startswith(str(run_id)) or f"│ {run_id} " in line)
+    assert "interrupted" in row

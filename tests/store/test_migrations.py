@@ -166,8 +166,12 @@ def _open_after(barrier: multiprocessing.synchronize.Barrier, path: str) -> None
     open_database(path).close()
 
 
-def test_eight_processes_creating_one_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["new", "v1"])
+def test_eight_processes_opening_one_database_at_once_all_succeed(tmp_path: Path, start: str) -> None:
+    """A new database is created once, an old one upgraded once, whoever comes first (the schema lock)."""
     path = tmp_path / "race.db"
+    if start == "v1":
+        shutil.copy(V1_DB, path)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(8)
     processes = [context.Process(target=_open_after, args=(barrier, str(path))) for _ in range(8)]
@@ -179,3 +183,4 @@ def test_eight_processes_creating_one_new_database_at_once_all_succeed(tmp_path:
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
         assert [row[0] for row in connection.execute("SELECT version FROM schema_migration ORDER BY version")] == list(range(1, SCHEMA_VERSION + 1))
+        assert connection.execute("SELECT count(*) FROM run_attempt").fetchone()[0] == (2 if start == "v1" else 0)
