@@ -95,6 +95,12 @@ def gsm8k_jsonl(path: Path) -> list[Record]:
     ]
 
 
+def winogrande_jsonl(path: Path) -> list[Record]:
+    """``{sentence, option1, option2, answer}`` JSONL is the ``allenai/winogrande`` schema; checked, answer as text."""
+    names = ("sentence", "option1", "option2", "answer")
+    return [{name: str(_field(item, name, path, where)) for name in names} for where, item in _jsonl(path)]
+
+
 def _mc_targets(targets: Mapping[str, int]) -> dict[str, list[Any]]:
     """``{answer text: 0|1}`` (file order kept) → ``{"choices": [...], "labels": [...]}``."""
     return {"choices": list(targets.keys()), "labels": [int(v) for v in targets.values()]}

@@ -272,8 +272,24 @@ def test_offline_task_without_fewshot_split_refuses_shots(shared_data: Path) -> 
 
 
 def test_task_without_local_copy_says_it_needs_the_hub(shared_data: Path) -> None:
-    with pytest.raises(TaskFileError, match="needs the dataset 'allenai/winogrande' from the Hugging Face Hub"):
-        load_tasks([TaskSpec("winogrande")], data_dir=shared_data)
+    with pytest.raises(TaskFileError, match="needs the dataset 'baber/piqa' from the Hugging Face Hub"):
+        load_tasks([TaskSpec("piqa")], data_dir=shared_data)
+
+
+def test_winogrande_offline_maps_the_rebuilt_dev_set(shared_data: Path) -> None:
+    """The local WinoGrande (Hub schema) serves lm-eval's own task: choices and targets as its functions give them."""
+    from lm_eval.tasks.winogrande import preprocess_winogrande as reference
+
+    raw = read_jsonl(shared_data / "winogrande" / "dev_hf_schema_reconstructed.jsonl")
+    task = load_tasks([TaskSpec("winogrande", num_fewshot=0)], data_dir=shared_data).leaves["winogrande"]
+    assert len(task.eval_docs) == len(raw) == 1267
+    for index in (0, 1, 1266):
+        doc, expected = task.eval_docs[index], raw[index]
+        assert task.doc_to_choice(doc) == reference.doc_to_choice(expected)
+        assert task.doc_to_target(doc) == reference.doc_to_target(expected)
+        assert task.doc_to_text(doc) == {"1": 0, "2": 1}[expected["answer"]]
+    with pytest.raises(TaskFileError, match="no 'train' split"):
+        load_tasks([TaskSpec("winogrande", num_fewshot=5)], data_dir=shared_data)
 
 
 def test_data_dir_missing_file_names_it(tmp_path: Path) -> None:
