@@ -54,6 +54,18 @@ class Shape:
     options: dict[str, Any]
 
 
+# The body both shapes share: hidden 768, 12 layers of 12 heads (head_dim 64), MLP 2048, window 2048.
+_BODY: dict[str, Any] = {
+    "hidden_size": 768,
+    "intermediate_size": 2048,
+    "layers": 12,
+    "heads": 12,
+    "kv_heads": 12,
+    "max_positions": 2048,
+    "initializer_range": 0.02,
+    "tie_word_embeddings": True,
+}
+
 SHAPES = {
     # The "~110M" Llama of the earlier figures. Its BPE is asked for 32000 words but the trainer
     # stops at 16,500 on the 400k-character training text, so the model has 97.6M parameters and
@@ -61,34 +73,14 @@ SHAPES = {
     "llama-110m": Shape(
         "llama-110m",
         "random Llama, hidden 768, 12 layers, MLP 2048, vocab 16,500 (tied), window 2048",
-        {
-            "tokenizer_vocab": 32000,
-            "hidden_size": 768,
-            "intermediate_size": 2048,
-            "layers": 12,
-            "heads": 12,
-            "kv_heads": 12,
-            "max_positions": 2048,
-            "initializer_range": 0.02,
-            "tie_word_embeddings": True,
-        },
+        {"tokenizer_vocab": 32000, **_BODY},
     ),
     # Head-light: the same body with a 4000-word vocabulary, so the vocabulary projection is ~3.5%
     # of the parameters, as in 7B-class models (Llama-2-7B: 32000 x 4096 / 6.7B = 1.9%).
     "head-light": Shape(
         "head-light",
         "random Llama, hidden 768, 12 layers, MLP 2048, vocab 4000 (tied), window 2048",
-        {
-            "tokenizer_vocab": 4000,
-            "hidden_size": 768,
-            "intermediate_size": 2048,
-            "layers": 12,
-            "heads": 12,
-            "kv_heads": 12,
-            "max_positions": 2048,
-            "initializer_range": 0.02,
-            "tie_word_embeddings": True,
-        },
+        {"tokenizer_vocab": 4000, **_BODY},
     ),
 }
 

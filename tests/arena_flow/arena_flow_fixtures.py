@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,10 +29,6 @@ SMALL_PROMPTS = [
     {"text": "Name three colours.", "category": "writing"},
     {"prompt": "Why is the sky blue?"},
 ]
-
-if str(LEADERBOARD_DIR) not in sys.path:  # the pages import board_ui from here
-    sys.path.insert(0, str(LEADERBOARD_DIR))
-
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
