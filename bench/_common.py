@@ -14,7 +14,7 @@ Protocol (bench/README.md, "How figures are taken"):
 
 Run benches from the repository root as modules (``python -m bench.bench_multiple_choice``):
 ``bench`` is a namespace of scripts, not part of the installed package, and nothing here edits
-``sys.path``.
+the import path.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from evalsuite.backends.registry import backend_help
 from evalsuite.cli_arena import arena_app
 from evalsuite.cli_cache import cache_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
@@ -57,7 +58,7 @@ def _split_csv(value: str | None) -> tuple[str, ...]:
 @handles_errors
 def run(
     model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m)."),
-    backend: str = typer.Option("transformers", help="transformers (evalsuite's scorer), vllm, or hf (lm-eval's HFLM)."),
+    backend: str = typer.Option("transformers", help=backend_help()),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
     suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
     limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),

@@ -9,14 +9,19 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from evalsuite.backends.registry import backend_help
 from evalsuite.cli_common import DbOption, console, err_console, handles_errors
 from evalsuite.config import decode_scalar, default_db, parse_key_values
 from evalsuite.errors import ArenaError
+
+if TYPE_CHECKING:
+    from evalsuite.backends import BackendOptions
 
 arena_app = typer.Typer(
     help="Pairwise arena: prompts, model answers, votes (human or model judge), Elo / Bradley–Terry ratings.",
@@ -25,7 +30,25 @@ arena_app = typer.Typer(
 prompts_app = typer.Typer(help="Arena prompts: add from a JSONL file or the shipped MT-Bench set, list.", no_args_is_help=True)
 arena_app.add_typer(prompts_app, name="prompts")
 
-_BACKEND_HELP = "transformers (default) or vllm (runs in a child process)."
+# Options `arena generate` and `arena judge` share: both load a model through the backend registry.
+BackendOption = typer.Option("transformers", help=backend_help(for_arena=True))
+DeviceOption = typer.Option("auto", help="cpu, cuda, cuda:N, or auto.")
+DtypeOption = typer.Option("auto", help="auto, float32, bfloat16, float16.")
+RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model.")
+TrustRemoteCodeOption = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run.")
+BackendArgOption = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_length=4096.")
+
+
+def _backend_options(
+    backend: str, device: str, dtype: str, seed: int, revision: str | None, trust_remote_code: bool, backend_arg: list[str]
+) -> BackendOptions:
+    """The flags every model-loading arena command takes, as the registry's BackendOptions."""
+    from evalsuite.backends import BackendOptions
+
+    return BackendOptions(
+        backend=backend, device=device, dtype=dtype, seed=seed, revision=revision, trust_remote_code=trust_remote_code,
+        args={key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")},
+    )
 
 
 def _open(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-def]
@@ -90,24 +113,26 @@ def prompts_list(
 @handles_errors
 def generate(
     model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias; answers are stored under this name."),
-    backend: str = typer.Option("transformers", help=_BACKEND_HELP),
+    backend: str = BackendOption,
     max_tokens: int = typer.Option(256, "--max-tokens", help="New tokens per answer at most."),
     temperature: float = typer.Option(0.0, help="0 = greedy (default); above 0 samples."),
     seed: int = typer.Option(0, help="Sampling seed (only with --temperature > 0)."),
     limit: int | None = typer.Option(None, help="Answer at most N prompts (oldest unanswered first)."),
     chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template [default: when it has one]."),
-    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto."),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
-    backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable)."),
+    device: str = DeviceOption,
+    dtype: str = DtypeOption,
+    revision: str | None = RevisionOption,
+    trust_remote_code: bool = TrustRemoteCodeOption,
+    backend_arg: list[str] = BackendArgOption,
     db: str | None = DbOption,
 ) -> None:
     """Generate answers to every prompt the model has not answered (loads MT-Bench if no prompts are stored)."""
     from evalsuite.arena.generate import GenerationRequest, generate_answers
 
+    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg)
     request = GenerationRequest(
-        model=model, db=db or default_db(), backend=backend, max_tokens=max_tokens, temperature=temperature,
-        seed=seed, limit=limit, chat_template=chat_template, device=device, dtype=dtype,
-        backend_args={key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")},
+        model=model, db=db or default_db(), options=options, max_tokens=max_tokens, temperature=temperature,
+        limit=limit, chat_template=chat_template,
     )
     report = generate_answers(request)
     if report.loaded_mt_bench:
@@ -136,15 +161,20 @@ def _warn_generation(report, max_tokens: int) -> None:  # type: ignore[no-untype
 def judge(
     judge_model: str = typer.Option(..., "--judge", help="Model that votes (Hub id, local directory or demo alias); its name is the voter."),
     max_battles: int | None = typer.Option(None, "--max-battles", help="Judge at most N (prompt, pair) battles."),
-    backend: str = typer.Option("transformers", help=_BACKEND_HELP),
-    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto."),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    backend: str = BackendOption,
+    device: str = DeviceOption,
+    dtype: str = DtypeOption,
+    seed: int = typer.Option(0, help="The engine's seed (vLLM); verdicts are log-likelihoods, not samples."),
+    revision: str | None = RevisionOption,
+    trust_remote_code: bool = TrustRemoteCodeOption,
+    backend_arg: list[str] = BackendArgOption,
     db: str | None = DbOption,
 ) -> None:
     """Let a model vote on stored answer pairs (both orders; disagreement is a tie), stored as judge votes."""
     from evalsuite.arena.judge import JudgeRequest, run_judge
 
-    report = run_judge(JudgeRequest(judge=judge_model, db=db or default_db(), backend=backend, max_battles=max_battles, device=device, dtype=dtype))
+    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg)
+    report = run_judge(JudgeRequest(judge=judge_model, db=db or default_db(), options=options, max_battles=max_battles))
     console.print(
         f"{report.judge} judged {report.judged} battles: {report.wins_x} first-model wins, {report.wins_y} second-model wins, "
         f"{report.ties} ties; skipped {report.skipped_own} pairs with its own answers"
@@ -184,6 +214,7 @@ def ratings(
     db: str | None = DbOption,
 ) -> None:
     """Elo / Bradley–Terry ratings with bootstrap intervals, from stored votes or a battles file."""
+    from evalsuite.arena import voting
     from evalsuite.arena.battles import filter_battles, read_battles
     from evalsuite.arena.ratings import compute_ratings
     from evalsuite.store import arena_queries
@@ -194,7 +225,7 @@ def ratings(
     else:
         database = _open(db, create=False)
         try:
-            selected = arena_queries.vote_battles(database, include_judges=include_judges)
+            selected = voting.stored_battles(database, include_judges=include_judges)
             judged = arena_queries.vote_count(database, voter_kind="judge") if include_judges else 0
         finally:
             database.close()
@@ -229,12 +260,12 @@ def export(
     db: str | None = DbOption,
 ) -> None:
     """Write stored votes in FastChat's battles format (model_a, model_b, winner, tstamp, ...)."""
+    from evalsuite.arena import voting
     from evalsuite.arena.battles import battles_to_records, write_battles
-    from evalsuite.store import arena_queries
 
     database = _open(db, create=False)
     try:
-        battles = arena_queries.vote_battles(database, include_judges=include_judges)
+        battles = voting.stored_battles(database, include_judges=include_judges)
     finally:
         database.close()
     if output is None:

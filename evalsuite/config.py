@@ -14,14 +14,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evalsuite.backends.options import BackendOptions
+from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ConfigError
 
 ENV_DB = "EVALSUITE_DB"
 ENV_DATA_DIR = "EVALSUITE_DATA_DIR"
 DEFAULT_DB = Path("results") / "evalsuite.db"
-BACKENDS = ("transformers", "vllm", "hf")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # lm-eval's CLI defaults, kept so that runs without --seed match `lm_eval` exactly.
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
@@ -102,14 +101,8 @@ class RunConfig:
             raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}", "pass a non-negative --seed, e.g. --seed 1234")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             raise ConfigError(f"--num-fewshot must be 0 or more, got {self.num_fewshot}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"unknown backend {self.backend!r}", f"choose one of: {', '.join(BACKENDS)}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"unknown dtype {self.dtype!r}", f"choose one of: {', '.join(DTYPES)}")
-        if self.device.split(":")[0] not in DEVICES:
-            raise ConfigError(f"unknown device {self.device!r}", "use cpu, cuda, cuda:N or auto")
-        if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
-            raise ConfigError(f"--batch-size must be a positive integer or 'auto', got {self.batch_size!r}")
+        backend_entry(self.backend)
+        self.backend_options().check_values()
         if self.tasks and self.suite:
             raise ConfigError("pass either --tasks or --suite, not both")
         if not self.tasks and not self.suite and not self.text_file:
@@ -133,6 +126,14 @@ class RunConfig:
     def backend_kwargs(self) -> dict[str, Any]:
         """--backend-arg KEY=VALUE pairs with ints, floats and booleans decoded."""
         return {key: decode_scalar(value) for key, value in self.backend_args}
+
+    def backend_options(self) -> BackendOptions:
+        """What the backend registry builds this run's model from (vLLM's seed: lm-eval's random seed)."""
+        return BackendOptions(
+            backend=self.backend, device=self.device, dtype=self.dtype, batch_size=self.batch_size,
+            seed=self.seeds["random"], revision=self.revision, trust_remote_code=self.trust_remote_code,
+            args=self.backend_kwargs(),
+        )
 
     def generation_kwargs(self) -> dict[str, Any]:
         """--gen-kwarg KEY=VALUE pairs decoded, the known keys checked for type and range."""

@@ -23,12 +23,12 @@ from types import FrameType
 from typing import Any
 
 from evalsuite import environment, results_layout, run_plan
-from evalsuite.backends import check_backend_options, close_backend
+from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
 from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
 from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
-from evalsuite.models import ModelSpec, resolve_model
+from evalsuite.models import ModelSpec
 from evalsuite.store import queries
 from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
@@ -77,7 +77,7 @@ def validate(config: RunConfig) -> str:
     """
     if config.output is not None:
         check_writable_output(config.output, "--output")
-    return check_backend_options(config)
+    return check_backend_options(config.backend_options())
 
 
 def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
@@ -104,7 +104,7 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
     for line in run_plan.header_lines(run_plan.plan([t for _, t in loaded_tasks], config.limit), config.model):
         report(line)  # the run header: what will run, said before the model loads
-    model = resolve_model(config.model, revision=config.revision, trust_remote_code=config.trust_remote_code)
+    model = resolve(config.model, config.backend_options())
     identity = build_identity(config, model, device)
     start = _start_or_resume(database, config, model, specs, identity)
     run_id = start.run_id
@@ -217,9 +217,7 @@ def _start_or_resume(
 
 def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
     """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
-    from evalsuite.backends import build_backend
-
-    inner = build_backend(config, model)
+    inner = load_backend(model, config.backend_options())
     chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
     flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
     return CachedLM(

@@ -19,7 +19,7 @@ from evalsuite.arena.battles import (
     write_battles,
 )
 from evalsuite.arena.pairing import choose_pair, pair_counts_from_battles, pair_weights
-from evalsuite.arena.prompts import PromptInput, mt_bench_prompts, read_prompt_file
+from evalsuite.arena.prompts import mt_bench_prompts, read_prompt_file
 from evalsuite.arena.ratings import (
     ModelRating,
     RatingTable,
@@ -33,7 +33,7 @@ _LAZY = {
     "GenerationRequest": "evalsuite.arena.generate",
     "GenerationReport": "evalsuite.arena.generate",
     "generate_answers": "evalsuite.arena.generate",
-    "answer_model_key": "evalsuite.arena.generate",
+    "answer_model_key": "evalsuite.arena.contestant",
     "JudgeRequest": "evalsuite.arena.judge",
     "JudgeReport": "evalsuite.arena.judge",
     "run_judge": "evalsuite.arena.judge",
@@ -47,7 +47,6 @@ __all__ = [
     "JudgeReport",
     "JudgeRequest",
     "ModelRating",
-    "PromptInput",
     "RatingTable",
     "answer_model_key",
     "battles_from_records",

@@ -18,38 +18,32 @@ drop its beginning silently), and the report counts it, as it counts empty answe
 Answers are written chunk by chunk, so an interrupted run keeps what it finished
 and the next run continues with the prompts still unanswered.
 
-vLLM starts worker processes with ``spawn``, which re-imports the parent's
-``__main__``; that breaks under an interactive or embedded interpreter (pytest,
-Streamlit, ``python -c``). :func:`generate_answers` therefore runs vLLM generation
-in a fresh ``python -m evalsuite.arena.generate`` child whose main module is this
-import-safe file, and reads its report back as JSON.
+The model loads through the one backend registry (:mod:`evalsuite.backends.registry`)
+from the request's :class:`BackendOptions`, as in `evalsuite run`: revision, seed,
+trust-remote-code and every ``--backend-arg`` reach it. vLLM runs in a child
+process (:mod:`evalsuite.arena.child`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
-import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from evalsuite import errors
+from evalsuite.arena.child import run_in_child
+from evalsuite.arena.contestant import answer_model_key, has_chat_template
 from evalsuite.arena.prompts import mt_bench_prompts
-from evalsuite.backends import VLLM_INSTALL_HINT, close_backend, import_backend_module, pick_device
-from evalsuite.errors import ArenaError, BackendNotInstalledError, EvalsuiteError
+from evalsuite.backends import BackendOptions, check_backend_options, close_backend, load_backend, resolve
+from evalsuite.backends.registry import backend_entry
+from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 
 if TYPE_CHECKING:
-    from lm_eval.api.model import TemplateLM
-
     from evalsuite.models import ModelSpec
 
-BACKENDS = ("transformers", "vllm")
 DEFAULT_MAX_TOKENS = 256
 PLAIN_PROMPT = "Question: {prompt}\nAnswer:"
 PLAIN_STOP = "\nQuestion:"
@@ -62,33 +56,33 @@ class GenerationRequest:
     Attributes:
         model: Hub id, local directory or demo alias; also the name answers are stored under.
         db: database path or SQLAlchemy URL.
-        backend: ``transformers`` or ``vllm``.
+        options: how the model loads (backend, device, dtype, seed, revision, backend args);
+            ``options.seed`` also seeds sampling (only matters with a temperature).
         max_tokens: new tokens per answer at most.
         temperature: 0 means greedy decoding.
-        seed: sampling seed (only matters with a temperature).
         limit: answer at most this many prompts (oldest unanswered first).
         chat_template: None applies the tokenizer's chat template when it has one.
         chunk_size: prompts generated together and then stored.
-        device, dtype: as for `evalsuite run`.
-        backend_args: extra keyword arguments for the backend class.
     """
 
     model: str
     db: str
-    backend: str = "transformers"
+    options: BackendOptions = field(default_factory=BackendOptions)
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
-    seed: int = 0
     limit: int | None = None
     chat_template: bool | None = None
     chunk_size: int = 8
-    device: str = "auto"
-    dtype: str = "auto"
-    backend_args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenerationRequest:
+        """The inverse of ``dataclasses.asdict`` (the request crosses to a child process as JSON)."""
+        return cls(**{**data, "options": BackendOptions.from_json(data["options"])})
 
     def check(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ArenaError(f"unknown backend {self.backend!r} for arena answers", hint=f"use one of {', '.join(BACKENDS)}")
+        """Plain values, checked before the database opens or a model loads."""
+        backend_entry(self.options.backend, for_arena=True)
+        self.options.check_values()
         if self.max_tokens < 1:
             raise ArenaError(f"--max-tokens must be at least 1, got {self.max_tokens}", hint="pass e.g. --max-tokens 256")
         if self.temperature < 0:
@@ -97,9 +91,6 @@ class GenerationRequest:
             raise ArenaError(f"--limit must be 0 or more, got {self.limit}")
         if self.chunk_size < 1:
             raise ArenaError(f"chunk size must be at least 1, got {self.chunk_size}")
-        for option in ("dtype", "device"):
-            if option in self.backend_args:
-                raise ArenaError(f"--backend-arg {option}=… duplicates an option", hint=f"pass --{option} instead")
 
 
 @dataclass(frozen=True)
@@ -113,41 +104,6 @@ class GenerationReport:
     empty: int = 0
     too_long: int = 0
     context_tokens: int | None = None
-
-
-def answer_model_key(spec: ModelSpec) -> str:
-    """The identity arena answers are stored under: sha256 over weights, tokenizer, config and revision.
-
-    Generation settings are stored beside each answer (``Completion.settings``) but are
-    not part of the key: one model is one contestant however it was sampled.
-    """
-    parts = {
-        "weights_sha256": spec.weights_sha256,
-        "tokenizer_sha256": getattr(spec, "tokenizer_sha256", ""),
-        "config_sha256": getattr(spec, "config_sha256", ""),
-        "revision": spec.revision or "",
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-# ---------------------------------------------------------------- backends
-
-
-def load_lm(spec: ModelSpec, backend: str, device: str = "auto", dtype: str = "auto", **backend_args: Any) -> TemplateLM:
-    """The backend's lm-eval LM for a resolved model (arena answers and the judge share it)."""
-    if backend == "vllm":
-        if importlib.util.find_spec("vllm") is None:
-            raise BackendNotInstalledError("--backend vllm needs the vllm package, which is not installed", VLLM_INSTALL_HINT)
-        module = import_backend_module("evalsuite.backends.vllm", VLLM_INSTALL_HINT)
-        return module.VLLMLM(str(spec.path), dtype=dtype, **backend_args)  # type: ignore[no-any-return]
-    if backend == "transformers":
-        module = import_backend_module("evalsuite.backends.transformers", "pip install evalsuite")
-        return module.TransformersLM(str(spec.path), device=pick_device(device), dtype=dtype, **backend_args)  # type: ignore[no-any-return]
-    raise ArenaError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
-
-
-def has_chat_template(lm: Any) -> bool:
-    return bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
 
 
 def format_prompt(lm: Any, prompt: str, use_chat_template: bool) -> str:
@@ -183,26 +139,26 @@ def generate_answers(request: GenerationRequest, show_progress: bool = True) -> 
     Loads MT-Bench's 80 prompts first when the prompt table is empty.
     """
     request.check()
-    if request.backend == "vllm":
-        return _generate_in_child(request)
+    if backend_entry(request.options.backend).child_process:
+        return GenerationReport(**run_in_child(generate_in_process, request))
     return generate_in_process(request, show_progress)
 
 
 def generate_in_process(request: GenerationRequest, show_progress: bool) -> GenerationReport:
-    from evalsuite.models import resolve_model
-
+    """Answer in this interpreter; the backend's options are checked before the database opens."""
+    check_backend_options(request.options)
     database = open_database(request.db)
     try:
         loaded_mt_bench = False
         if arena_queries.prompt_count(database) == 0:
             arena_queries.add_prompts(database, mt_bench_prompts())
             loaded_mt_bench = True
-        spec = resolve_model(request.model)
+        spec = resolve(request.model, request.options)
         key = answer_model_key(spec)
         todo = arena_queries.prompts_without_answer(database, key, request.limit)
         outcome = _Outcome()
         if todo:
-            lm = load_lm(spec, request.backend, request.device, request.dtype, **request.backend_args)
+            lm = load_backend(spec, request.options)
             try:
                 outcome = _answer(database, request, spec, lm, todo, show_progress)
             finally:
@@ -235,10 +191,10 @@ def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any,
         raise ArenaError(f"{request.model} has no chat template", hint="drop --chat-template, or use a chat model")
     gen_kwargs = _gen_kwargs(request, use_chat)
     settings = {
-        "backend": request.backend, "max_tokens": request.max_tokens, "temperature": request.temperature,
-        "greedy": request.temperature == 0, "seed": request.seed, "chat_template": use_chat,
+        "backend": request.options.backend, "max_tokens": request.max_tokens, "temperature": request.temperature,
+        "greedy": request.temperature == 0, "seed": request.options.seed, "chat_template": use_chat,
         "prompt_format": "chat_template" if use_chat else PLAIN_PROMPT, "stop": gen_kwargs["until"],
-        "weights_sha256": spec.weights_sha256, "revision": spec.revision,
+        "backend_args": request.options.args, "weights_sha256": spec.weights_sha256, "revision": spec.revision,
         "tokenizer_sha256": getattr(spec, "tokenizer_sha256", None), "config_sha256": getattr(spec, "config_sha256", None),
     }
     key = answer_model_key(spec)
@@ -246,7 +202,7 @@ def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any,
     if request.temperature > 0:
         import torch
 
-        torch.manual_seed(request.seed)
+        torch.manual_seed(request.options.seed)
     with tqdm(total=len(todo), desc=f"answers from {request.model}", unit="prompt", disable=not show_progress, file=sys.stderr) as bar:
         for start in range(0, len(todo), request.chunk_size):
             framed = [(prompt, format_prompt(lm, prompt.text, use_chat)) for prompt in todo[start : start + request.chunk_size]]
@@ -259,54 +215,3 @@ def _answer(database: Any, request: GenerationRequest, spec: ModelSpec, lm: Any,
                     outcome.empty += not text
             bar.update(len(framed))
     return outcome
-
-
-# ---------------------------------------------------------------- vLLM in a child process
-
-
-def run_in_child(kind: str, request: Any) -> dict[str, Any]:
-    """Run ``generate`` or ``judge`` with this module as ``__main__`` in a new interpreter.
-
-    Progress and vLLM's logs go to the shared stderr; the last stdout line is the
-    report (or the user error, re-raised here as the same class).
-    """
-    command = [sys.executable, "-m", "evalsuite.arena.generate", kind, json.dumps(asdict(request))]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    lines = done.stdout.strip().splitlines()
-    try:
-        reply = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:
-        reply = {}
-    if "error" in reply:
-        error_class = getattr(errors, reply.get("kind", ""), EvalsuiteError)
-        raise error_class(reply["error"], reply.get("hint"))
-    if done.returncode != 0 or "report" not in reply:
-        raise errors.BackendError(
-            f"the vLLM {kind} process exited with status {done.returncode}",
-            hint="rerun with --backend transformers, or see the messages above",
-        )
-    return dict(reply["report"])
-
-
-def _generate_in_child(request: GenerationRequest) -> GenerationReport:
-    return GenerationReport(**run_in_child("generate", request))
-
-
-def _child_main(argv: list[str]) -> int:
-    kind, payload = argv[1], json.loads(argv[2])
-    try:
-        if kind == "judge":
-            from evalsuite.arena import judge
-
-            report: Any = judge.judge_in_process(judge.JudgeRequest(**payload), show_progress=True)
-        else:
-            report = generate_in_process(GenerationRequest(**payload), show_progress=True)
-    except EvalsuiteError as error:
-        print(json.dumps({"error": error.message, "hint": error.hint, "kind": type(error).__name__}))
-        return 1
-    print(json.dumps({"report": asdict(report)}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv))

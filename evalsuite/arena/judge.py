@@ -19,6 +19,9 @@ rates pairs that contain its own answers (self-preference: the same model identi
 or the same name), and never judges the same (prompt, pair of model identities)
 twice, so reruns continue where the last stopped. A pair whose judge prompt does not
 fit the judge's context is skipped and counted, never judged from a cut prompt.
+
+The judge loads through the one backend registry from the request's
+:class:`BackendOptions`, exactly as `arena generate` and `evalsuite run` load models.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalsuite.arena.generate import BACKENDS, answer_model_key, has_chat_template, load_lm
-from evalsuite.backends import close_backend
+from evalsuite.arena import voting
+from evalsuite.arena.child import run_in_child
+from evalsuite.arena.contestant import answer_model_key, has_chat_template
+from evalsuite.backends import BackendOptions, check_backend_options, close_backend, load_backend, resolve
+from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import Database, open_database
@@ -48,17 +54,22 @@ CHUNK_BATTLES = 8  # pairs scored together, then stored
 
 @dataclass(frozen=True)
 class JudgeRequest:
+    """One `evalsuite arena judge`: who judges, where the answers are, how the judge loads, how many pairs."""
+
     judge: str
     db: str
-    backend: str = "transformers"
+    options: BackendOptions = field(default_factory=BackendOptions)
     max_battles: int | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    backend_args: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JudgeRequest:
+        """The inverse of ``dataclasses.asdict`` (the request crosses to a child process as JSON)."""
+        return cls(**{**data, "options": BackendOptions.from_json(data["options"])})
 
     def check(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ArenaError(f"unknown backend {self.backend!r} for the judge", hint=f"use one of {', '.join(BACKENDS)}")
+        """Plain values, checked before the database opens or a model loads."""
+        backend_entry(self.options.backend, for_arena=True)
+        self.options.check_values()
         if self.max_battles is not None and self.max_battles < 0:
             raise ArenaError(f"--max-battles must be 0 or more, got {self.max_battles}")
 
@@ -153,23 +164,21 @@ def judge_outcomes(lm: Any, pairs: Sequence[PairToJudge]) -> list[str]:
 def run_judge(request: JudgeRequest, show_progress: bool = True) -> JudgeReport:
     """Judge unjudged pairs with ``request.judge`` and store the verdicts as judge votes."""
     request.check()
-    if request.backend == "vllm":
-        from evalsuite.arena.generate import run_in_child
-
-        return JudgeReport(**run_in_child("judge", request))
+    if backend_entry(request.options.backend).child_process:
+        return JudgeReport(**run_in_child(judge_in_process, request))
     return judge_in_process(request, show_progress)
 
 
 def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
-    from evalsuite.models import resolve_model
-
+    """Judge in this interpreter; the backend's options are checked before the database opens."""
+    check_backend_options(request.options)
     database = open_database(request.db)
     counts = {"a": 0, "b": 0, "tie": 0, "too_long": 0}
     try:
-        spec = resolve_model(request.judge)
+        spec = resolve(request.judge, request.options)
         pairs, skipped_own = pairs_to_judge(database, request.judge, request.max_battles, answer_model_key(spec))
         if pairs:
-            lm = load_lm(spec, request.backend, request.device, request.dtype, **request.backend_args)
+            lm = load_backend(spec, request.options)
             try:
                 _judge_all(database, request.judge, lm, pairs, counts, show_progress)
             finally:
@@ -203,5 +212,5 @@ def _judge_all(database: Database, judge: str, lm: Any, pairs: list[PairToJudge]
 
 
 def _store_verdict(database: Database, judge: str, pair: PairToJudge, outcome: str) -> None:
-    battle = arena_queries.issue_battle_for(database, judge, pair.prompt_id, pair.model_x, pair.model_y)
+    battle = voting.issue_battle_for(database, judge, pair.prompt_id, pair.model_x, pair.model_y)
     arena_queries.record_vote(database, battle.token, outcome, judge, voter_kind="judge", position_a="both")

@@ -17,25 +17,16 @@ category), in ``tasks/arena/mt_bench_questions.jsonl``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import ArenaError
+from evalsuite.store.arena_queries import PromptInput
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 MT_BENCH_FILE = Path("arena") / "mt_bench_questions.jsonl"
 MT_BENCH_SOURCE = "mt-bench"
 _FILE_HINT = 'write one JSON object per line, e.g. {"prompt": "Explain TCP slow start.", "category": "stem"}'
-
-
-@dataclass(frozen=True)
-class PromptInput:
-    """A prompt to add to the arena: its text, category and where it came from."""
-
-    text: str
-    category: str | None = None
-    source: str | None = None
 
 
 def read_prompt_file(path: str | Path) -> list[PromptInput]:

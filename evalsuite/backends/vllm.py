@@ -44,7 +44,6 @@ from lm_eval.models.utils import (
 )
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
-from evalsuite.backends import VLLM_INSTALL_HINT
 from evalsuite.backends._hf_tokenizer import HFTokenizerRules
 from evalsuite.backends._stderr_tail import StderrTail
 from evalsuite.backends._vllm_scoring import (
@@ -57,6 +56,7 @@ from evalsuite.backends._vllm_scoring import (
     score_job,
     warmup_prefixes,
 )
+from evalsuite.backends.registry import VLLM_INSTALL_HINT
 from evalsuite.errors import BackendError, BackendNotInstalledError, RequestError
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,12 @@
-"""Every arena read and write: prompts, answers, battles and votes.
+"""Every arena read and write: prompts, answers, battles and votes — rows only, no policy.
 
-The voting page, the CLI and the judge call these functions and nothing else.
+Which prompt and pair a voter sees is the arena's decision (``evalsuite.arena.voting``,
+which calls :func:`store_battle`); this module only reads and writes rows, so the
+store never imports the arena.
 
-Votes are protected by the battle table. The server *issues* a battle — a random
-prompt, two different models chosen by :func:`evalsuite.arena.pairing.choose_pair`,
-and an unguessable token from :func:`secrets.token_urlsafe` — and the page only ever
+Votes are protected by the battle table. The server *issues* a battle — a stored
+prompt, two different answers to it, and an unguessable token from
+:func:`secrets.token_urlsafe` (:func:`store_battle`) — and the page only ever
 holds the token and the two answer texts. A vote quotes the token; the models it
 counts for are read from the stored battle, never from the client. A token can be
 claimed once: :func:`record_vote` flips ``battle.voted`` with a single conditional
@@ -16,7 +18,7 @@ with a write waits on the busy timeout for the lock, where one that reads and th
 writes can fail at once with "database is locked".
 
 Contestants are model *identities*, not names. Every answer carries a ``model_key``
-(``evalsuite.arena.generate.answer_model_key``: a hash of the weights, tokenizer
+(``evalsuite.arena.contestant.answer_model_key``: a hash of the weights, tokenizer
 files, config and revision), and battles and votes carry the keys of the two answers
 shown. New weights saved under an old name therefore answer every prompt again, and
 their votes never merge with the old model's: where two identities share a name,
@@ -33,24 +35,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from evalsuite.arena.battles import Battles, battles_from_records
-from evalsuite.arena.pairing import Pair, choose_pair
-from evalsuite.arena.prompts import PromptInput
 from evalsuite.errors import ArenaError
-from evalsuite.store.db import Database
+from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote
 
 VOTER_KINDS = ("human", "judge")
 POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a judge saw both orders
 WINNER_OF_OUTCOME = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 TOKEN_BYTES = 24
-_SQL_CHUNK = 500  # stay under SQLite's bound-parameter limit
 KEY_SUFFIX_CHARS = 8
+
+
+@dataclass(frozen=True)
+class PromptInput:
+    """A prompt to add to the arena: its text, category and where it came from."""
+
+    text: str
+    category: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,7 @@ def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedProm
     texts = list(unique)
     with database.session() as session:
         existing: set[str] = set()
-        for start in range(0, len(texts), _SQL_CHUNK):
-            chunk = texts[start : start + _SQL_CHUNK]
+        for chunk in in_chunks(texts):
             existing.update(session.exec(select(ArenaPrompt.text).where(col(ArenaPrompt.text).in_(chunk))).all())
         new = [unique[text] for text in texts if text not in existing]
         session.add_all(ArenaPrompt(text=p.text, category=p.category, source=p.source) for p in new)
@@ -248,7 +253,7 @@ def prompts_with_answers(database: Database, min_models: int = 2) -> list[Prompt
 # ---------------------------------------------------------------- battles
 
 
-def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> dict[Pair, int]:
+def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> dict[tuple[str, str], int]:
     """Votes per ordered pair of model keys (a vote stored without keys counts under the names);
     ``voter_kind=None`` counts every vote."""
     key_a, key_b = func.coalesce(Vote.model_a_key, Vote.model_a), func.coalesce(Vote.model_b_key, Vote.model_b)
@@ -259,51 +264,24 @@ def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> di
         return {(a, b): int(n) for a, b, n in session.exec(statement).all()}
 
 
-def _pairable_prompt_ids(session: Session) -> list[int]:
+def pairable_prompt_ids(database: Database) -> list[int]:
+    """Prompts with answers from at least two contestants, in id order."""
     statement = select(col(Completion.prompt_id)).group_by(col(Completion.prompt_id)).having(func.count() >= 2)
-    return sorted(int(i) for i in session.exec(statement).all())
-
-
-def issue_battle(database: Database, voter: str, rng: np.random.Generator | None = None) -> IssuedBattle:
-    """Draw a prompt and two models that answered it, store the battle, return its token and texts.
-
-    The prompt is uniform over prompts with at least two answers; the pair is drawn by
-    :func:`choose_pair`, which favours pairs with few human votes and never repeats a model.
-    """
-    generator = rng if rng is not None else np.random.default_rng()
-    counts = pair_vote_counts(database)
     with database.session() as session:
-        prompt_ids = _pairable_prompt_ids(session)
-        if not prompt_ids:
-            raise ArenaError(
-                "no prompt has answers from two different models yet",
-                hint="run `evalsuite arena generate --model A` for at least two models",
-            )
-        prompt_id = prompt_ids[int(generator.integers(len(prompt_ids)))]
-        answers = {c.model_key: c for c in session.exec(select(Completion).where(Completion.prompt_id == prompt_id))}
-    model_a, model_b = choose_pair(sorted(answers), counts, generator)
-    return _store_battle(database, voter, answers[model_a], answers[model_b])
+        return sorted(int(i) for i in session.exec(statement).all())
 
 
-def issue_battle_for(database: Database, voter: str, prompt_id: int, model_a: str, model_b: str) -> IssuedBattle:
-    """Store a battle for a given prompt and pair of model keys (the judge's way in); same token rules."""
-    if model_a == model_b:
-        raise ArenaError(f"model {model_a!r} cannot battle itself", hint="pick two different models")
+def answers_to(database: Database, prompt_id: int, model_keys: Sequence[str] | None = None) -> dict[str, Completion]:
+    """The stored answers to one prompt by model key (only ``model_keys`` when given)."""
+    statement = select(Completion).where(Completion.prompt_id == prompt_id)
+    if model_keys is not None:
+        statement = statement.where(col(Completion.model_key).in_(tuple(model_keys)))
     with database.session() as session:
-        rows = session.exec(
-            select(Completion).where(Completion.prompt_id == prompt_id, col(Completion.model_key).in_((model_a, model_b)))
-        ).all()
-    answers = {c.model_key: c for c in rows}
-    for model in (model_a, model_b):
-        if model not in answers:
-            raise ArenaError(
-                f"model {model!r} has no answer to prompt {prompt_id}",
-                hint=f"run `evalsuite arena generate --model {model}` first",
-            )
-    return _store_battle(database, voter, answers[model_a], answers[model_b])
+        return {c.model_key: c for c in session.exec(statement).all()}
 
 
-def _store_battle(database: Database, voter: str, answer_a: Completion, answer_b: Completion) -> IssuedBattle:
+def store_battle(database: Database, voter: str, answer_a: Completion, answer_b: Completion) -> IssuedBattle:
+    """Store a battle between two stored answers under a fresh unguessable token."""
     if not voter:
         raise ArenaError("a battle needs a voter id", hint="pass the session's anonymous voter id")
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -436,17 +414,3 @@ def vote_records(
             record["category"] = category
         records.append(record)
     return records
-
-
-def vote_battles(
-    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
-) -> Battles:
-    """Stored votes as :class:`Battles` (what the ratings take); ArenaError when there are none."""
-    records = vote_records(database, include_judges=include_judges, voter_kinds=voter_kinds)
-    if not records:
-        which = "judge or human" if include_judges else "human"
-        raise ArenaError(
-            f"no {which} votes recorded in {database.url}",
-            hint="vote on the arena page (`evalsuite leaderboard`), run `evalsuite arena judge`, or pass --include-judges",
-        )
-    return battles_from_records(records, source="vote table")

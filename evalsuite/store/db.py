@@ -17,7 +17,7 @@ create it exactly once.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +38,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"  # the first released schema (SCHEMA_VERSION 1), as made by create_all before Alembic
 LOCK_TIMEOUT_S = 300  # a schema upgrade of a large database may take a while; waiting processes give up after this
 PG_ADVISORY_LOCK_KEY = 0x65766C73  # "evls": one lock id for evalsuite's schema upgrades on a PostgreSQL server
+# Bound parameters per statement in an `IN (...)` list: under SQLite's historical limit of 999
+# (newer builds allow 32766, but a user's Python may link an old one); PostgreSQL allows far more.
+SQL_IN_CHUNK = 900
 CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new database"
 
 
@@ -286,3 +289,9 @@ def check_connection(database: Database) -> None:
     """Touch the database so a locked or unreadable file fails early."""
     with database.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``values`` in slices small enough for one ``IN (...)`` each (:data:`SQL_IN_CHUNK`)."""
+    for start in range(0, len(values), SQL_IN_CHUNK):
+        yield values[start : start + SQL_IN_CHUNK]

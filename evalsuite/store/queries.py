@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from evalsuite.errors import DatabaseError
 from evalsuite.store import liveness
-from evalsuite.store.db import Database
+from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.schema import (
     RUN_COMPLETE,
     RUN_FAILED,
@@ -34,8 +34,6 @@ from evalsuite.store.schema import (
     SampleRecord,
     utcnow,
 )
-
-SQLITE_MAX_VARIABLES = 900  # stay under SQLite's bound-parameter limit per statement
 
 
 @dataclass(frozen=True)
@@ -388,8 +386,7 @@ def cached_responses(database: Database, keys: Sequence[str]) -> dict[str, list[
     found: dict[str, list[Any]] = {}
     unique = list(dict.fromkeys(keys))
     with database.session() as session:
-        for start in range(0, len(unique), SQLITE_MAX_VARIABLES):
-            batch = unique[start : start + SQLITE_MAX_VARIABLES]
+        for batch in in_chunks(unique):
             rows = session.exec(select(RequestCacheRecord).where(col(RequestCacheRecord.key).in_(batch)))
             for row in rows:
                 found[row.key] = list(row.response or [])
@@ -495,11 +492,11 @@ def cache_sources(database: Database, run_id: int) -> list[CacheSource]:
             return []
         source = RequestCacheRecord.computed_by_run_id
         statement = (
-            select(source, func.count())
+            select(col(source), func.count())
             .where(RequestCacheRecord.model_key == identity.key)
             .where((col(source) < run_id) | col(source).is_(None))
-            .group_by(source)
-            .order_by(source)
+            .group_by(col(source))
+            .order_by(col(source))
         )
         return [CacheSource(run_id=row[0], answers=int(row[1])) for row in session.exec(statement)]
 

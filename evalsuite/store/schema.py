@@ -227,7 +227,7 @@ class Completion(SQLModel, table=True):
     """A model's answer to an arena prompt, one per (prompt, model identity).
 
     ``model_key`` identifies the weights, tokenizer files, config and revision that
-    answered (``evalsuite.arena.generate.answer_model_key``), so new weights under an
+    answered (``evalsuite.arena.contestant.answer_model_key``), so new weights under an
     old name answer again and are rated apart; ``model_name`` is how it was called.
     """
 

@@ -16,6 +16,7 @@ import secrets
 
 import streamlit as st
 
+from evalsuite.arena import voting
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, escape_markdown
@@ -63,7 +64,7 @@ def main() -> None:
     st.caption("Two anonymous models answered the same prompt. Pick the better answer; the models are revealed after your vote.")
     if BATTLE_KEY not in st.session_state:
         try:
-            st.session_state[BATTLE_KEY] = arena_queries.issue_battle(database(), voter_id())
+            st.session_state[BATTLE_KEY] = voting.issue_battle(database(), voter_id())
         except ArenaError as error:
             st.info(escape_markdown(f"{error.message}. {error.hint}"))
             return

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite.arena.prompts import PromptInput
 from evalsuite.models import demo_models
 from evalsuite.store import arena_queries
+from evalsuite.store.arena_queries import PromptInput
 from evalsuite.store.db import open_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

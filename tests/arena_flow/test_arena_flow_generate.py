@@ -76,7 +76,7 @@ def test_generate_on_an_empty_prompt_table_loads_mt_bench_first(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--max-tokens", "0"], "--max-tokens must be at least 1"), (["--backend", "hf"], "unknown backend 'hf'"),
+    [(["--max-tokens", "0"], "--max-tokens must be at least 1"), (["--backend", "hf"], "the hf backend scores only"), (["--backend", "nope"], "unknown backend 'nope'"),
      (["--limit", "-1"], "--limit must be 0 or more")],
 )
 def test_generate_rejects_bad_options(tmp_path: Path, args: list[str], message: str) -> None:

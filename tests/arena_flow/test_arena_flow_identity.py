@@ -17,7 +17,8 @@ from arena_flow_fixtures import write_jsonl
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
-from evalsuite.arena.generate import answer_model_key
+from evalsuite.arena import voting
+from evalsuite.arena.contestant import answer_model_key
 from evalsuite.arena.ratings import compute_ratings
 from evalsuite.cli import app
 from evalsuite.models import DEMO_MODELS_DIR, resolve_model
@@ -79,11 +80,11 @@ def test_new_weights_under_an_old_name_answer_again_and_are_rated_apart(tmp_path
         rng = np.random.default_rng(0)
         shown = []
         for _ in range(4):
-            battle = arena_queries.issue_battle(database, "voter-1", rng)
+            battle = voting.issue_battle(database, "voter-1", rng)
             vote = arena_queries.record_vote(database, battle.token, "a", "voter-1")
             shown.append((vote.model_a, vote.model_b))
         keys = set(_sql(Path(db), "SELECT model_a_key, model_b_key FROM vote"))
-        battles = arena_queries.vote_battles(database)
+        battles = voting.stored_battles(database)
     finally:
         database.close()
     labels = {f"{folder}@{old_key[:8]}", f"{folder}@{new_key[:8]}"}

@@ -14,6 +14,7 @@ import pytest
 from arena_flow_fixtures import APP, UNSAFE_ANSWER, VOTING_MODELS
 from streamlit.testing.v1 import AppTest
 
+from evalsuite.arena import voting
 from evalsuite.arena.battles import Battle, Battles
 from evalsuite.arena.ratings import compute_ratings
 from evalsuite.store import arena_queries
@@ -85,7 +86,7 @@ def test_a_replayed_battle_in_the_session_is_refused_on_screen(voting_db: Path, 
 
 def test_answers_with_html_and_markdown_render_as_literal_text(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     database = open_database(voting_db)
-    arena_queries.issue_battle_for(database, "x", 1, VOTING_MODELS[0], VOTING_MODELS[2])
+    voting.issue_battle_for(database, "x", 1, VOTING_MODELS[0], VOTING_MODELS[2])
     database.close()
     for _ in range(12):  # draw until the HTML-answer model is on screen
         app = _app(voting_db, monkeypatch, VOTE_PAGE)
@@ -106,7 +107,7 @@ def _cast(db: Path, count: int, kind: str) -> None:
     database = open_database(db)
     for i in range(count):
         voter = "judge" if kind == "judge" else f"anon-{i}"
-        battle = arena_queries.issue_battle(database, voter)
+        battle = voting.issue_battle(database, voter)
         arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[i % 3], voter, voter_kind=kind)
     database.close()
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from evalsuite.arena import voting
 from evalsuite.arena.battles import Battle, Battles, read_battles, write_battles
 from evalsuite.arena.ratings import compute_ratings
 from evalsuite.cli import app
@@ -97,7 +98,7 @@ def _cast_votes(db: Path, count: int, voter_kind: str = "human") -> None:
     rng = np.random.default_rng(11)
     for i in range(count):
         voter = "judge-model" if voter_kind == "judge" else f"anon-{i % 4}"
-        battle = arena_queries.issue_battle(database, voter, rng)
+        battle = voting.issue_battle(database, voter, rng)
         outcome = ("a", "b", "tie", "both_bad")[int(rng.integers(4))]
         arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=voter_kind)
     database.close()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from arena_flow_fixtures import VOTING_MODELS
 
+from evalsuite.arena import voting
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
@@ -28,7 +29,7 @@ def _sql(db: Path, query: str, *params: object) -> list[tuple]:
 
 def test_issued_battle_shows_two_different_answers_of_one_prompt_without_model_names(voting_db: Path) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1", np.random.default_rng(0))
+    battle = voting.issue_battle(database, "voter-1", np.random.default_rng(0))
     database.close()
     (prompt_id, completion_a, completion_b, model_a, model_b, voter, voted), = _sql(
         voting_db, "SELECT prompt_id, completion_a_id, completion_b_id, model_a, model_b, voter, voted FROM battle WHERE token = ?",
@@ -44,7 +45,7 @@ def test_issued_battle_shows_two_different_answers_of_one_prompt_without_model_n
 
 def test_vote_reveals_the_stored_models_and_records_voter_time_position_category(voting_db: Path) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1")
+    battle = voting.issue_battle(database, "voter-1")
     vote = arena_queries.record_vote(database, battle.token, "b", "voter-1", position_a="left")
     database.close()
     stored = _sql(voting_db, "SELECT model_a, model_b FROM battle WHERE token = ?", battle.token)[0]
@@ -58,7 +59,7 @@ def test_vote_reveals_the_stored_models_and_records_voter_time_position_category
 
 def test_second_vote_on_the_same_token_is_rejected_and_the_first_stands(voting_db: Path) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1")
+    battle = voting.issue_battle(database, "voter-1")
     arena_queries.record_vote(database, battle.token, "a", "voter-1")
     with pytest.raises(ArenaError, match="already has a vote"):
         arena_queries.record_vote(database, battle.token, "b", "voter-1")
@@ -76,7 +77,7 @@ def test_unknown_token_is_rejected_and_stores_nothing(voting_db: Path) -> None:
 
 def test_token_issued_to_one_voter_cannot_be_used_by_another(voting_db: Path) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1")
+    battle = voting.issue_battle(database, "voter-1")
     with pytest.raises(ArenaError, match="issued to another voter"):
         arena_queries.record_vote(database, battle.token, "a", "voter-2")
     vote = arena_queries.record_vote(database, battle.token, "tie", "voter-1")  # still usable by its owner
@@ -92,7 +93,7 @@ def test_malformed_votes_are_rejected_before_touching_the_battle(
     voting_db: Path, outcome: str, kind: str, position: str, message: str
 ) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1")
+    battle = voting.issue_battle(database, "voter-1")
     with pytest.raises(ArenaError, match=message):
         arena_queries.record_vote(database, battle.token, outcome, "voter-1", voter_kind=kind, position_a=position)
     database.close()
@@ -102,14 +103,14 @@ def test_malformed_votes_are_rejected_before_touching_the_battle(
 def test_a_model_cannot_battle_itself(voting_db: Path) -> None:
     database = open_database(voting_db)
     with pytest.raises(ArenaError, match="cannot battle itself"):
-        arena_queries.issue_battle_for(database, "judge", 1, "alpha-7b", "alpha-7b")
+        voting.issue_battle_for(database, "judge", 1, "alpha-7b", "alpha-7b")
     database.close()
 
 
 def test_no_battle_without_two_answered_models(tmp_path: Path) -> None:
     database = open_database(tmp_path / "empty.db")
     with pytest.raises(ArenaError, match="two different models"):
-        arena_queries.issue_battle(database, "voter-1")
+        voting.issue_battle(database, "voter-1")
     database.close()
 
 
@@ -117,12 +118,12 @@ def test_pairing_never_repeats_a_model_and_favours_the_under_voted_pair(voting_d
     database = open_database(voting_db)
     heavy = tuple(sorted(VOTING_MODELS[:2]))
     for _ in range(300):  # pile votes on one pair (through real battles)
-        battle = arena_queries.issue_battle_for(database, "seed-voter", 1, *heavy)
+        battle = voting.issue_battle_for(database, "seed-voter", 1, *heavy)
         arena_queries.record_vote(database, battle.token, "tie", "seed-voter")
     rng = np.random.default_rng(7)
     shown = Counter()
     for _ in range(150):
-        arena_queries.issue_battle(database, "voter-1", rng)
+        voting.issue_battle(database, "voter-1", rng)
     database.close()
     for model_a, model_b in _sql(voting_db, "SELECT model_a, model_b FROM battle WHERE voter = 'voter-1'"):
         assert model_a != model_b
@@ -137,7 +138,7 @@ def _vote_many(db: Path, voter: str, votes: int, errors: list[Exception]) -> Non
     try:
         database = open_database(db)
         for _ in range(votes):
-            battle = arena_queries.issue_battle(database, voter)
+            battle = voting.issue_battle(database, voter)
             arena_queries.record_vote(database, battle.token, "a", voter)
         database.close()
     except Exception as error:  # noqa: BLE001  (any failure is reported to the main thread)
@@ -186,7 +187,7 @@ def test_20_processes_voting_at_once_lose_no_vote(voting_db: Path) -> None:
 
 def test_twenty_concurrent_votes_on_one_token_store_exactly_one(voting_db: Path) -> None:
     database = open_database(voting_db)
-    battle = arena_queries.issue_battle(database, "voter-1")
+    battle = voting.issue_battle(database, "voter-1")
     barrier = threading.Barrier(20)
     outcomes: list[str] = []
 
