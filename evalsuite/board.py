@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from evalsuite.metrics.normalization import SuiteMetric, normalize_to_random_baseline, suite_score
-from evalsuite.metrics.translation import HIGHER_IS_BETTER as SACREBLEU_METRICS
+from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
 from evalsuite.suites import SuiteSpec
 

@@ -128,7 +128,7 @@ def _metric_records(run_id: int, results: dict[str, Any]) -> list[MetricRecord]:
 @functools.cache
 def _sacrebleu_signature(metric: str) -> str | None:
     """Stored with BLEU/chrF/TER scores, which are comparable only under the same signature."""
-    return translation.sacrebleu_signature(metric) if metric in translation.HIGHER_IS_BETTER else None
+    return translation.sacrebleu_signature(metric) if metric in translation.SACREBLEU_METRICS else None
 
 
 def _token_perplexity(

@@ -23,9 +23,20 @@ from typing import Any
 from evalsuite.errors import TaskFileError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-#: Root of the task definitions: the repository's ``tasks/`` (editable install) or the copy the
-#: wheel puts at ``evalsuite/_tasks``.
-TASKS_ROOT = _PACKAGE_DIR / "_tasks" if (_PACKAGE_DIR / "_tasks").is_dir() else _PACKAGE_DIR.parent / "tasks"
+
+
+def tasks_root(package_dir: Path) -> Path:
+    """Root of the task definitions and shipped data, the one lookup every module uses.
+
+    The copy a wheel puts at ``evalsuite/_tasks`` wins when it exists (an installed wheel has
+    no checkout beside it, and ``site-packages/tasks`` could be another package's); else the
+    checkout's ``tasks/`` (an editable install, where the wheel copy is never made).
+    """
+    wheel_copy = package_dir / "_tasks"
+    return wheel_copy if wheel_copy.is_dir() else package_dir.parent / "tasks"
+
+
+TASKS_ROOT = tasks_root(_PACKAGE_DIR)
 TASK_YAML_DIR = TASKS_ROOT / "yaml"
 _IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 _log = logging.getLogger(__name__)

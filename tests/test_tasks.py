@@ -418,3 +418,19 @@ def test_quick_suite_runs_through_simple_evaluate(tiny_llama: Path, tmp_path: Pa
     assert results["perplexity"]["word_perplexity,none"] == pytest.approx(math.exp(-sum(logliks) / words))
     assert {"acc,none", "macro_f1,none"} <= set(results["pubmedqa"])
     assert len(samples["perplexity_file"]) == 1
+
+
+def test_tasks_root_prefers_the_wheel_copy_over_a_folder_beside_the_package(tmp_path: Path) -> None:
+    from evalsuite.task_index import TASKS_ROOT, tasks_root
+
+    package = tmp_path / "site-packages" / "evalsuite"
+    package.mkdir(parents=True)
+    (tmp_path / "site-packages" / "tasks").mkdir()  # some other distribution's top-level `tasks`
+    assert tasks_root(package) == tmp_path / "site-packages" / "tasks"  # no wheel copy: the checkout layout
+    (package / "_tasks").mkdir()
+    assert tasks_root(package) == package / "_tasks"
+    # This checkout is an editable install: everything reads the repository's tasks/, MT-Bench prompts too.
+    from evalsuite.arena.prompts import mt_bench_path
+
+    assert TASKS_ROOT == Path(__file__).resolve().parent.parent / "tasks"
+    assert mt_bench_path().parent.parent == TASKS_ROOT

@@ -22,8 +22,8 @@ from typing import Any
 
 from evalsuite.errors import ArenaError
 from evalsuite.store.arena_queries import PromptInput
+from evalsuite.task_index import TASKS_ROOT
 
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 MT_BENCH_FILE = Path("arena") / "mt_bench_questions.jsonl"
 MT_BENCH_SOURCE = "mt-bench"
 _FILE_HINT = 'write one JSON object per line, e.g. {"prompt": "Explain TCP slow start.", "category": "stem"}'
@@ -64,11 +64,10 @@ def _prompt_from_line(line: str, path: Path, number: int) -> PromptInput:
 
 
 def mt_bench_path() -> Path:
-    """``tasks/arena/mt_bench_questions.jsonl`` in a checkout, or its copy inside an installed wheel."""
-    for tasks_dir in (_PACKAGE_DIR.parent / "tasks", _PACKAGE_DIR / "_tasks"):
-        candidate = tasks_dir / MT_BENCH_FILE
-        if candidate.is_file():
-            return candidate
+    """``arena/mt_bench_questions.jsonl`` under the shipped tasks folder (:data:`TASKS_ROOT`)."""
+    candidate = TASKS_ROOT / MT_BENCH_FILE
+    if candidate.is_file():
+        return candidate
     raise ArenaError("the shipped MT-Bench prompt file is missing from this installation", hint="reinstall evalsuite")
 
 

@@ -10,9 +10,11 @@ document) and points ``aggregation`` at one of the functions below, e.g.::
         higher_is_better: false
 
 Why not lm-eval's own ``bleu``/``chrf``/``ter`` aggregations: lm-eval registers TER as
-``higher_is_better=True`` in one place and documents it as lower-is-better in another; here
-each metric's direction is stated once (``HIGHER_IS_BETTER``) and the sacrebleu signature
-(tokenizer, smoothing, version) is available so a stored score can be reproduced.
+``higher_is_better=True`` in one place and documents it as lower-is-better in another. Here a
+metric's direction is stated once, in the task YAML's ``higher_is_better`` (lm-eval reads it,
+reports it with the results, and evalsuite stores and ranks by what it reports); this module
+states none, and the sacrebleu signature (tokenizer, smoothing, version) is available so a
+stored score can be reproduced.
 
 All three are corpus-level statistics: n-gram / character / edit counts are summed over all
 segments before the score is formed, so a long segment weighs more than a short one (they are
@@ -28,7 +30,7 @@ from sacrebleu.metrics.base import Metric
 
 Pair = Sequence[str]  # [reference, hypothesis], as lm-eval's pass-through metrics emit them
 
-HIGHER_IS_BETTER: dict[str, bool] = {"bleu": True, "chrf": True, "ter": False}
+SACREBLEU_METRICS = ("bleu", "chrf", "ter")  # the corpus metrics below, by their lm-eval names
 
 
 def _metric(name: str) -> Metric:
@@ -99,5 +101,5 @@ def sacrebleu_signature(metric: str, n_refs: int = 1) -> str:
 
 
 def sacrebleu_signatures(n_refs: int = 1) -> dict[str, str]:
-    """Signature of each metric name in ``HIGHER_IS_BETTER``, for the runner to store."""
-    return {name: sacrebleu_signature(name, n_refs) for name in HIGHER_IS_BETTER}
+    """Signature of each metric in ``SACREBLEU_METRICS``, for the runner to store."""
+    return {name: sacrebleu_signature(name, n_refs) for name in SACREBLEU_METRICS}
