@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, TypeVar
 
-import evalsuite
+from evalsuite.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +28,7 @@ def _version(distribution: str) -> str | None:
 
 def package_versions() -> dict[str, str | None]:
     """Versions of evalsuite and everything that can change a number."""
-    versions: dict[str, str | None] = {"evalsuite": evalsuite.__version__, "python": platform.python_version()}
+    versions: dict[str, str | None] = {"evalsuite": __version__, "python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         versions[name] = _version(name)
     for name in VLLM_DISTRIBUTIONS:

@@ -64,3 +64,9 @@ class ConfigError(EvalsuiteError):
 
 class ArenaError(EvalsuiteError):
     default_hint = "see `evalsuite arena --help`"
+
+
+class EndpointError(EvalsuiteError):
+    """An OpenAI-compatible endpoint could not be used: unreachable, an HTTP error, malformed answers, a missing key."""
+
+    default_hint = "check --base-url (it ends in /v1), that the server is up, and the API key (OPENAI_API_KEY or --api-key-env)"
