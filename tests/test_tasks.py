@@ -412,6 +412,11 @@ def test_quick_suite_runs_through_simple_evaluate(tiny_llama: Path, tmp_path: Pa
     refs, hyps = [p[0] for p in pairs], [p[1] for p in pairs]
     assert results["wmt22_en_de"]["bleu,none"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert results["wmt22_en_de"]["ter,none"] == pytest.approx(sacrebleu.corpus_ter(hyps, [refs]).score)
+    # The board ranks by the stored direction; it must be what lm-eval reports from the YAML (TER lower).
+    from evalsuite import results_layout
+
+    stored = {m.metric: m.higher_is_better for m in results_layout.to_records(1, out, loaded, token_count=None)[0] if m.task == "wmt22_en_de"}
+    assert stored == out["higher_is_better"]["wmt22_en_de"] == {"bleu": True, "chrf": True, "ter": False}
     pages = [s["doc"]["page"] for s in samples["perplexity"]]
     logliks = [s["resps"][0][0] for s in samples["perplexity"]]
     words = sum(len(re.split(r"\s+", p)) for p in pages)
@@ -434,3 +439,16 @@ def test_tasks_root_prefers_the_wheel_copy_over_a_folder_beside_the_package(tmp_
 
     assert TASKS_ROOT == Path(__file__).resolve().parent.parent / "tasks"
     assert mt_bench_path().parent.parent == TASKS_ROOT
+
+
+def test_mt_bench_path_reads_only_the_one_tasks_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No second lookup in the arena: with TASKS_ROOT elsewhere, the checkout's copy is not found."""
+    from evalsuite.arena import prompts
+    from evalsuite.errors import ArenaError
+
+    monkeypatch.setattr(prompts, "TASKS_ROOT", tmp_path)
+    with pytest.raises(ArenaError, match="MT-Bench prompt file is missing"):
+        prompts.mt_bench_path()
+    (tmp_path / "arena").mkdir()
+    (tmp_path / "arena" / "mt_bench_questions.jsonl").write_text("", encoding="utf-8")
+    assert prompts.mt_bench_path() == tmp_path / "arena" / "mt_bench_questions.jsonl"
