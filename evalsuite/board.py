@@ -69,7 +69,8 @@ class ComparabilityKey:
 
     ``n_docs`` is the number of documents scored; ``limited`` says it is fewer than the
     task has (``--limit`` or a suite's per-task limit). ``scoring`` carries the run's
-    identity fields that change numbers (scoring-code version and the like) when stored.
+    identity fields that change numbers (scoring-code version and the like) when stored,
+    and for a judged task (MT-Bench) its judge: scores by different judges never share a column.
     """
 
     task_version: str | None = None
@@ -485,7 +486,7 @@ def _model_score(suite: SuiteSpec, units: Sequence[_Unit], picks: Mapping[str, _
         for item, variant in zip(unit.items, picks.get(unit.label) or ()):
             if variant.cell.value is not None:
                 raw[item.key] = float(variant.cell.value)
-    return suite_score(suite.metrics, raw).average
+    return suite_score(suite.metrics, raw, benchmark_decimals=suite.benchmark_decimals).average
 
 
 def _ranked(rows: list[Row], suite: SuiteSpec) -> list[Row]:

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from evalsuite.backends.registry import backend_help
 from evalsuite.cli_arena import arena_app
+from evalsuite.cli_bundle import register as register_bundle_commands
 from evalsuite.cli_cache import cache_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     DbOption,
@@ -29,6 +30,7 @@ from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     handles_errors,
     report_progress,
 )
+from evalsuite.cli_runpod import runpod_app
 from evalsuite.config import RunConfig, check_writable_output, default_data_dir, default_db, parse_key_values
 
 app = typer.Typer(
@@ -37,8 +39,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-results_app = typer.Typer(help="Read stored runs back from the database.", no_args_is_help=True)
+results_app = typer.Typer(help="Read stored runs back from the database; import and bundle runs made elsewhere.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
+register_bundle_commands(results_app)
 
 def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR
@@ -57,13 +60,13 @@ def _split_csv(value: str | None) -> tuple[str, ...]:
 @app.command()
 @handles_errors
 def run(
-    model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m)."),
+    model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name."),
     backend: str = typer.Option("transformers", help=backend_help()),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
     suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
     limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
     num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
-    batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto (vllm: the cap on concurrent sequences, max_num_seqs)."),
+    batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto (vllm: the cap on concurrent sequences, max_num_seqs; openai: requests in flight, auto = 8)."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present); vllm runs where its build targets."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
     seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling [default: lm-eval's 0/1234/1234/1234]."),
@@ -79,6 +82,14 @@ def run(
     fewshot_as_multiturn: bool | None = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns [default: on with --apply-chat-template]."),
     system_instruction: str | None = typer.Option(None, "--system-instruction", help="System message prepended to every prompt."),
     backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_model_len=4096."),
+    base_url: str | None = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
+    api_key_env: str | None = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key [default: OPENAI_API_KEY if set]."),
+    judge: str | None = typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name)."),
+    judge_backend: str = typer.Option("transformers", "--judge-backend", help="The judge's backend: transformers, vllm or openai."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
+    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key [default: OPENAI_API_KEY if set]."),
+    judge_arg: list[str] = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions."),
+    judge_max_tokens: int | None = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most [default: the task's; MT-Bench: 2048, as FastChat]."),
     gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable)."),
     resume: int | None = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Compute every request again instead of reusing cached answers (new answers are still stored)."),
@@ -116,6 +127,14 @@ def run(
         resume=resume,
         dry_run=dry_run,
         no_cache=no_cache,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        judge=judge,
+        judge_backend=judge_backend,
+        judge_base_url=judge_base_url,
+        judge_api_key_env=judge_api_key_env,
+        judge_args=parse_key_values(judge_arg, "--judge-arg"),
+        judge_max_tokens=judge_max_tokens,
     )
     if dry_run:
         _print_dry_run(runner.dry_run(config, report=report_progress))
@@ -201,6 +220,7 @@ def list_tasks(
     all_tasks: bool = typer.Option(False, "--all", help="Also list lm-eval's ~14,000 built-in tasks (indexed once, then cached)."),
 ) -> None:
     """List tasks and suites with their metrics and where their data comes from."""
+    from evalsuite.judged import judged_task, judged_task_names
     from evalsuite.tasks import catalog
 
     table = Table(title="evalsuite tasks and suites")
@@ -208,6 +228,9 @@ def list_tasks(
         table.add_column(column, overflow="fold")
     for info in catalog(include_builtin=all_tasks):
         table.add_row(info.name, info.kind, info.output_type or "", ", ".join(info.metrics), info.data_source)
+    for name in judged_task_names():  # graded by a judge model: --tasks NAME --judge J
+        task = judged_task(name)
+        table.add_row(name, "judged task", "generate_until + judge", ", ".join(task.metrics), f"{task.data_source()}; {task.description}")
     _console().print(table)
 
 
@@ -304,7 +327,8 @@ def _print_cache_sources(run_id: int, db: str) -> None:
 @handles_errors
 def results_export(
     db: str | None = DbOption,
-    format: str = typer.Option("json", "--format", "-f", help="json, csv or md (a table for a model card); any case."),
+    format: str = typer.Option("json", "--format", "-f", help="json, csv, md (a table for a model card) or autoeval (LLM AutoEval's "
+        "Markdown summary of one --run of the nous suite); any case."),
     view: str = typer.Option(
         "all", "--view",
         help="all (every task, as on the leaderboard), a suite (its score, ranked: quick, open-llm-v1, ...), "
@@ -348,6 +372,7 @@ def leaderboard(
 
 app.add_typer(arena_app, name="arena")
 app.add_typer(cache_app, name="cache")
+app.add_typer(runpod_app, name="runpod")
 
 
 def main() -> None:

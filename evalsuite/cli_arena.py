@@ -37,10 +37,13 @@ DtypeOption = typer.Option("auto", help="auto, float32, bfloat16, float16.")
 RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model.")
 TrustRemoteCodeOption = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run.")
 BackendArgOption = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_length=4096.")
+BaseUrlOption = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1.")
+ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key [default: OPENAI_API_KEY if set].")
 
 
 def _backend_options(
-    backend: str, device: str, dtype: str, seed: int, revision: str | None, trust_remote_code: bool, backend_arg: list[str]
+    backend: str, device: str, dtype: str, seed: int, revision: str | None, trust_remote_code: bool, backend_arg: list[str],
+    base_url: str | None = None, api_key_env: str | None = None,
 ) -> BackendOptions:
     """The flags every model-loading arena command takes, as the registry's BackendOptions."""
     from evalsuite.backends import BackendOptions
@@ -48,6 +51,7 @@ def _backend_options(
     return BackendOptions(
         backend=backend, device=device, dtype=dtype, seed=seed, revision=revision, trust_remote_code=trust_remote_code,
         args={key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")},
+        base_url=base_url, api_key_env=api_key_env,
     )
 
 
@@ -124,12 +128,14 @@ def generate(
     revision: str | None = RevisionOption,
     trust_remote_code: bool = TrustRemoteCodeOption,
     backend_arg: list[str] = BackendArgOption,
+    base_url: str | None = BaseUrlOption,
+    api_key_env: str | None = ApiKeyEnvOption,
     db: str | None = DbOption,
 ) -> None:
     """Generate answers to every prompt the model has not answered (loads MT-Bench if no prompts are stored)."""
     from evalsuite.arena.generate import GenerationRequest, generate_answers
 
-    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg)
+    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg, base_url, api_key_env)
     request = GenerationRequest(
         model=model, db=db or default_db(), options=options, max_tokens=max_tokens, temperature=temperature,
         limit=limit, chat_template=chat_template,
@@ -168,22 +174,57 @@ def judge(
     revision: str | None = RevisionOption,
     trust_remote_code: bool = TrustRemoteCodeOption,
     backend_arg: list[str] = BackendArgOption,
+    base_url: str | None = BaseUrlOption,
+    api_key_env: str | None = ApiKeyEnvOption,
+    protocol: str = typer.Option("loglik", "--protocol", help="loglik (log p(A) vs log p(B), the default) or pair-v2 (FastChat's MT-Bench pairwise prompts, written [[A]]/[[B]]/[[C]] verdicts)."),
+    max_tokens: int = typer.Option(2048, "--max-tokens", help="--protocol pair-v2: the judge's new tokens per verdict (FastChat: 2048)."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Judge only pairs with this model, and print each model's win rate against it."),
     db: str | None = DbOption,
 ) -> None:
     """Let a model vote on stored answer pairs (both orders; disagreement is a tie), stored as judge votes."""
     from evalsuite.arena.judge import JudgeRequest, run_judge
 
-    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg)
-    report = run_judge(JudgeRequest(judge=judge_model, db=db or default_db(), options=options, max_battles=max_battles))
+    options = _backend_options(backend, device, dtype, seed, revision, trust_remote_code, backend_arg, base_url, api_key_env)
+    request = JudgeRequest(
+        judge=judge_model, db=db or default_db(), options=options, max_battles=max_battles, protocol=protocol, max_tokens=max_tokens, baseline=baseline,
+    )
+    report = run_judge(request)
     console.print(
         f"{report.judge} judged {report.judged} battles: {report.wins_x} first-model wins, {report.wins_y} second-model wins, "
-        f"{report.ties} ties; skipped {report.skipped_own} pairs with its own answers"
+        f"{report.ties} ties; skipped {report.skipped_own} pairs with its own answers",
+        markup=False,
     )
+    if report.no_verdict:
+        err_console.print(
+            f"warning: {report.no_verdict} pairs not stored: a judgment had no [[A]], [[B]] or [[C]] verdict"
+            " — hint: use a judge that follows FastChat's pairwise prompt, or raise --max-tokens",
+            markup=False,
+        )
+    if baseline is not None:
+        _print_win_rates(db or default_db(), request.voter, baseline)
     if report.too_long:
         err_console.print(
             f"warning: {report.too_long} pairs not judged: the judge prompt with both answers does not fit"
             f" {report.judge}'s context — hint: generate shorter answers (--max-tokens), or use a judge with a longer context"
         )
+
+
+def _print_win_rates(db: str, voter: str, baseline: str) -> None:
+    """FastChat's pairwise-baseline table over every stored vote of ``voter``."""
+    from evalsuite.arena.pair_judge import win_rates
+    from evalsuite.store import arena_queries
+
+    database = _open(db, create=False)
+    try:
+        records = [r for r in arena_queries.vote_records(database, voter_kinds=("judge",)) if r["voter"] == voter]
+    finally:
+        database.close()
+    table = Table(title=f"win rate against {baseline} (judge {voter}; a tie counts half in the adjusted rate)")
+    for column in ("model", "win", "loss", "tie", "win_rate", "win_rate_adjusted"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for rate in win_rates(records, baseline):
+        table.add_row(rate.model, str(rate.wins), str(rate.losses), str(rate.ties), f"{rate.win_rate:.4f}", f"{rate.win_rate_adjusted:.4f}")
+    console.print(table)
 
 
 def _parse_anchor(anchor: str | None) -> dict[str, float] | None:

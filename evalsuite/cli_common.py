@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from evalsuite.errors import EvalsuiteError
 
@@ -33,7 +34,9 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except EvalsuiteError as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {exc.message} — [bold]hint:[/] {exc.hint}", markup=True, highlight=False, soft_wrap=True)
+            # Messages are text, not markup: a judge's "[[rating]]" or a "[backend]" label must print as written.
+            message, hint = escape(exc.message), escape(exc.hint)
+            _console(stderr=True).print(f"[bold red]error:[/] {message} — [bold]hint:[/] {hint}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             # A run converts Ctrl-C into an error naming its id; this is Ctrl-C anywhere else.

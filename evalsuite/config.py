@@ -16,7 +16,9 @@ from typing import Any
 
 from evalsuite.backends.options import BackendOptions
 from evalsuite.backends.registry import backend_entry
-from evalsuite.errors import ConfigError
+from evalsuite.errors import ConfigError, JudgeError
+from evalsuite.judged import is_judged
+from evalsuite.suites import suites
 
 ENV_DB = "EVALSUITE_DB"
 ENV_DATA_DIR = "EVALSUITE_DATA_DIR"
@@ -26,7 +28,12 @@ DEFAULT_DB = Path("results") / "evalsuite.db"
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
 
 # Fields that do not change any number a run produces.
-_NON_RESULT_FIELDS = {"db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache"}
+# (api_key_env names where the key is read from; the endpoint itself, base_url, does change numbers.)
+_NON_RESULT_FIELDS = {
+    "db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache", "api_key_env", "judge_api_key_env",
+}
+# Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
+JUDGED_GEN_KWARGS = ("max_gen_toks",)
 # NumPy accepts seeds in [0, 2**32 - 1]; lm-eval hands --seed to it unchanged.
 MAX_SEED = 2**32 - 1
 # Generation settings checked before any model loads: (type, lowest, highest, lowest allowed?, example).
@@ -86,9 +93,30 @@ class RunConfig:
     dry_run: bool = False
     show_progress: bool = True
     no_cache: bool = False  # recompute every request (answers are still written to the cache)
+    base_url: str | None = None  # --backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1
+    api_key_env: str | None = None  # --backend openai: the variable holding the key [default: OPENAI_API_KEY if set]
+    # Judged tasks (--tasks mt_bench): the judge model and how it loads, as the model's own flags.
+    judge: str | None = None
+    judge_backend: str = "transformers"
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
+    judge_args: tuple[tuple[str, str], ...] = ()
+    judge_max_tokens: int | None = None  # None: the task's (MT-Bench: FastChat's 2048)
 
     def __post_init__(self) -> None:
+        self._apply_suite_backend_args()
         self._validate()
+        if self.judged_tasks:  # judged tasks always speak through the chat template (recorded in the identity)
+            object.__setattr__(self, "apply_chat_template", True)
+
+    def _apply_suite_backend_args(self) -> None:
+        """A suite's protocol settings (``backend_args`` in suites.yaml) join --backend-arg unless the user set the key."""
+        spec = suites().get(self.suite) if self.suite else None  # an unknown suite is refused later, with the list
+        if spec is None:
+            return
+        given = {key for key, _ in self.backend_args}
+        added = tuple(pair for pair in spec.backend_args if pair[0] not in given)
+        object.__setattr__(self, "backend_args", self.backend_args + added)
 
     def _validate(self) -> None:
         if self.limit is not None and self.limit < 1:
@@ -108,6 +136,36 @@ class RunConfig:
         if not self.tasks and not self.suite and not self.text_file:
             raise ConfigError("no tasks given", "pass --tasks a,b or --suite quick (see `evalsuite tasks`)")
         self.generation_kwargs()  # malformed generation settings fail here, before any model loads
+        self._validate_judge()
+
+    @property
+    def judged_tasks(self) -> tuple[str, ...]:
+        """The requested tasks a judge grades (MT-Bench)."""
+        return tuple(name for name in self.tasks if is_judged(name))
+
+    def _validate_judge(self) -> None:
+        """Judged tasks need --judge; a judge grades judged tasks only (other tasks run without one)."""
+        judged = self.judged_tasks
+        if judged and self.judge is None:
+            raise JudgeError(f"--tasks {','.join(judged)} needs a judge", "add --judge MODEL (e.g. --judge demo/pico-judge, or --judge NAME --judge-backend openai --judge-base-url URL)")
+        if self.judge is None:
+            return
+        others = [name for name in self.tasks if not is_judged(name)] + ([f"--suite {self.suite}"] if self.suite else []) + (["--text-file"] if self.text_file else [])
+        if not judged or others:
+            raise JudgeError(
+                f"--judge grades judged tasks only (mt_bench), not {', '.join(others) or 'nothing'}",
+                "run judged tasks alone with --judge, and other tasks in a run without it",
+            )
+        unsupported = [key for key, _ in self.gen_kwargs if key not in JUDGED_GEN_KWARGS]
+        if unsupported:
+            raise JudgeError(
+                f"--gen-kwarg {', '.join(unsupported)} cannot be set for {','.join(judged)}: it samples as FastChat does, per category",
+                "drop it; only --gen-kwarg max_gen_toks=N (new tokens per turn) may be set",
+            )
+        if self.judge_max_tokens is not None and self.judge_max_tokens < 1:
+            raise ConfigError(f"--judge-max-tokens must be 1 or more, got {self.judge_max_tokens}", "e.g. --judge-max-tokens 2048")
+        backend_entry(self.judge_backend)
+        self.judge_options().check_values()
 
     @property
     def seeds(self) -> dict[str, int]:
@@ -132,7 +190,21 @@ class RunConfig:
         return BackendOptions(
             backend=self.backend, device=self.device, dtype=self.dtype, batch_size=self.batch_size,
             seed=self.seeds["random"], revision=self.revision, trust_remote_code=self.trust_remote_code,
-            args=self.backend_kwargs(),
+            args=self.backend_kwargs(), base_url=self.base_url, api_key_env=self.api_key_env,
+        )
+
+    def judge_options(self) -> BackendOptions:
+        """How the judge loads: its own backend, URL, key variable and --judge-arg values (device, dtype: auto).
+
+        An endpoint judge talks through chat completions (as FastChat's judge does) unless
+        ``--judge-arg api=completions`` says otherwise.
+        """
+        args = {key: decode_scalar(value) for key, value in self.judge_args}
+        if not backend_entry(self.judge_backend).local_model:
+            args.setdefault("api", "chat")
+        return BackendOptions(
+            backend=self.judge_backend, seed=self.seeds["random"], revision=None, args=args,
+            base_url=self.judge_base_url, api_key_env=self.judge_api_key_env,
         )
 
     def generation_kwargs(self) -> dict[str, Any]:

@@ -70,3 +70,28 @@ class EndpointError(EvalsuiteError):
     """An OpenAI-compatible endpoint could not be used: unreachable, an HTTP error, malformed answers, a missing key."""
 
     default_hint = "check --base-url (it ends in /v1), that the server is up, and the API key (OPENAI_API_KEY or --api-key-env)"
+
+
+class JudgeError(EvalsuiteError):
+    """A judged task (MT-Bench) cannot run as asked: no --judge, a judge with other tasks, no chat template."""
+
+    default_hint = "run judged tasks alone with a judge: evalsuite run --model M --tasks mt_bench --judge J"
+
+
+class JudgeOutputError(JudgeError):
+    """The judge answered, but not in the form the task reads (no [[rating]] at all)."""
+
+    default_hint = "use a judge that follows the judge prompt's output format"
+
+
+
+class BundleError(EvalsuiteError):
+    """A path given to `results import` (or a bundle to send home) holds no readable lm-eval results."""
+
+    default_hint = "pass an evalsuite bundle folder, an lm-eval --output_path folder, or a results_*.json written by lm_eval"
+
+
+class CloudError(EvalsuiteError):
+    """RunPod (or a results transport: the Hub, a gist, a folder) refused or failed a request."""
+
+    default_hint = "check RUNPOD_API_KEY and your RunPod account (console.runpod.io), then retry"

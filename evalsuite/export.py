@@ -25,7 +25,7 @@ from evalsuite.store import queries
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE
 
-FORMATS = ("json", "csv", "md")
+FORMATS = ("json", "csv", "md", "autoeval")
 ALL_VIEW = "all"
 ROWS_VIEW = "rows"
 COLUMNS = (
@@ -73,6 +73,8 @@ def check_runs(database: Database, run_ids: Sequence[int], *, complete_only: boo
 def render(database: Database, format: str, *, run_ids: Sequence[int] | None = None, view: str = ALL_VIEW) -> str:
     """The chosen view of the chosen runs (default: every complete run) in one of FORMATS."""
     fmt, name = check_format(format), check_view(view)
+    if fmt == "autoeval":
+        return render_autoeval(database, run_ids or (), view=name)
     check_runs(database, run_ids or (), complete_only=name != ROWS_VIEW)
     if name == ROWS_VIEW:
         return _render_rows(queries.metric_rows(database, run_ids), fmt)
@@ -83,6 +85,23 @@ def render(database: Database, format: str, *, run_ids: Sequence[int] | None = N
     if fmt == "csv":
         return _csv(board.view_records(board_view))
     return markdown_view(board_view)
+
+
+def render_autoeval(database: Database, run_ids: Sequence[int], *, view: str = ALL_VIEW) -> str:
+    """LLM AutoEval's Markdown summary of ONE complete run, for the suite named by ``view``
+    (``all``: the Nous suite), see :mod:`evalsuite.export_autoeval`."""
+    from evalsuite import export_autoeval
+    from evalsuite.suites import suites
+
+    if len(run_ids) != 1:
+        raise ConfigError(
+            "the autoeval format summarises one run", "pass exactly one --run ID (see `evalsuite results list`)"
+        )
+    if view == ROWS_VIEW:
+        raise ConfigError("--view rows has no autoeval layout", "pass a suite as --view (default: nous)")
+    check_runs(database, run_ids, complete_only=True)
+    suite = suites()[export_autoeval.DEFAULT_SUITE if view == ALL_VIEW else view]
+    return export_autoeval.render(queries.get_run(database, run_ids[0]), suite)
 
 
 def build_view(cells: Sequence[lq.BoardCell], name: str) -> board.BoardView:

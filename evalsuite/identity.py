@@ -94,28 +94,45 @@ class ModelIdentity:
 
 def build_identity(config: RunConfig, model: ModelSpec, device: str) -> ModelIdentity:
     """The identity of ``model`` run as ``config`` says, on ``device`` (already resolved)."""
-    backend_args = tuple(sorted(config.backend_args))
-    explicit = dict(config.backend_kwargs())
-    max_length = next((explicit[name] for name in MAX_LENGTH_ARGS if isinstance(explicit.get(name), int)), None)
-    template = chat_template_text(model.path) if config.apply_chat_template else None
+    return identity_for(
+        model, backend=config.backend, dtype=config.dtype, device=device, backend_args=config.backend_args,
+        explicit_args=config.backend_kwargs(), apply_chat_template=config.apply_chat_template,
+        system_instruction=config.system_instruction,
+    )
+
+
+def identity_for(
+    model: ModelSpec,
+    *,
+    backend: str,
+    dtype: str,
+    device: str,
+    backend_args: tuple[tuple[str, str], ...],
+    explicit_args: dict[str, Any],
+    apply_chat_template: bool,
+    system_instruction: str | None,
+) -> ModelIdentity:
+    """The identity of any loaded model, the run's or a judge's (``explicit_args``: the decoded backend args)."""
+    max_length = next((explicit_args[name] for name in MAX_LENGTH_ARGS if isinstance(explicit_args.get(name), int)), None)
+    template = chat_template_text(model.path) if apply_chat_template else None
     return ModelIdentity(
         weights_sha256=model.weights_sha256,
         tokenizer_sha256=model.tokenizer_sha256,
         config_sha256=model.config_sha256,
         revision=model.revision,
-        backend=config.backend,
-        dtype=config.dtype,
+        backend=backend,
+        dtype=dtype,
         device=device.split(":")[0],
         max_length=max_length,
-        backend_args=backend_args,
-        apply_chat_template=config.apply_chat_template,
+        backend_args=tuple(sorted(backend_args)),
+        apply_chat_template=apply_chat_template,
         chat_template_sha256=hashlib.sha256(template.encode()).hexdigest() if template is not None else None,
-        system_instruction=config.system_instruction,
+        system_instruction=system_instruction,
         scoring_version=SCORING_VERSION,
         lm_eval_version=_version("lm_eval"),
         transformers_version=_version("transformers"),
         torch_version=_version("torch"),
-        vllm_version=_vllm_version() if config.backend == "vllm" else None,
+        vllm_version=_vllm_version() if backend == "vllm" else None,
     )
 
 

@@ -45,6 +45,9 @@ TOKENIZER_FILES = (
 )
 # The model config (context length, rope scaling, ...) and generation defaults.
 CONFIG_FILES = ("config.json", "generation_config.json")
+# What an endpoint's /v1/models entry says about a served model that goes into its fingerprint
+# (``created`` is left out: vLLM reports the time of the request there).
+ENDPOINT_FIELDS = ("id", "root", "parent", "owned_by", "max_model_len")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class ModelSpec:
     params: int | None
     tokenizer_sha256: str = ""
     config_sha256: str = ""
+    endpoint: str | None = None  # an OpenAI-compatible server's base URL (source "endpoint"); see endpoint_spec
+
+    @property
+    def stored_source(self) -> str:
+        """What the ``model`` table's ``source`` column holds: the Hub id, the endpoint URL, or the local path."""
+        if self.source == "hub":
+            return self.name
+        if self.endpoint is not None:
+            return self.endpoint
+        return str(self.path)
 
 
 def demo_models() -> list[str]:
@@ -89,6 +102,35 @@ def resolve_model(
         return _local_spec(name, local.resolve(), source="local")
     path, commit = _download_from_hub(name, revision=revision, token=token, with_code=trust_remote_code)
     return _hub_spec(name, path, commit)
+
+
+def endpoint_spec(name: str, base_url: str, served: dict[str, Any], tokenizer_dir: Path | None) -> ModelSpec:
+    """A model served by an OpenAI-compatible endpoint, fingerprinted without any weight file.
+
+    An endpoint has no weights to hash, so ``weights_sha256`` holds the endpoint's
+    fingerprint instead: sha256 over the base URL, the served model name and what the
+    server says about it in ``/v1/models`` (:data:`ENDPOINT_FIELDS`: vLLM reports the
+    ``root`` it loaded and its ``max_model_len``). A server that swaps weights behind the
+    same URL, name and root cannot be told apart; everything it does report is keyed.
+    The tokenizer used locally to split prompts (``tokenizer_dir``, absent for a chat-only
+    API) is hashed as for a local model; ``path`` is that directory, or ``os.devnull``
+    (no local files) when there is none.
+    """
+    reported = {key: served.get(key) for key in ENDPOINT_FIELDS}
+    canonical = json.dumps({"base_url": base_url, "model": name, "server": reported}, sort_keys=True, default=str)
+    empty = hashlib.sha256(b"").hexdigest()
+    return ModelSpec(
+        name=name,
+        path=tokenizer_dir if tokenizer_dir is not None else Path(os.devnull),
+        source="endpoint",
+        revision=None,
+        weights_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+        architecture=None,
+        params=None,
+        tokenizer_sha256=hash_named_files(tokenizer_dir, TOKENIZER_FILES) if tokenizer_dir is not None else empty,
+        config_sha256=hash_named_files(tokenizer_dir, CONFIG_FILES) if tokenizer_dir is not None else empty,
+        endpoint=base_url,
+    )
 
 
 def _local_spec(name: str, path: Path, source: str) -> ModelSpec:

@@ -53,9 +53,9 @@ def _number(value: Any) -> float | None:
 
 
 def to_records(
-    run_id: int, results: dict[str, Any], loaded: LoadedTasks, *, token_count: TokenCounter | None
+    run_id: int, results: dict[str, Any], loaded: LoadedTasks | None, *, token_count: TokenCounter | None
 ) -> tuple[list[MetricRecord], list[SampleRecord]]:
-    """Metric and sample rows for one `simple_evaluate` result."""
+    """Metric and sample rows for one `simple_evaluate` result (or an imported results JSON: ``loaded`` None)."""
     metrics = _metric_records(run_id, results)
     samples: list[SampleRecord] = []
     for task, task_samples in (results.get("samples") or {}).items():

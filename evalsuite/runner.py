@@ -28,6 +28,9 @@ from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, 
 from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
+from evalsuite.judged import is_judged, judged_task
+from evalsuite.judged import session as judged_session
+from evalsuite.judged.base import JudgedTask
 from evalsuite.models import ModelSpec
 from evalsuite.store import queries
 from evalsuite.store.db import Database, open_database
@@ -65,7 +68,13 @@ def _resume_hint(run_id: int) -> str:
 
 
 def plan_tasks(config: RunConfig) -> list[TaskSpec]:
-    """The task list of a run: --tasks, --suite, or a perplexity task over --text-file."""
+    """The task list of a run: --tasks, --suite, or a perplexity task over --text-file.
+
+    Judged tasks (graded by --judge) come from the judged-task registry; a run has either
+    only judged tasks or none (RunConfig checks it).
+    """
+    if config.judged_tasks:
+        return [TaskSpec(name) for name in config.judged_tasks]
     return select_tasks(list(config.tasks) or None, config.suite, text_file=config.text_file)
 
 
@@ -77,6 +86,7 @@ def validate(config: RunConfig) -> str:
     """
     if config.output is not None:
         check_writable_output(config.output, "--output")
+    judged_session.check(config)
     return check_backend_options(config.backend_options())
 
 
@@ -84,12 +94,15 @@ def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     """Count the requests each task would send, without loading any model (with the run's header)."""
     validate(config)
     counts: dict[str, int] = {}
-    loaded_tasks = []
+    loaded_tasks: list[tuple[TaskSpec, LoadedTasks | JudgedTask]] = []
     for spec in plan_tasks(config):
         loaded = _load(config, spec)
-        loaded_tasks.append(loaded)
-        counts.update(request_counts(loaded, _limit_for(config, spec)))
-    for line in run_plan.header_lines(run_plan.plan(loaded_tasks, config.limit), config.model):
+        loaded_tasks.append((spec, loaded))
+        if isinstance(loaded, LoadedTasks):
+            counts.update(request_counts(loaded, _limit_for(config, spec)))
+        else:
+            counts.update(loaded.request_counts(config.limit))
+    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model):
         report(line)
     return RunOutcome(run_id=None, model=None, request_counts=counts)
 
@@ -102,15 +115,18 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     database = open_database(config.db)
     specs = plan_tasks(config)
     loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
-    for line in run_plan.header_lines(run_plan.plan([t for _, t in loaded_tasks], config.limit), config.model):
+    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model):
         report(line)  # the run header: what will run, said before the model loads
     model = resolve(config.model, config.backend_options())
     identity = build_identity(config, model, device)
-    start = _start_or_resume(database, config, model, specs, identity)
+    judged = [t for _, t in loaded_tasks if not isinstance(t, LoadedTasks)]
+    judge = judged_session.prepare(config, model, judged) if judged else None  # an unknown judge fails before anything is stored
+    start = _start_or_resume(database, config, model, specs, identity, judge)
     run_id = start.run_id
     heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at).start()
     report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(specs)} task(s)")
     cached_lm: CachedLM | None = None
+    judge_handle = judged_session.JudgeHandle(judge, database, run_id, config.no_cache, config.show_progress) if judge else None
     try:
         with _interrupts_as_errors(run_id):
             cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
@@ -119,21 +135,28 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
                 # Tasks finished before an interruption are re-scored from the cache (no model calls),
                 # which keeps --output complete and the stored numbers identical.
                 report(f"task {spec.name}: evaluating")
-                results = _evaluate(config, cached_lm, spec, loaded)
-                _store(database, run_id, config, model, cached_lm, loaded, results)
+                if isinstance(loaded, LoadedTasks):
+                    results = _evaluate(config, cached_lm, spec, loaded)
+                    _store(database, run_id, config, model, cached_lm, loaded, results)
+                else:  # a judged task: the model answers, the judge grades (both cached)
+                    assert judge_handle is not None  # prepared above for every judged task
+                    last = spec is loaded_tasks[-1][0]  # after the last one's answers the model is closed
+                    results = _evaluate_judged(database, run_id, config, cached_lm, loaded, judge_handle, report, last)
                 results_layout.merge(merged, results)
             merged = results_layout.finalize(merged, config, model, run_id)
             if config.output is not None:  # before the run is marked complete: one truth for exit status and row
                 _write_output(config.output, merged)
-        queries.finish_run(database, run_id, computed=cached_lm.stats.computed, cached=cached_lm.stats.cached)
+        judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
+        queries.finish_run(database, run_id, computed=cached_lm.stats.computed + judge_computed, cached=cached_lm.stats.cached + judge_cached)
     except BaseException as exc:
         stats = cached_lm.stats if cached_lm is not None else None
+        judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
         queries.fail_run(
             database,
             run_id,
             _describe_failure(exc),
-            computed=stats.computed if stats else 0,
-            cached=stats.cached if stats else 0,
+            computed=(stats.computed if stats else 0) + judge_computed,
+            cached=(stats.cached if stats else 0) + judge_cached,
         )
         if isinstance(exc, KeyboardInterrupt):
             raise RunInterrupted(f"run {run_id} interrupted (Ctrl-C)", _resume_hint(run_id)) from exc
@@ -143,11 +166,19 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
         database.close()
         if cached_lm is not None:
             close_backend(cached_lm.inner)
+        if judge_handle is not None:
+            judge_handle.close()
     stats = cached_lm.stats
-    return RunOutcome(run_id=run_id, model=model, results=merged, computed=stats.computed, cached=stats.cached)
+    judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
+    return RunOutcome(
+        run_id=run_id, model=model, results=merged, computed=stats.computed + judge_computed, cached=stats.cached + judge_cached
+    )
 
 
-def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks:
+def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks | JudgedTask:
+    """lm-eval's task objects, or a judged task from the judged-task registry."""
+    if is_judged(spec.name):
+        return judged_task(spec.name)
     return load_tasks(
         [spec],
         data_dir=config.data_dir,
@@ -157,20 +188,46 @@ def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks:
     )
 
 
+def _planned(config: RunConfig, loaded_tasks: list[tuple[TaskSpec, LoadedTasks | JudgedTask]]) -> list[run_plan.PlannedTask]:
+    """The run header's facts, in task order: lm-eval tasks from their Task objects, judged tasks from themselves."""
+    planned: list[run_plan.PlannedTask] = []
+    for _spec, loaded in loaded_tasks:
+        if isinstance(loaded, LoadedTasks):
+            planned.extend(run_plan.plan([loaded], config.limit))
+        else:
+            documents = loaded.documents(config.limit)
+            source = f"{loaded.data_source()}, judged by {config.judge}"
+            planned.append(run_plan.PlannedTask(loaded.name, 1, (0,), documents, loaded.available(), source))
+    return planned
+
+
+def _evaluate_judged(
+    database: Database, run_id: int, config: RunConfig, lm: CachedLM, task: JudgedTask,
+    judge: judged_session.JudgeHandle, report: Reporter, last: bool,
+) -> dict[str, Any]:
+    """Answer, judge and store a judged task; lm-eval's results layout of its scores."""
+    outcome, results = judged_session.evaluate(task, config, lm, judge, run_id, report, last=last)
+    samples = outcome.samples if config.log_samples else []
+    queries.save_task_results(database, run_id, [task.name], outcome.metrics, samples)
+    return results
+
+
 def _limit_for(config: RunConfig, spec: TaskSpec) -> int | None:
     """An explicit --limit wins over a suite's per-task limit."""
     return config.limit if config.limit is not None else spec.limit
 
 
 def _start_or_resume(
-    database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec], identity: ModelIdentity
+    database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec], identity: ModelIdentity,
+    judge: judged_session.JudgeSetup | None = None,
 ) -> queries.RunStart:
     """Open the run row: --resume ID, an unfinished run of the same config nobody works on, or a new one.
 
     Resuming (from any host) records this attempt's versions, hardware, host and start;
-    the earlier attempts stay in ``run_attempt``.
+    the earlier attempts stay in ``run_attempt``. A judge's key is part of the run's
+    identity (its config hash) and of its stored config (the board's comparability key).
     """
-    config_hash = config.result_hash(identity.key)
+    config_hash = config.result_hash(identity.key if judge is None else f"{identity.key}|judge:{judge.key}")
     if config.resume is not None:
         if queries.get_run(database, config.resume).run.config_hash != config_hash:
             raise ConfigError(
@@ -187,7 +244,7 @@ def _start_or_resume(
     model_row = queries.get_or_create_model(
         database,
         name=model.name,
-        source=str(model.path) if model.source != "hub" else model.name,
+        source=model.stored_source,
         revision=model.revision,
         weights_sha256=model.weights_sha256,
         tokenizer_sha256=model.tokenizer_sha256,
@@ -202,7 +259,7 @@ def _start_or_resume(
         model_id=model_row.id,
         identity_id=identity_row.id,
         backend=config.backend,
-        config=config.to_json(),
+        config={**config.to_json(), **(judge.stored_config() if judge is not None else {})},
         config_hash=config_hash,
         tasks=[spec.name for spec in specs],
         suite=config.suite,
@@ -345,6 +402,11 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
     try:
         for spec in plan_tasks(config):
             loaded = _load(config, spec)
+            if not isinstance(loaded, LoadedTasks):
+                raise ConfigError(
+                    f"run {run_id} has the judged task {spec.name}, which is not re-scored from the cache alone (it needs both tokenizers)",
+                    "run the same `evalsuite run` command again: its answers and judgments come from the cache",
+                )
             results = _evaluate(config, lm, spec, loaded)
             _store(database, run_id, config, model, lm, loaded, results)
             results_layout.merge(merged, results)

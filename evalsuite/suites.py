@@ -38,7 +38,11 @@ class SuiteSpec:
 
     ``metrics`` lists the (task, metric, filter) scores that count, each with its benchmark
     label and random baseline for ``evalsuite.metrics.normalization.suite_score``;
-    ``average`` is False when the scores have different units (no suite average shown).
+    ``average`` is False when the scores have different units (no suite average shown);
+    ``benchmark_decimals`` rounds each benchmark's mean before the average (the Nous suite);
+    ``backend_args`` are the suite's protocol settings for the model (``--backend-arg``
+    values, e.g. the Nous suite's ``add_bos_token: false``), applied unless the user sets
+    the same key, so that they enter the run's identity like any other backend argument.
     """
 
     name: str
@@ -46,6 +50,8 @@ class SuiteSpec:
     tasks: tuple[TaskSpec, ...]
     metrics: tuple[SuiteMetric, ...] = ()
     average: bool = True
+    benchmark_decimals: int | None = None
+    backend_args: tuple[tuple[str, str], ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +99,14 @@ def _parse_suite(name: str, raw: Mapping[str, Any]) -> SuiteSpec:
         tasks=tuple(specs),
         metrics=tuple(metrics),
         average=bool(raw.get("average", True)),
+        benchmark_decimals=int(raw["benchmark_decimals"]) if raw.get("benchmark_decimals") is not None else None,
+        backend_args=tuple((str(key), _cli_text(value)) for key, value in (raw.get("backend_args") or {}).items()),
     )
+
+
+def _cli_text(value: Any) -> str:
+    """A YAML scalar as the user would type it after ``--backend-arg KEY=`` (YAML's false is ``false``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def suites() -> dict[str, SuiteSpec]:

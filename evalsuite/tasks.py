@@ -278,7 +278,9 @@ def _task_factory_class() -> type:
 
         def _load_full_config(self, entry: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
             cfg: dict[str, Any] = super()._load_full_config(entry, overrides)
-            if self.data_dir is not None and isinstance(cfg.get("task"), str) and "custom_dataset" not in cfg:
+            # A matching local copy also replaces a task's own online loader (``custom_dataset``
+            # of the Nous BigBench tasks, which read the lm-eval fork's files from GitHub).
+            if self.data_dir is not None and isinstance(cfg.get("task"), str):
                 source = _source_for(cfg)
                 if source is not None:
                     cfg = _with_local_copy(cfg, source, self.data_dir)
@@ -299,15 +301,20 @@ def _build_error(entry: Any, data_dir: Path | None, exc: Exception) -> TaskFileE
     """Explain why lm-eval could not build ``entry``: Hub unreachable, or a bad config."""
     source = str(entry.yaml_path) if entry.yaml_path else "an inline config"
     summary = task_index.builtin_summaries().get(entry.name, {}) if _is_builtin(entry) else {}
-    dataset = summary.get("dataset_path")
+    dataset = summary.get("dataset_path") or (entry.cfg or {}).get("dataset_path")
     text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     if dataset and _looks_like_hub_failure(exc):
         offline = sorted({name for s in local_sources() for name in s.tasks})
+        own_copy = _source_for({"dataset_path": dataset, "dataset_name": (entry.cfg or {}).get("dataset_name")})
         where = "has no local copy" if data_dir else "was not given --data-dir"
+        place = "the Hugging Face Hub" if _online_place(dataset) == "Hugging Face Hub" else "the internet"
+        hint = f"connect to the Hub, or use a task with a local copy via --data-dir: {', '.join(offline)}"
+        if own_copy is not None and data_dir is None:
+            hint = f"go online, or pass --data-dir DIR (a directory holding {own_copy.subdirs}, its local copy)"
         return TaskFileError(
-            f"task '{entry.name}' needs the dataset '{dataset}' from the Hugging Face Hub, which could not be "
+            f"task '{entry.name}' needs the dataset '{dataset}' from {place}, which could not be "
             f"loaded ({text}); it {where}",
-            hint=f"connect to the Hub, or use a task with a local copy via --data-dir: {', '.join(offline)}",
+            hint=hint,
         )
     return TaskFileError(f"task '{entry.name}' from {source} could not be built: {text}")
 
@@ -531,18 +538,23 @@ def request_counts(loaded: LoadedTasks, limit: int | None) -> dict[str, int]:
 def _data_source(name: str, summary: Mapping[str, Any], yaml_path: Path | None) -> str:
     if name == TEXT_FILE_TASK:
         return "your text file (--text-file PATH)"
-    if yaml_path is not None and TASK_YAML_DIR in yaml_path.parents:
+    if yaml_path is not None and TASK_YAML_DIR in yaml_path.parents and not summary.get("dataset_path"):
         return "shipped in repo: tasks/data/" + (summary.get("data_subdir") or "")
     parts = []
     if summary.get("dataset_path"):
-        parts.append(f"Hugging Face Hub: {summary['dataset_path']}")
+        parts.append(f"{_online_place(summary['dataset_path'])}: {summary['dataset_path']}")
     by_name = [s for s in local_sources() if name in s.tasks]
     source = by_name[0] if by_name else _source_for(summary)
     if source is not None:
         if not parts:
-            parts.append(f"Hugging Face Hub: {source.dataset_path}")
+            parts.append(f"{_online_place(source.dataset_path)}: {source.dataset_path}")
         parts.append(f"local copy via --data-dir: {source.subdirs}")
     return "; ".join(parts) or "defined by its group members"
+
+
+def _online_place(dataset_path: str) -> str:
+    """Where a task's data comes from online: a Hub dataset id, or a URL (the Nous BigBench files)."""
+    return "online" if "://" in dataset_path else "Hugging Face Hub"
 
 
 def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
@@ -552,6 +564,7 @@ def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
         files = ((entry.cfg or {}).get("dataset_kwargs") or {}).get("data_files") or {}
         subdirs = sorted({Path(f).parent.name for f in files.values()})
         summary["data_subdir"] = ", ".join(subdirs)
+        summary["note"] = str(((entry.cfg or {}).get("metadata") or {}).get("note") or "")  # how it departs from lm-eval's
         summaries[name] = summary
     return summaries
 
@@ -588,8 +601,7 @@ def catalog(*, include_builtin: bool = False, include_path: Iterable[Path] = ())
         summary = merged[name]
         kind = {"GROUP": "group", "TAG": "tag"}.get(summary["kind"], "task")
         yaml_path = Path(summary["yaml_path"]) if summary["yaml_path"] else None
-        rows.append(
-            TaskInfo(name, kind, summary["output_type"], tuple(summary["metrics"]),
-                     _data_source(name, summary, yaml_path))
-        )  # fmt: skip
+        note = summary.get("note") or ""
+        source = _data_source(name, summary, yaml_path) + (f" — {note}" if note else "")
+        rows.append(TaskInfo(name, kind, summary["output_type"], tuple(summary["metrics"]), source, note))
     return rows

@@ -198,3 +198,284 @@ def gsm8k_problems(rows: list[dict], clean: object) -> list[tuple[str, str]]:
 
 def heldout_rows(data_dir: Path, read_jsonl: object) -> list[dict]:
     return read_jsonl(data_dir / "gsm8k" / "test.jsonl")[:HELDOUT_PROBLEMS]  # type: ignore[operator,no-any-return]
+
+
+# ----------------------------------------------------------------- stage 2: MT-Bench single-answer ratings
+#
+# ``evalsuite run --tasks mt_bench --judge demo/pico-judge`` sends FastChat's single-answer
+# prompts (system prompt + user prompt, through the chat template) and reads ``[[N]]`` back.
+# The training prompts are built by evalsuite's own MT-Bench code (``judge_calls``:
+# ``judge_prompt``, ``single_fields``, ``JudgePrompt.render``; ``chat_turns``), so what the
+# judge is trained on and what it is shown cannot drift apart. Targets: a one-line
+# explanation for the rating's band, then ``Rating: [[N]]`` and ``</s>``.
+
+MT_BENCH_DIR = "mt_bench"
+GPT4_JUDGMENTS = "judgments_gpt-4_single-origin_dreaming-panda.jsonl"
+ANSWER_FILES = {
+    "Meta-Llama-3-8B-Instruct-Normal": "model_answer_Meta-Llama-3-8B-Instruct-Normal.jsonl",
+    "Meta-Llama-3-8B-Instruct-Griffin": "model_answer_Meta-Llama-3-8B-Instruct-Griffin.jsonl",
+}
+RATING_HELDOUT_EVERY = 5  # questions whose id is a multiple of 5 (16 of 80) are held out of rating training
+RATING_STEPS = 120
+RATING_BATCH = 6  # MT-Bench judge prompts per step (each up to 2048 tokens) ...
+ARENA_BATCH = 4  # ... plus arena A/B prompts, so the verdict letters are kept
+RATING_PEAK_LR = 1e-3
+GARBAGE_MAX_TOKENS = 320  # pico-s's own answers to the training questions (cut here to save time)
+BANDS = (  # short, so a judgment fits in a few tokens (--judge-max-tokens)
+    (3, "The response is not helpful."),
+    (6, "The response is partly helpful."),
+    (10, "The response is helpful and relevant."),
+)
+
+
+@dataclass(frozen=True)
+class RatingScore:
+    """Held-out single-answer judgments: format rate and agreement with GPT-4's rating."""
+
+    prompts: int
+    rated: int
+    exact: int
+    within_one: int
+    pearson: float | None
+    spearman: float | None
+    mean_judge: float | None
+    mean_gpt4: float | None
+    seconds: float
+
+
+def rating_target(rating: float) -> str:
+    """The judge's whole answer for a rating: the band's sentence, then FastChat's format."""
+    shown = f"{rating:g}"
+    sentence = next(text for top, text in BANDS if rating <= top)
+    return f"{sentence}\n\nRating: [[{shown}]]"
+
+
+def rating_context(tokenizer: PreTrainedTokenizerFast, call: object) -> str:
+    """What ``evalsuite run --tasks mt_bench`` shows the judge for one ``JudgeCall`` (see mt_bench.judge)."""
+    from evalsuite.judged.prompts import chat_turns
+
+    messages = chat_turns(call.prompt.system_prompt, call.user_prompt)  # type: ignore[attr-defined]
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def mt_bench_answers(data_dir: Path) -> dict[str, dict[int, list[str]]]:
+    """Both Llama-3 answer sets that GPT-4 judged: model -> question id -> [turn 1, turn 2]."""
+    return {
+        model: {int(row["question_id"]): list(row["choices"][0]["turns"][:2]) for row in _read_jsonl(data_dir / MT_BENCH_DIR / name)}
+        for model, name in ANSWER_FILES.items()
+    }
+
+
+def gpt4_ratings(data_dir: Path) -> dict[tuple[str, int, int], float]:
+    """(model, question id, turn) -> GPT-4's rating (the first judgment of each; -1, no rating, left out)."""
+    ratings: dict[tuple[str, int, int], float] = {}
+    for row in _read_jsonl(data_dir / MT_BENCH_DIR / GPT4_JUDGMENTS):
+        key = (row["model"], int(row["question_id"]), int(row["turn"]))
+        if key not in ratings and float(row["score"]) >= 1:
+            ratings[key] = float(row["score"])
+    return ratings
+
+
+def _encode(tokenizer: PreTrainedTokenizerFast, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _fitting_answers(tokenizer: PreTrainedTokenizerFast, question: object, answers: list[str], turn: int, room: int) -> object | None:
+    """The judge call for ``turn`` with the answers cut (words from the end, longest first) until the prompt fits ``room``."""
+    from evalsuite.judged.mt_bench import judge_calls
+
+    answers = list(answers)
+    for _ in range(40):
+        (call,) = [c for c in judge_calls([question], {question.question_id: answers}) if c.turn == turn]  # type: ignore[attr-defined]
+        if len(_encode(tokenizer, rating_context(tokenizer, call))) <= room:
+            return call
+        longest = max(range(turn), key=lambda i: len(answers[i]))
+        words = answers[longest].split(" ")
+        if len(words) < 4:
+            return None
+        answers[longest] = " ".join(words[: len(words) * 3 // 4])
+    return None
+
+
+def rating_examples(
+    tokenizer: PreTrainedTokenizerFast, data_dir: Path, garbage: dict[int, list[str]]
+) -> tuple[list[JudgeExample], dict[str, int]]:
+    """Training judgments for the questions not held out.
+
+    * GPT-4's ratings of the two Llama-3 answer sets, prompts exactly as evalsuite builds them;
+      a prompt too long for the judge's window has its answers cut until it fits (same rating);
+    * rating 1 for answers that say nothing: pico-s's own answers (``garbage``), an empty
+      answer, and another question's answer (off topic).
+    """
+    from evalsuite.judged.mt_bench import JUDGE_MAX_TOKENS, load_questions
+
+    questions = [q for q in load_questions() if q.question_id % RATING_HELDOUT_EVERY != 0]
+    answers, ratings = mt_bench_answers(data_dir), gpt4_ratings(data_dir)
+    eos = tokenizer.eos_token_id
+    examples: list[JudgeExample] = []
+    counts: dict[str, int] = {}
+
+    def add(call: object, rating: float, kind: str, given: list[str]) -> None:
+        target = _encode(tokenizer, rating_target(rating)) + [eos]
+        room = JUDGE_MAX_TOKENS - len(target)
+        context = _encode(tokenizer, rating_context(tokenizer, call))
+        if len(context) > room:
+            cut = _fitting_answers(tokenizer, call.question, given, call.turn, room)  # type: ignore[attr-defined]
+            if cut is None:
+                counts[f"{kind}, too long"] = counts.get(f"{kind}, too long", 0) + 1
+                return
+            context, kind = _encode(tokenizer, rating_context(tokenizer, cut)), f"{kind}, cut to fit"
+        examples.append(JudgeExample(context, target))
+        counts[kind] = counts.get(kind, 0) + 1
+
+    from evalsuite.judged.mt_bench import judge_calls
+
+    for index, question in enumerate(questions):
+        qid = question.question_id
+        for model, by_question in answers.items():
+            given = by_question[qid]
+            for call in judge_calls([question], {qid: given}):
+                rating = ratings.get((model, qid, call.turn))
+                if rating is not None:
+                    add(call, rating, "gpt-4", given)
+        other = answers["Meta-Llama-3-8B-Instruct-Normal"][questions[(index + 11) % len(questions)].question_id]
+        nothing = (["", ""], "empty") if index % 2 == 0 else (other, "off topic")  # in turn
+        for given, kind in ((garbage.get(qid), "pico-s answers"), nothing):
+            if given is None:
+                continue
+            for call in judge_calls([question], {qid: given}):
+                add(call, 1.0, kind, given)
+    return examples, counts
+
+
+@torch.no_grad()
+def pico_answers(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, seed: int) -> dict[int, list[str]]:
+    """pico-s's answers to both turns of the training questions, sampled as evalsuite samples them
+    (FastChat's temperature per category, turn 2 after turn 1), at most ``GARBAGE_MAX_TOKENS`` each."""
+    from evalsuite.judged.mt_bench import GREEDY_BELOW, load_questions, temperature
+
+    questions = [q for q in load_questions() if q.question_id % RATING_HELDOUT_EVERY != 0]
+    torch.manual_seed(seed)
+    answers: dict[int, list[str]] = {}
+    for question in questions:
+        messages: list[dict[str, str]] = []
+        answers[question.question_id] = []
+        for turn in question.turns:
+            messages.append({"role": "user", "content": turn})
+            ids = torch.tensor([_encode(tokenizer, str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)))])
+            heat = temperature(question.category)
+            sampling = {"do_sample": True, "temperature": heat} if heat >= GREEDY_BELOW else {"do_sample": False}
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=GARBAGE_MAX_TOKENS,
+                                 pad_token_id=tokenizer.pad_token_id, **sampling)
+            answer = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+            answers[question.question_id].append(answer)
+            messages.append({"role": "assistant", "content": answer})
+    return answers
+
+
+def _micro_loss(model: LlamaForCausalLM, examples: list[JudgeExample], pad_id: int) -> tuple[torch.Tensor, int]:
+    ids, mask, labels = _batch(examples, pad_id)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    targets = labels[:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum")
+    return loss, int((targets != -100).sum())
+
+
+def train_ratings(
+    model: LlamaForCausalLM, ratings: list[JudgeExample], arena: list[JudgeExample], pad_id: int, seed: int
+) -> tuple[float, float]:
+    """AdamW on the judgment tokens only: each step ``RATING_BATCH`` MT-Bench prompts (in two
+    length-sorted micro-batches, less padding) and ``ARENA_BATCH`` arena prompts, the loss the
+    mean over all supervised tokens. Returns (seconds, mean loss of the last 10 steps)."""
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=RATING_PEAK_LR, betas=(0.9, 0.95), weight_decay=0.0)
+    model.train()
+    started, recent = time.perf_counter(), []
+    for step in range(RATING_STEPS):
+        for group in optimizer.param_groups:
+            group["lr"] = RATING_PEAK_LR * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / RATING_STEPS)))
+        picked = sorted(rng.sample(ratings, RATING_BATCH), key=lambda e: len(e.context))
+        half = RATING_BATCH // 2
+        groups = [picked[:half], picked[half:], rng.sample(arena, ARENA_BATCH)]
+        total_tokens = sum(len(e.target) for group in groups for e in group)
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for group in groups:
+            loss, _tokens = _micro_loss(model, group, pad_id)
+            (loss / total_tokens).backward()
+            step_loss += loss.item() / total_tokens
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        recent = (recent + [step_loss])[-10:]
+        if step % 10 == 0 or step == RATING_STEPS - 1:
+            print(f"  {JUDGE_NAME} ratings step {step:4d} loss {step_loss:.3f} ({time.perf_counter() - started:.0f}s)", flush=True)
+    model.eval()
+    return time.perf_counter() - started, sum(recent) / len(recent)
+
+
+@torch.no_grad()
+def judge_text(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, context: str, max_new_tokens: int = 48) -> str:
+    """Greedy judgment (as evalsuite asks for it), cut at ``max_new_tokens``."""
+    ids = torch.tensor([_encode(tokenizer, context)])
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    return str(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def score_ratings(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, data_dir: Path) -> RatingScore:
+    """GPT-4's held-out judgments (questions with id a multiple of 5) whose prompt fits: the judge's
+    greedy rating, read by evalsuite's ``extract_rating``, against GPT-4's."""
+    from evalsuite.judged.mt_bench import JUDGE_MAX_TOKENS, judge_calls, load_questions
+    from evalsuite.judged.prompts import extract_rating
+
+    started = time.perf_counter()
+    answers, ratings = mt_bench_answers(data_dir), gpt4_ratings(data_dir)
+    pairs: list[tuple[float, float | None]] = []
+    for question in load_questions():
+        if question.question_id % RATING_HELDOUT_EVERY != 0:
+            continue
+        for model_name, by_question in answers.items():
+            for call in judge_calls([question], {question.question_id: by_question[question.question_id]}):
+                gpt4 = ratings.get((model_name, question.question_id, call.turn))
+                context = rating_context(tokenizer, call)
+                if gpt4 is None or len(_encode(tokenizer, context)) > JUDGE_MAX_TOKENS - 48:
+                    continue
+                pairs.append((gpt4, extract_rating(judge_text(model, tokenizer, context))))
+    rated = [(g, r) for g, r in pairs if r is not None]
+    gold, given = [g for g, _ in rated], [r for _, r in rated]
+    return RatingScore(
+        prompts=len(pairs), rated=len(rated), exact=sum(g == r for g, r in rated), within_one=sum(abs(g - r) <= 1 for g, r in rated),
+        pearson=_correlation(gold, given), spearman=_correlation(_ranks(gold), _ranks(given)) if rated else None,
+        mean_judge=sum(given) / len(given) if given else None, mean_gpt4=sum(gold) / len(gold) if gold else None,
+        seconds=time.perf_counter() - started,
+    )

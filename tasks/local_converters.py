@@ -186,3 +186,61 @@ def hellaswag_preprocessed_jsonl(path: Path) -> list[Record]:
             }
         )
     return rows
+
+
+_AGIEVAL_LETTERS = "ABCDEFG"
+
+
+def agieval_jsonl(path: Path) -> list[Record]:
+    """AGIEval ``data/v1`` (``passage, question, options, label``) → ``{query, choices, gold}``.
+
+    The Hub copies' schema (``hails/agieval-*``, ``dmayhem93/agieval-*``): query = passage (or
+    nothing) + ``"Q: "`` + question + ``" Answer Choices: "`` + the options joined by spaces +
+    ``"\\nA: Among A through "`` + the last option's letter + ``", the answer is"``; choices = the
+    options as written (``(A)`` prefix kept); gold = ``[index of the label letter]``.
+    """
+    rows: list[Record] = []
+    for where, item in _jsonl(path):
+        options = list(_field(item, "options", path, where))
+        label = str(_field(item, "label", path, where))
+        if not options or len(options) > len(_AGIEVAL_LETTERS) or label not in _AGIEVAL_LETTERS:
+            raise TaskFileError(f"{path}: {where} has options {options!r} and label {label!r}, expected A-G")
+        query = (
+            (_field(item, "passage", path, where) or "") + "Q: " + _field(item, "question", path, where)
+            + " Answer Choices: " + " ".join(options)
+            + "\nA: Among A through " + _AGIEVAL_LETTERS[len(options) - 1] + ", the answer is"
+        )  # fmt: skip
+        rows.append({"query": query, "choices": options, "gold": [_AGIEVAL_LETTERS.index(label)]})
+    return rows
+
+
+def piqa_jsonl(path: Path) -> list[Record]:
+    """PIQA ``valid.jsonl`` (``goal, sol1, sol2``) + the line-aligned ``valid-labels.lst`` → Hub rows with ``label``."""
+    labels_path = path.with_name(f"{path.stem}-labels.lst")
+    if not labels_path.is_file():
+        raise TaskFileError(f"{path}: its labels file {labels_path.name} is missing beside it")
+    labels = [line.strip() for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = list(_jsonl(path))
+    if len(labels) != len(items):
+        raise TaskFileError(f"{path}: {len(items)} records but {len(labels)} labels in {labels_path.name}")
+    return [
+        {
+            "goal": _field(item, "goal", path, where),
+            "sol1": _field(item, "sol1", path, where),
+            "sol2": _field(item, "sol2", path, where),
+            "label": int(label),
+        }
+        for (where, item), label in zip(items, labels)
+    ]
+
+
+def bbh_json(path: Path) -> list[Record]:
+    """BIG-Bench Hard ``<task>.json`` (``{"examples": [{input, target}]}``) → ``lukaemon/bbh`` rows."""
+    try:
+        examples = _field(json.loads(path.read_text(encoding="utf-8")), "examples", path, "the file")
+    except json.JSONDecodeError as exc:
+        raise TaskFileError(f"{path}: not valid JSON ({exc.msg})") from exc
+    return [
+        {"input": _field(item, "input", path, f"example {n}"), "target": _field(item, "target", path, f"example {n}")}
+        for n, item in enumerate(examples)
+    ]

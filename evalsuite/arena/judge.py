@@ -22,6 +22,11 @@ fit the judge's context is skipped and counted, never judged from a cut prompt.
 
 The judge loads through the one backend registry from the request's
 :class:`BackendOptions`, exactly as `arena generate` and `evalsuite run` load models.
+
+``--protocol pair-v2`` swaps the log-likelihood verdict for FastChat's written one
+(:mod:`evalsuite.arena.pair_judge`: MT-Bench's pairwise prompts, ``[[A]]``/``[[B]]``/``[[C]]``,
+the same two orders and tie rule); its votes are stored under the voter
+``JUDGE (pair-v2)``, apart from the same model's log-likelihood votes.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalsuite.arena import voting
+from evalsuite.arena import pair_judge, voting
 from evalsuite.arena.child import run_in_child
 from evalsuite.arena.contestant import answer_model_key, has_chat_template
 from evalsuite.backends import BackendOptions, check_backend_options, close_backend, load_backend, resolve
@@ -50,6 +55,8 @@ JUDGE_PROMPT = (
 PLAIN_SUFFIX = "\nVerdict:"
 VERDICT_TOKENS = ("A", "B")
 CHUNK_BATTLES = 8  # pairs scored together, then stored
+LOGLIK = "loglik"
+PROTOCOLS = (LOGLIK, pair_judge.PROTOCOL)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,14 @@ class JudgeRequest:
     db: str
     options: BackendOptions = field(default_factory=BackendOptions)
     max_battles: int | None = None
+    protocol: str = LOGLIK  # or "pair-v2": FastChat's written verdicts
+    max_tokens: int = pair_judge.DEFAULT_MAX_TOKENS  # pair-v2: the judge's new tokens per verdict
+    baseline: str | None = None  # judge only pairs with this model (its name)
+
+    @property
+    def voter(self) -> str:
+        """Whose votes these are: the judge's name, with the protocol when it is not the default."""
+        return self.judge if self.protocol == LOGLIK else f"{self.judge} ({self.protocol})"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JudgeRequest:
@@ -72,6 +87,10 @@ class JudgeRequest:
         self.options.check_values()
         if self.max_battles is not None and self.max_battles < 0:
             raise ArenaError(f"--max-battles must be 0 or more, got {self.max_battles}")
+        if self.protocol not in PROTOCOLS:
+            raise ArenaError(f"unknown --protocol {self.protocol!r}", f"choose one of: {', '.join(PROTOCOLS)}")
+        if self.max_tokens < 1:
+            raise ArenaError(f"--max-tokens must be 1 or more, got {self.max_tokens}", "e.g. --max-tokens 2048")
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,7 @@ class PairToJudge:
     model_y: str
     answer_x: str
     answer_y: str
+    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ class JudgeReport:
     ties: int
     skipped_own: int
     too_long: int = 0
+    no_verdict: int = 0  # pair-v2: a judgment without [[A]], [[B]] or [[C]] (the pair is not stored)
 
 
 def verdict_contexts(lm: Any, question: str, answer_a: str, answer_b: str) -> tuple[str, tuple[str, str]]:
@@ -122,13 +143,16 @@ def combine_orders(first: tuple[float, float], swapped: tuple[float, float]) -> 
 
 
 def pairs_to_judge(
-    database: Database, judge: str, max_battles: int | None = None, judge_key: str | None = None
+    database: Database, judge: str, max_battles: int | None = None, judge_key: str | None = None,
+    *, voter: str | None = None, baseline: str | None = None,
 ) -> tuple[list[PairToJudge], int]:
     """Unjudged (prompt, pair) combinations in prompt order, and how many contained the judge itself.
 
     The judge is itself when a contestant has its model key (``judge_key``) or its name.
+    ``voter`` (default: the judge's name) is whose earlier votes count as done; with
+    ``baseline`` only pairs with that model are judged.
     """
-    done = arena_queries.judged_pairs(database, judge)
+    done = arena_queries.judged_pairs(database, voter or judge)
     pairs: list[PairToJudge] = []
     skipped_own = 0
     for entry in arena_queries.prompts_with_answers(database):
@@ -138,7 +162,9 @@ def pairs_to_judge(
                 continue
             if (entry.prompt_id, frozenset((x, y))) in done:
                 continue
-            pairs.append(PairToJudge(entry.prompt_id, entry.text, x, y, entry.answers[x], entry.answers[y]))
+            if baseline is not None and baseline not in (entry.names[x], entry.names[y]):
+                continue
+            pairs.append(PairToJudge(entry.prompt_id, entry.text, x, y, entry.answers[x], entry.answers[y], entry.category))
     if max_battles is not None:
         pairs = pairs[:max_battles]
     return pairs, skipped_own
@@ -173,20 +199,25 @@ def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
     """Judge in this interpreter; the backend's options are checked before the database opens."""
     check_backend_options(request.options)
     database = open_database(request.db)
-    counts = {"a": 0, "b": 0, "tie": 0, "too_long": 0}
+    counts = {"a": 0, "b": 0, "tie": 0, "too_long": 0, "no_verdict": 0}
     try:
         spec = resolve(request.judge, request.options)
-        pairs, skipped_own = pairs_to_judge(database, request.judge, request.max_battles, answer_model_key(spec))
+        pairs, skipped_own = pairs_to_judge(
+            database, request.judge, request.max_battles, answer_model_key(spec), voter=request.voter, baseline=request.baseline
+        )
         if pairs:
             lm = load_backend(spec, request.options)
             try:
-                _judge_all(database, request.judge, lm, pairs, counts, show_progress)
+                if request.protocol == LOGLIK:
+                    _judge_all(database, request.judge, lm, pairs, counts, show_progress)
+                else:
+                    _judge_all_written(database, request, lm, pairs, counts, show_progress)
             finally:
                 close_backend(lm)
     finally:
         database.close()
     judged = counts["a"] + counts["b"] + counts["tie"]
-    return JudgeReport(request.judge, judged, counts["a"], counts["b"], counts["tie"], skipped_own, counts["too_long"])
+    return JudgeReport(request.voter, judged, counts["a"], counts["b"], counts["tie"], skipped_own, counts["too_long"], counts["no_verdict"])
 
 
 def fits_judge_context(lm: Any, pair: PairToJudge) -> bool:
@@ -208,6 +239,25 @@ def _judge_all(database: Database, judge: str, lm: Any, pairs: list[PairToJudge]
             for pair, outcome in zip(fitting, judge_outcomes(lm, fitting) if fitting else [], strict=True):
                 _store_verdict(database, judge, pair, outcome)
                 counts[outcome] += 1
+            bar.update(len(chunk))
+
+
+def _judge_all_written(
+    database: Database, request: JudgeRequest, lm: Any, pairs: list[PairToJudge], counts: dict[str, int], show_progress: bool
+) -> None:
+    """pair-v2: written verdicts in both orders, chunk by chunk; too long and verdict-less pairs are counted, not stored."""
+    with tqdm(total=len(pairs), desc=f"judging with {request.voter}", unit="pair", disable=not show_progress) as bar:
+        for start in range(0, len(pairs), CHUNK_BATTLES):
+            chunk = pairs[start : start + CHUNK_BATTLES]
+            for pair, judged in zip(chunk, pair_judge.judge_pairs(lm, chunk, request.max_tokens, request.judge), strict=True):
+                if judged is None:
+                    counts["too_long"] += 1
+                elif judged.outcome is None:
+                    counts["no_verdict"] += 1
+                else:
+                    outcome = {"x": "a", "y": "b"}.get(judged.outcome, "tie")
+                    _store_verdict(database, request.voter, pair, outcome)
+                    counts[outcome] += 1
             bar.update(len(chunk))
 
 

@@ -22,12 +22,16 @@ class HFTokenizerRules:
     """lm-eval ``TemplateLM`` tokenizer members over a Hugging Face tokenizer.
 
     The host class sets ``tokenizer`` and ``_max_length``, then calls
-    ``_remember_prefix_text()`` once the tokenizer is loaded.
+    ``_remember_prefix_text()`` once the tokenizer is loaded. ``add_bos_token``
+    (``--backend-arg add_bos_token=false``) overrides the tokenizer's default for
+    prompts: lm-eval v0.3's ``hf-causal``, which LLM AutoEval's Nous numbers come
+    from, encoded with ``add_special_tokens=False``, so Llama-family models saw no BOS.
     """
 
     tokenizer: transformers.PreTrainedTokenizerBase
     _max_length: int
     _prefix_text: str = ""
+    add_bos_token: bool | None = None  # None: the tokenizer's default (HFLM 0.4's rule)
 
     def _remember_prefix_text(self) -> None:
         """The decoded prefix token: strings already starting with it get no second BOS (HFLM's rule)."""
@@ -97,4 +101,6 @@ class HFTokenizerRules:
     def _special_tokens_setting(self, text: str, asked: bool | None) -> bool | None:
         if asked is None and self._prefix_text and text.startswith(self._prefix_text):
             return False
+        if asked is None and self.add_bos_token is not None:
+            return self.add_bos_token
         return asked

@@ -176,17 +176,17 @@ class CachedLM(LM):
         method = getattr(self.inner, request_type)
         quiet = {"disable_tqdm": True} if "disable_tqdm" in inspect.signature(method).parameters else {}
         pending = list(missing.items())
-        bar = tqdm(total=len(pending), desc=f"{request_type} requests", disable=not self.show_progress, unit="req")
-        for chunk in self._chunks(pending):
-            answers = method([requests[index] for _, index in chunk], **quiet)
-            encoded = {key: _encode(request_type, answer) for (key, _), answer in zip(chunk, answers)}
-            queries.store_responses(self.database, self.namespace, request_type, encoded, run_id=self.run_id)
-            stored.update(encoded)
-            self.stats.computed += len(chunk)
-            bar.update(len(chunk))
-            if self.on_chunk is not None:
-                self.on_chunk(self.stats.computed)
-        bar.close()
+        # Closed on failure too: the bar's line ends, so an error message starts a line of its own.
+        with tqdm(total=len(pending), desc=f"{request_type} requests", disable=not self.show_progress, unit="req") as bar:
+            for chunk in self._chunks(pending):
+                answers = method([requests[index] for _, index in chunk], **quiet)
+                encoded = {key: _encode(request_type, answer) for (key, _), answer in zip(chunk, answers)}
+                queries.store_responses(self.database, self.namespace, request_type, encoded, run_id=self.run_id)
+                stored.update(encoded)
+                self.stats.computed += len(chunk)
+                bar.update(len(chunk))
+                if self.on_chunk is not None:
+                    self.on_chunk(self.stats.computed)
 
     def _chunks(self, pending: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
         """Consecutive slices of ``pending``, each computed and committed before the next is cut.

@@ -30,6 +30,9 @@ class BackendOptions:
         revision: Hub branch, tag or commit, used when the model is fetched.
         trust_remote_code: allow the model repository's own Python code.
         args: decoded ``--backend-arg`` values, passed to the backend class.
+        base_url: an OpenAI-compatible endpoint's base URL, ending in ``/v1`` (``--backend openai`` only).
+        api_key_env: the environment variable holding the endpoint's API key; None means
+            ``OPENAI_API_KEY`` if set, else no key (local servers need none).
     """
 
     backend: str = "transformers"
@@ -40,6 +43,8 @@ class BackendOptions:
     revision: str | None = None
     trust_remote_code: bool = False
     args: dict[str, Any] = field(default_factory=dict)
+    base_url: str | None = None
+    api_key_env: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BackendOptions:

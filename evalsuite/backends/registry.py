@@ -45,6 +45,8 @@ class Backend:
         arena: offered for arena answers and the judge.
         child_process: the arena runs it in a fresh interpreter (vLLM's ``spawn`` workers).
         reserved: the backend's own names for settings evalsuite sets from flags.
+        local_model: the model's files are here (resolved and hashed by ``evalsuite.models``);
+            False for an endpoint, which is asked what it serves (``--base-url``) instead.
         summary: a few words for ``--help``.
     """
 
@@ -60,6 +62,7 @@ class Backend:
     arena: bool = True
     child_process: bool = False
     reserved: tuple[tuple[str, str], ...] = ()
+    local_model: bool = True
 
 
 REGISTRY: dict[str, Backend] = {
@@ -75,6 +78,12 @@ REGISTRY: dict[str, Backend] = {
         ),
         # lm-eval's reference HFLM, kept for comparisons with `lm_eval` (scoring only).
         Backend("hf", "lm_eval.models.huggingface", "HFLM", summary="lm-eval's HFLM", open_ended=True, arena=False),
+        # An OpenAI-compatible server (vLLM's, llama.cpp, TGI, OpenAI): --base-url URL --model SERVED_NAME.
+        Backend(
+            "openai", "evalsuite.backends.openai_compat", "OpenAICompatLM", summary="an OpenAI-compatible endpoint, --base-url",
+            seeded=True, local_model=False,
+            reserved=(("model", "--model"), ("base_url", "--base-url"), ("api_key_env", "--api-key-env")),
+        ),
     )
 }
 BACKENDS = tuple(REGISTRY)
@@ -115,8 +124,16 @@ def backend_entry(name: str, *, for_arena: bool = False) -> Backend:
 
 
 def resolve(model: str, options: BackendOptions) -> ModelSpec:
-    """The model's local files and fingerprints, fetched at ``options.revision`` when from the Hub."""
+    """The model's local files and fingerprints, fetched at ``options.revision`` when from the Hub.
+
+    An endpoint's model is what the server at ``options.base_url`` serves under that name.
+    """
     from evalsuite.models import resolve_model
+
+    backend = backend_entry(options.backend)
+    if not backend.local_model:
+        module = import_backend_module(backend.module, backend.install_hint)
+        return module.resolve_endpoint(model, str(options.base_url), options.api_key_env, options.args)  # type: ignore[no-any-return]
 
     return resolve_model(model, revision=options.revision, trust_remote_code=options.trust_remote_code)
 
@@ -129,6 +146,12 @@ def load_backend(spec: ModelSpec, options: BackendOptions) -> LM:
     """
     backend = backend_entry(options.backend)
     cls = _backend_class(backend)
+    if not backend.local_model:  # an endpoint: its name, URL, key variable and the local tokenizer found for it
+        tokenizer = str(spec.path) if spec.path.is_dir() else None
+        args = {**options.args, "tokenizer": tokenizer}
+        return cls(  # type: ignore[no-any-return]
+            model=spec.name, base_url=options.base_url, api_key_env=options.api_key_env, batch_size=options.batch_size, seed=options.seed, **args
+        )
     kwargs: dict[str, Any] = {
         "revision": None,
         "trust_remote_code": options.trust_remote_code,
@@ -175,6 +198,7 @@ def check_backend_options(options: BackendOptions) -> str:
     annotated type; ``--device`` must be one the backend can run on.
     """
     backend = backend_entry(options.backend)
+    _check_endpoint_flags(backend, options)
     accepted = _accepted_args(backend)
     reserved = {**RESERVED_ARGS, **dict(backend.reserved)}
     for key, value in options.args.items():
@@ -190,9 +214,22 @@ def check_backend_options(options: BackendOptions) -> str:
                 f"--backend-arg {key}={value!r} is invalid for the {backend.name} backend: expected {arg_types.type_name(expected)}",
                 f"write it as --backend-arg {key}=VALUE with VALUE of type {arg_types.type_name(expected)}",
             )
+    if not backend.local_model:
+        return "endpoint"  # the server's device, whatever it is: the endpoint's fingerprint stands for it
     if backend.engine_device:
         return _vllm_device(options.device)
     return pick_device(options.device)
+
+
+def _check_endpoint_flags(backend: Backend, options: BackendOptions) -> None:
+    """--base-url and --api-key-env belong to endpoint backends, and those need a URL and a settable key."""
+    if backend.local_model:
+        for flag, value in (("--base-url", options.base_url), ("--api-key-env", options.api_key_env)):
+            if value is not None:
+                raise ConfigError(f"{flag} is for --backend openai, not {backend.name}", f"add --backend openai, or drop {flag}")
+        return
+    module = import_backend_module(backend.module, backend.install_hint)
+    module.check_options(options.base_url, options.api_key_env, options.device, options.dtype)
 
 
 def _accepted_args(backend: Backend) -> dict[str, Any]:

@@ -69,6 +69,7 @@ class TransformersLM(HFTokenizerRules, TemplateLM):
         max_batch_tokens: padded tokens per forward pass; overrides ``auto`` sizing.
         trust_remote_code: allow model code from the Hub.
         token: Hugging Face token for gated models.
+        add_bos_token: False: prompts without BOS (lm-eval v0.3, the Nous suite); None: the tokenizer's default.
     """
 
     def __init__(
@@ -83,8 +84,10 @@ class TransformersLM(HFTokenizerRules, TemplateLM):
         max_batch_tokens: int | None = None,
         trust_remote_code: bool = False,
         token: str | None = None,
+        add_bos_token: bool | None = None,
     ) -> None:
         super().__init__()
+        self.add_bos_token = add_bos_token
         self._device = _loading.resolve_device(device)
         hub_kwargs = _loading.hub_kwargs(revision, trust_remote_code, token)
         config = _loading.load_config(pretrained, hub_kwargs)

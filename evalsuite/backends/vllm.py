@@ -102,6 +102,7 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
         trust_remote_code: allow model code from the Hub.
         batch_size: ``auto`` lets vLLM schedule; an int caps concurrent sequences (``max_num_seqs``).
         prefix_cache_scoring: let multi-token scoring requests read the prefix cache (see module doc).
+        add_bos_token: False: prompts without BOS (lm-eval v0.3, the Nous suite); None: the tokenizer's default.
         **engine_kwargs: passed to ``vllm.LLM`` unchanged (``max_length`` is an alias of ``max_model_len``).
     """
 
@@ -120,9 +121,11 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
         trust_remote_code: bool = False,
         batch_size: int | str = "auto",
         prefix_cache_scoring: bool = True,
+        add_bos_token: bool | None = None,
         **engine_kwargs: Any,
     ) -> None:
         super().__init__()
+        self.add_bos_token = add_bos_token
         vllm = import_vllm()
         if data_parallel_size != 1:
             raise BackendError(

@@ -68,13 +68,18 @@ def normalize_to_random_baseline(raw: float, baseline: float) -> float:
 
 
 def suite_score(
-    metrics: Sequence[SuiteMetric], raw_values: Mapping[tuple[str, str, str], float]
+    metrics: Sequence[SuiteMetric],
+    raw_values: Mapping[tuple[str, str, str], float],
+    *,
+    benchmark_decimals: int | None = None,
 ) -> SuiteScore:
     """Mean over benchmarks of the mean of their normalised metrics.
 
     ``raw_values`` maps (task, metric, filter) to the raw score in [0, 1]. A benchmark with a
     missing metric is left out and the key reported in ``missing``; ``average`` is None when
     any benchmark is incomplete, so a partial run never shows a comparable suite average.
+    ``benchmark_decimals``: round each benchmark's mean to that many decimals before averaging,
+    and the average too (LLM AutoEval's Nous score: ``round(mean(round(b_i, 2)), 2)``).
     """
     grouped: dict[str, list[float]] = {}
     incomplete: set[str] = set()
@@ -90,7 +95,11 @@ def suite_score(
     benchmarks = {
         name: sum(values) / len(values) for name, values in grouped.items() if name not in incomplete
     }
+    if benchmark_decimals is not None:
+        benchmarks = {name: round(value, benchmark_decimals) for name, value in benchmarks.items()}
     average = None
     if benchmarks and not incomplete:
         average = sum(benchmarks.values()) / len(benchmarks)
+        if benchmark_decimals is not None:
+            average = round(average, benchmark_decimals)
     return SuiteScore(benchmarks=benchmarks, average=average, missing=tuple(missing))

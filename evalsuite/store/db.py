@@ -45,8 +45,11 @@ CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new datab
 
 
 def database_url(db: str | Path) -> str:
-    """Turn a path or URL into a SQLAlchemy URL (plain paths mean SQLite files)."""
+    """Turn a path or URL into a SQLAlchemy URL (plain paths mean SQLite files; ``postgresql://`` uses psycopg 3)."""
     text_value = str(db)
+    for scheme in ("postgresql://", "postgres://"):  # the driver evalsuite ships (psycopg 3), not SQLAlchemy's default psycopg2
+        if text_value.startswith(scheme):
+            return "postgresql+psycopg://" + text_value[len(scheme) :]
     if "://" in text_value:
         return text_value
     return f"sqlite:///{Path(text_value).expanduser()}"

@@ -241,7 +241,7 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
     GROUP BY), so a limited run never replaces a full one; ``evalsuite.board`` decides what
     is shown. A model's tasks may come from different runs (each cell names its run).
     """
-    run_settings = [_RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction]
+    run_settings = [_RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction, _judge().label("judge")]
     if "identity_id" in _RUN.c:  # the scoring identity, where the schema records one
         run_settings.append(_RUN.c.identity_id)
     eligible = _eligible_runs(board_filter).add_columns(*run_settings).subquery("eligible")  # JSON read once per run
@@ -263,7 +263,7 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
             _RUN.c.suite, _METRIC.c.task, _METRIC.c.metric, _METRIC.c.filter, _METRIC.c.value, _METRIC.c.stderr,
             _METRIC.c.normalized, _METRIC.c.higher_is_better, _METRIC.c.n_samples, _METRIC.c.is_group,
             _METRIC.c.n_shot, _METRIC.c.task_version, _METRIC.c.n_total_docs, _METRIC.c.parent_task,
-            _RUN.c.apply_chat_template, _multiturn(), _RUN.c.system_instruction, *identity_columns,
+            _RUN.c.apply_chat_template, _multiturn(), _RUN.c.system_instruction, _judge(), *identity_columns,
         )
         .select_from(chosen)
         .join(_METRIC, and_(_METRIC.c.run_id == chosen.c.run_id, _METRIC.c.task == chosen.c.task))
@@ -291,9 +291,9 @@ def _with_run_settings(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
             continue
         seen.add(key)
         if row[4] not in per_run:
-            chat, multiturn, system, *scoring = row[width - 1:]
+            chat, multiturn, system, judge, *scoring = row[width - 1:]
             flag = bool(chat) if multiturn in (None, "null") else str(multiturn).lower() in ("1", "true")
-            per_run[row[4]] = (flag, _scoring_text(scoring, system))
+            per_run[row[4]] = (flag, _scoring_text(scoring, system, judge))
         cells.append((*row[:width], *per_run[row[4]]))
     return cells
 
@@ -307,8 +307,13 @@ def _identity_columns() -> tuple[Any, list[Any]]:
     return identity, [identity.c[name] for name in wanted if name in identity.c]
 
 
-def _scoring_text(scoring: list[Any], system_instruction: str | None) -> str | None:
-    """``v2 · template 1a2b3c4d · system 5e6f7a8b``: the identity parts that change numbers, short."""
+def _judge() -> Any:
+    """A judged run's judge (``name [backend] key8``, from its stored config; NULL for other runs)."""
+    return _RUN.c.config["judge_label"].as_string()
+
+
+def _scoring_text(scoring: list[Any], system_instruction: str | None, judge: str | None = None) -> str | None:
+    """``v2 · template 1a2b3c4d · system 5e6f7a8b · judge J``: the identity parts that change numbers, short."""
     parts = []
     if scoring and scoring[0] is not None:
         parts.append(f"v{scoring[0]}")
@@ -316,6 +321,8 @@ def _scoring_text(scoring: list[Any], system_instruction: str | None) -> str | N
         parts.append(f"template {str(scoring[1])[:8]}")
     if system_instruction:
         parts.append(f"system {hashlib.sha256(system_instruction.encode()).hexdigest()[:8]}")
+    if judge and judge != "null":  # scores by different judges never share a column
+        parts.append(f"judge {judge}")
     return " · ".join(parts) or None
 
 

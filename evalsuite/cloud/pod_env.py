@@ -1,0 +1,42 @@
+"""The environment a launched pod reads: the one place both sides (launcher and pod) take the names from.
+
+The launcher (``evalsuite runpod launch``) sets these on the pod; the pod-side entrypoint
+(``evalsuite runpod pod-run``, ``docker/entrypoint.sh``) reads them. RunPod itself sets
+``RUNPOD_POD_ID`` and a pod-scoped ``RUNPOD_API_KEY`` in every pod.
+"""
+
+from __future__ import annotations
+
+POD_ID = "RUNPOD_POD_ID"
+API_KEY = "RUNPOD_API_KEY"
+RUN_ARGS = "EVALSUITE_RUN_ARGS"  # the `evalsuite run` options, shell-quoted (shlex.join)
+RESULTS_DIR = "EVALSUITE_RESULTS_DIR"  # a folder (the pod's network volume) the bundle is copied to
+RESULTS_DB = "EVALSUITE_RESULTS_DB"  # a database URL the bundle is imported into (postgresql://…)
+PUSH_TO_HUB = "EVALSUITE_PUSH_TO_HUB"  # ORG/REPO, a Hub dataset the bundle is uploaded to
+GIST = "EVALSUITE_GIST"  # "1": post the Markdown summary as a gist (GITHUB_API_TOKEN)
+GIST_PUBLIC = "EVALSUITE_GIST_PUBLIC"  # "1": a public gist
+MAX_HOURS = "EVALSUITE_MAX_HOURS"  # hard deadline: after it the run is killed, a failed run sent home, the pod removed
+KEEP_POD = "EVALSUITE_KEEP_POD"  # "1": leave the pod running when done (debugging)
+WORK_DIR = "EVALSUITE_WORK_DIR"  # where the pod keeps its local database, log and bundle
+LOG_PORT = "EVALSUITE_LOG_PORT"  # the pod serves its log here (RunPod's HTTP proxy), for `evalsuite runpod logs`
+LOG_HOST = "EVALSUITE_LOG_HOST"  # the address it listens on [default: all, as RunPod's proxy needs]
+INSTALL = "EVALSUITE_INSTALL"  # pip requirement the stock image installs first (evalsuite at the launcher's version)
+HF_TOKEN = "HF_TOKEN"
+GITHUB_TOKEN = "GITHUB_API_TOKEN"
+
+SECRETS = (HF_TOKEN, API_KEY, GITHUB_TOKEN)  # never printed, logged or stored: shown as "***"
+MASK = "***"
+DEFAULT_LOG_PORT = 8000
+
+
+def mask_secrets(text: str, env: dict[str, str]) -> str:
+    """``text`` with the value of every secret in ``env`` replaced by ``***``."""
+    for name in SECRETS:
+        value = env.get(name)
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")

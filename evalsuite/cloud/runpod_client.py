@@ -1,0 +1,340 @@
+"""RunPod through its Python SDK (``runpod``): plan and create a pod, list, read logs, stop, remove.
+
+Everything RunPod says is passed through: a GraphQL error (no capacity, no funds) becomes a
+one-line ``CloudError`` with a hint. Pods started here are tagged by name
+(:data:`POD_NAME_PREFIX`); `list` shows only those and `stop` refuses others. Secrets
+(``HF_TOKEN``) travel to the pod as environment variables in the create request and are
+shown as ``***`` everywhere else. The SDK reads its API root from ``RUNPOD_API_BASE_URL``
+(default ``https://api.runpod.io``), which is how the tests point it at a loopback stand-in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalsuite.cloud import pod_env
+from evalsuite.errors import CloudError, ConfigError
+
+POD_NAME_PREFIX = "evalsuite-"
+# RunPod's stock PyTorch image, pinned by tag; the pod installs evalsuite into it at start.
+DEFAULT_IMAGE = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+DEFAULT_GPU = "NVIDIA A100 80GB PCIe"
+DEFAULT_DISK_GB = 100
+DEFAULT_MAX_HOURS = 6.0
+DEFAULT_HUB_DATASET = "evalsuite-results"  # under the HF_TOKEN's user, when no destination is given
+CLOUD_TYPES = {"secure": "SECURE", "community": "COMMUNITY", "all": "ALL"}
+# The stock image's start command, as docker/entrypoint.sh: install evalsuite at the launcher's version (if that
+# fails, runpodctl, in every RunPod pod, removes the pod), then do the pod's job.
+STOCK_START = (
+    f'bash -c \'pip install -q "${pod_env.INSTALL}" || {{ [ -n "${pod_env.KEEP_POD}" ] || runpodctl remove pod "${pod_env.POD_ID}"; exit 1; }}; '
+    "exec evalsuite runpod pod-run'"
+)
+ENV_PROXY = "EVALSUITE_RUNPOD_PROXY"  # RunPod's HTTP proxy address for a pod's port; tests point it at loopback
+PROXY_TEMPLATE = "https://{pod_id}-{port}.proxy.runpod.net"
+API_KEY_HINT = "create an API key at https://www.runpod.io/console/user/settings and `export RUNPOD_API_KEY=...`"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """What `evalsuite runpod launch` was asked for."""
+
+    model: str
+    run_args: tuple[str, ...]  # the `evalsuite run` options, --model included
+    gpu: str = DEFAULT_GPU
+    gpu_count: int = 1
+    cloud: str = "secure"
+    image: str | None = None  # None: the stock PyTorch image plus `pip install` of evalsuite
+    install: str | None = None  # pip requirement for the stock image [default: the launcher's version]
+    disk_gb: int = DEFAULT_DISK_GB
+    volume_gb: int = 0
+    max_hours: float = DEFAULT_MAX_HOURS
+    keep_pod: bool = False
+    results_db: str | None = None
+    push_to_hub: str | None = None
+    volume_dir: str | None = None
+    gist: bool = False
+    public_gist: bool = False
+    network_volume_id: str | None = None
+    hf_secret: str | None = None  # a RunPod secret holding the Hub token: the pod reads it, it never leaves RunPod
+
+
+@dataclass
+class LaunchPlan:
+    """The pod to create: the SDK's arguments, the GPU's price, and what to tell the user."""
+
+    create_kwargs: dict[str, Any]
+    gpu_name: str
+    price_per_hour: float | None
+    lines: list[str] = field(default_factory=list)
+
+
+def sdk(api_key: str | None = None) -> Any:
+    """The ``runpod`` module with the API key set (``RUNPOD_API_KEY``, or the one given)."""
+    key = api_key or os.environ.get(pod_env.API_KEY)
+    if not key:
+        raise CloudError(f"{pod_env.API_KEY} is not set", API_KEY_HINT)
+    try:
+        import runpod
+    except ImportError as exc:
+        raise CloudError("the RunPod SDK is not installed", "pip install 'evalsuite[cloud]'") from exc
+    runpod.api_key = key
+    return runpod
+
+
+def call(what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """One SDK call; RunPod's refusals and network failures become a one-line CloudError with a hint."""
+    import requests
+    from runpod import error as rp_error
+
+    try:
+        return function(*args, **kwargs)
+    except rp_error.AuthenticationError as exc:
+        raise CloudError(f"RunPod rejected the API key while trying to {what}", API_KEY_HINT) from exc
+    except rp_error.QueryError as exc:
+        message = _one_line(str(exc))
+        raise CloudError(f"RunPod refused to {what}: {message}", _hint_for(message)) from exc
+    except requests.RequestException as exc:
+        raise CloudError(f"cannot reach RunPod's API to {what}: {_one_line(str(exc))}", "check the network, then retry") from exc
+    except ValueError as exc:  # the SDK's own checks (an unknown GPU id)
+        raise CloudError(f"cannot {what}: {_one_line(str(exc))}", "run `evalsuite runpod launch --help`") from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:400]
+
+
+def _hint_for(message: str) -> str:
+    lowered = message.lower()
+    if "instances available" in lowered or "capacity" in lowered or "no available" in lowered:
+        return "no machine with that GPU is free now: try another --gpu, --cloud community, or retry later"
+    if "balance" in lowered or "quota" in lowered or "limit" in lowered or "credit" in lowered:
+        return "your RunPod account is out of balance or quota: add funds or raise the limit in the RunPod console"
+    return "see the message above from RunPod; `evalsuite runpod list` shows the pods you have"
+
+
+def gpu_types(rp: Any) -> list[dict[str, Any]]:
+    return list(call("list GPU types", rp.get_gpus) or [])
+
+
+def gpu_info(rp: Any, gpu: str, count: int) -> dict[str, Any]:
+    """The GPU type ``gpu`` (id or display name) with its prices; unknown names list the valid ones."""
+    known = gpu_types(rp)
+    match = next((g for g in known if gpu in (g.get("id"), g.get("displayName"))), None)
+    if match is None:
+        names = ", ".join(sorted(str(g.get("id")) for g in known))
+        raise CloudError(f"unknown GPU type {gpu!r}", f"RunPod offers: {names}")
+    return dict(call(f"read the price of {match['id']}", rp.get_gpu, match["id"], count))
+
+
+def hourly_price(info: dict[str, Any], cloud: str, count: int) -> float | None:
+    """The price per hour of ``count`` GPUs in ``cloud``, as the API reports it (per GPU x count)."""
+    per_gpu = info.get("securePrice") if cloud == "secure" else info.get("communityPrice")
+    if per_gpu is None:
+        lowest = info.get("lowestPrice") or {}
+        per_gpu = lowest.get("uninterruptablePrice")
+    return None if per_gpu is None else float(per_gpu) * count
+
+
+def plan_launch(rp: Any, request: LaunchRequest, env: dict[str, str]) -> LaunchPlan:
+    """Check the request against the API (GPU type, price) and build the create call; creates nothing."""
+    if request.cloud not in CLOUD_TYPES:
+        raise ConfigError(f"unknown --cloud {request.cloud!r}", f"choose one of: {', '.join(CLOUD_TYPES)}")
+    if request.gpu_count < 1:
+        raise ConfigError(f"--gpu-count must be at least 1, got {request.gpu_count}")
+    if request.max_hours <= 0:
+        raise ConfigError(f"--max-hours must be positive, got {request.max_hours}")
+    if not (request.results_db or request.push_to_hub or request.volume_dir):
+        request = replace(request, push_to_hub=default_hub_repo(env))
+    if request.push_to_hub and not (env.get(pod_env.HF_TOKEN) or request.hf_secret):
+        raise ConfigError(
+            f"--push-to-hub {request.push_to_hub} needs a Hub token on the pod, and HF_TOKEN is not set",
+            "export HF_TOKEN=hf_… (a token that may write), or pass --hf-secret NAME (a RunPod secret holding it)",
+        )
+    if request.results_db and "://" not in request.results_db:
+        raise ConfigError(f"--db {request.results_db} is a local file, which the pod cannot reach", "pass a database URL, e.g. postgresql://user@host/db")
+    info = gpu_info(rp, request.gpu, request.gpu_count)
+    price = hourly_price(info, request.cloud, request.gpu_count)
+    install = None if request.image else (request.install or install_spec(request))
+    pod_environment = _pod_environment(request, env, install)
+    name = pod_name(request.model)
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "image_name": request.image or DEFAULT_IMAGE,
+        "gpu_type_id": info["id"],
+        "cloud_type": CLOUD_TYPES[request.cloud],
+        "gpu_count": request.gpu_count,
+        "volume_in_gb": request.volume_gb,
+        "container_disk_in_gb": request.disk_gb,
+        "ports": f"{pod_env.DEFAULT_LOG_PORT}/http",
+        "volume_mount_path": "/workspace",
+        "docker_args": "" if request.image else _graphql_text(STOCK_START),
+        "env": pod_environment,
+    }
+    if request.network_volume_id:
+        kwargs["network_volume_id"] = request.network_volume_id
+    shown_price = f"${price:.2f}/hour" if price is not None else "unknown (the API reported none)"
+    lines = [
+        f"pod      {name} on RunPod ({request.cloud} cloud)",
+        f"gpu      {request.gpu_count} x {info.get('displayName') or info['id']} ({info.get('memoryInGb')} GB): {shown_price}",
+        f"image    {kwargs['image_name']}" + (f" + pip install '{install}'" if install else " (its entrypoint runs the evaluation)"),
+        *([f"         (this evalsuite is not a git checkout with an 'origin' remote, so the pod installs the release {install.split('==')[-1]}; "
+           "pass --install 'evalsuite[cloud,vllm] @ git+https://…@COMMIT' to pin a commit)"] if install and "==" in install else []),
+        f"disk     {request.disk_gb} GB container disk" + (f", {request.volume_gb} GB volume" if request.volume_gb else ""),
+        f"run      evalsuite run {mask(shlex.join(request.run_args), env)}",
+        f"results  {', '.join(destinations(request))}",
+        "deadline " + (f"the pod removes itself after {request.max_hours:g} h at most" + (f" (at most ${price * request.max_hours:.2f})" if price else "")),
+        "when done " + ("the pod is KEPT (--keep-pod): stop it with `evalsuite runpod stop POD`" if request.keep_pod else "the pod removes itself"),
+        "secrets  " + (
+            f"HF_TOKEN from the RunPod secret {request.hf_secret}" if request.hf_secret
+            else ", ".join(f"{n}=***" for n in pod_env.SECRETS if n in pod_environment) or "none passed (no HF_TOKEN: gated models will fail)"
+        ),
+    ]
+    return LaunchPlan(create_kwargs=kwargs, gpu_name=str(info.get("displayName") or info["id"]), price_per_hour=price, lines=lines)
+
+
+def default_hub_repo(env: dict[str, str]) -> str:
+    """Where results go when no destination is given: ``<your Hub user>/evalsuite-results`` (a private dataset)."""
+    from evalsuite.cloud.transports import hub_user
+
+    if not env.get(pod_env.HF_TOKEN):
+        raise ConfigError(
+            "the pod would have nowhere to send its results",
+            "pass --push-to-hub ORG/REPO (with HF_TOKEN set), --db postgresql://… (a database the pod can reach), "
+            "or --volume-dir with --network-volume; with HF_TOKEN set, results go to <your Hub user>/evalsuite-results",
+        )
+    return f"{hub_user()}/{DEFAULT_HUB_DATASET}"
+
+
+def destinations(request: LaunchRequest) -> list[str]:
+    out = []
+    if request.results_db:
+        out.append(f"database {_safe_url(request.results_db)}")
+    if request.push_to_hub:
+        out.append(f"Hub dataset {request.push_to_hub} (import with `evalsuite results pull {request.push_to_hub}`)")
+    if request.volume_dir:
+        out.append(f"network volume folder {request.volume_dir}")
+    if request.gist:
+        out.append("a " + ("public" if request.public_gist else "private") + " gist")
+    return out
+
+
+def _safe_url(url: str) -> str:
+    from evalsuite.cloud.transports import _safe_url as safe
+
+    return safe(url)
+
+
+def _pod_environment(request: LaunchRequest, env: dict[str, str], install: str | None) -> dict[str, str]:
+    """The pod's environment: the run's options, destinations and deadline, and the secrets it needs."""
+    values: dict[str, str | None] = {
+        pod_env.RUN_ARGS: shlex.join(request.run_args),
+        pod_env.MAX_HOURS: f"{request.max_hours:g}",
+        pod_env.KEEP_POD: "1" if request.keep_pod else None,
+        pod_env.RESULTS_DB: request.results_db,
+        pod_env.PUSH_TO_HUB: request.push_to_hub,
+        pod_env.RESULTS_DIR: request.volume_dir,
+        pod_env.GIST: "1" if request.gist else None,
+        pod_env.GIST_PUBLIC: "1" if request.public_gist else None,
+        pod_env.LOG_PORT: str(pod_env.DEFAULT_LOG_PORT),
+        pod_env.INSTALL: install,
+        pod_env.HF_TOKEN: f"{{{{ RUNPOD_SECRET_{request.hf_secret} }}}}" if request.hf_secret else env.get(pod_env.HF_TOKEN),
+        pod_env.GITHUB_TOKEN: env.get(pod_env.GITHUB_TOKEN) if request.gist else None,
+    }
+    return {name: _graphql_text(value) for name, value in values.items() if value}
+
+
+def _graphql_text(value: str) -> str:
+    """A value as the SDK needs it: it pastes values between double quotes of its GraphQL text unescaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def pod_name(model: str) -> str:
+    """``evalsuite-<model>-<UTC time>``: the tag `list` and `stop` know evalsuite's pods by."""
+    short = re.sub(r"[^A-Za-z0-9._-]+", "-", model.rstrip("/").split("/")[-1])[:40]
+    return f"{POD_NAME_PREFIX}{short}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def install_spec(request: LaunchRequest, repo_root: Path | None = None) -> str:
+    """evalsuite at this machine's version: this checkout's commit (a pinned git URL), else the release."""
+    from evalsuite.version import __version__
+
+    extras = "cloud,vllm" if "vllm" in request.run_args else "cloud"
+    root = repo_root or REPO_ROOT
+    remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")
+    if remote and commit:
+        url = re.sub(r"^git@([^:]+):", r"https://\1/", remote)
+        return f"evalsuite[{extras}] @ git+{url}@{commit}"
+    return f"evalsuite[{extras}]=={__version__}"
+
+
+def _git(root: Path, *args: str) -> str | None:
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return done.stdout.strip() or None
+
+
+def mask(text: str, env: dict[str, str]) -> str:
+    return pod_env.mask_secrets(text, env)
+
+
+def create(rp: Any, plan: LaunchPlan) -> dict[str, Any]:
+    """Create the pod; RunPod's answer (its id) comes back."""
+    return dict(call("create the pod", rp.create_pod, **plan.create_kwargs) or {})
+
+
+# ---------------------------------------------------------------- the pods evalsuite started
+
+
+def our_pods(rp: Any) -> list[dict[str, Any]]:
+    """The account's pods whose name carries evalsuite's tag."""
+    pods = call("list pods", rp.get_pods) or []
+    return [p for p in pods if str(p.get("name") or "").startswith(POD_NAME_PREFIX)]
+
+
+def our_pod(rp: Any, pod_id: str) -> dict[str, Any]:
+    """One of evalsuite's pods, or a CloudError that says which pods there are."""
+    pods = our_pods(rp)
+    match = next((p for p in pods if p.get("id") == pod_id), None)
+    if match is None:
+        known = ", ".join(f"{p['id']} ({p.get('name')})" for p in pods) or "none"
+        raise CloudError(f"no pod {pod_id!r} started by evalsuite", f"evalsuite's pods now: {known}")
+    return match
+
+
+def stop(rp: Any, pod_id: str) -> dict[str, Any]:
+    """Remove (terminate) one of evalsuite's pods: billing stops, its container disk is gone."""
+    pod = our_pod(rp, pod_id)
+    call(f"remove pod {pod_id}", rp.terminate_pod, pod_id)
+    return pod
+
+
+def terminate(pod_id: str, *, api_key: str | None) -> None:
+    """The pod removing itself (its pod-scoped ``RUNPOD_API_KEY``)."""
+    rp = sdk(api_key)
+    call(f"remove pod {pod_id}", rp.terminate_pod, pod_id)
+
+
+def pod_log(pod_id: str, *, port: int = pod_env.DEFAULT_LOG_PORT, timeout: float = 20.0) -> str:
+    """The pod's run log, served by the pod at ``/log`` behind RunPod's HTTP proxy."""
+    import requests
+
+    base = os.environ.get(ENV_PROXY, PROXY_TEMPLATE).format(pod_id=pod_id, port=port).rstrip("/")
+    try:
+        response = requests.get(f"{base}/log", timeout=timeout)
+    except requests.RequestException as exc:
+        raise CloudError(f"cannot read pod {pod_id}'s log at {base}/log: {_one_line(str(exc))}", "the pod may still be starting (installing evalsuite); retry in a minute") from exc
+    if response.status_code != 200:
+        raise CloudError(f"pod {pod_id}'s log answered HTTP {response.status_code}", "the pod may still be starting (installing evalsuite); retry in a minute")
+    return response.text

@@ -1,0 +1,99 @@
+"""Writes and reads of `results import`: one imported run per bundle, whatever how often it arrives.
+
+An imported run is keyed by its bundle id (``config_hash = "bundle:<id>"``, never the
+hash of a run made here), so importing the same bundle twice finds the first run and
+writes nothing. Its model and identity rows are the same rows a local run of the same
+weights and settings uses, so imported scores share the board's columns with local ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from evalsuite.store import queries
+from evalsuite.store.db import Database
+from evalsuite.store.schema import MetricRecord, RunAttempt, RunRecord, SampleRecord
+
+BUNDLE_HASH_PREFIX = "bundle:"
+RowsBuilder = Callable[[int], tuple[list[MetricRecord], list[SampleRecord]]]
+
+
+@dataclass(frozen=True)
+class ImportedRun:
+    """Where a bundle's run is stored, and whether this import created it (False: it was there)."""
+
+    run_id: int
+    created: bool
+
+
+def bundle_hash(bundle_id: str) -> str:
+    return f"{BUNDLE_HASH_PREFIX}{bundle_id}"
+
+
+def find_imported_run(database: Database, bundle_id: str) -> int | None:
+    """The run an earlier import of this bundle created (None: not imported yet)."""
+    with database.session() as session:
+        statement = select(RunRecord.id).where(RunRecord.config_hash == bundle_hash(bundle_id)).order_by(col(RunRecord.id))
+        return session.exec(statement).first()
+
+
+def imported_bundle_ids(database: Database) -> set[str]:
+    """Every bundle id already imported (``results pull`` skips these)."""
+    with database.session() as session:
+        hashes = session.exec(select(RunRecord.config_hash).where(col(RunRecord.config_hash).startswith(BUNDLE_HASH_PREFIX))).all()
+    return {value[len(BUNDLE_HASH_PREFIX):] for value in hashes}
+
+
+def store_imported_run(
+    database: Database,
+    bundle_id: str,
+    *,
+    model: dict[str, Any],
+    identity: tuple[str, dict[str, Any]] | None,
+    run: dict[str, Any],
+    attempt: dict[str, Any],
+    rows: RowsBuilder,
+) -> ImportedRun:
+    """Store one imported run (model and identity rows shared with local runs), unless already there.
+
+    Args:
+        bundle_id: the bundle's id; the run is found by it on every later import.
+        model: ``model`` table fields (name, weights and tokenizer hashes, ...).
+        identity: (key, columns) of the run's ``model_identity`` row, or None (an lm-eval CLI run).
+        run: ``run`` table fields other than ids and the config hash.
+        attempt: host, pid and times of the one attempt the run is stored with.
+        rows: builds the metric and sample rows once the run id is known.
+    """
+    existing = find_imported_run(database, bundle_id)
+    if existing is not None:
+        return ImportedRun(run_id=existing, created=False)
+    model_row = queries.get_or_create_model(database, **model)
+    identity_id = queries.get_or_create_identity(database, identity[0], identity[1]).id if identity is not None else None
+    with database.session() as session:
+        record = RunRecord(model_id=int(model_row.id or 0), identity_id=identity_id, config_hash=bundle_hash(bundle_id), **run)
+        session.add(record)
+        session.flush()
+        run_id = int(record.id or 0)
+        session.add(RunAttempt(run_id=run_id, attempt=1, outcome=record.status, versions=record.versions, hardware=record.hardware, **attempt))
+        metrics, samples = rows(run_id)
+        session.add_all(metrics)
+        session.add_all(samples)
+    return ImportedRun(run_id=run_id, created=True)
+
+
+def run_record_fields(database: Database, run_id: int) -> tuple[RunRecord, list[RunAttempt], Any]:
+    """A stored run, its attempts and its identity row (None when not recorded), for writing its bundle."""
+    detail = queries.get_run(database, run_id)
+    attempts = queries.run_attempts(database, run_id)
+    identity = queries.get_identity(database, detail.run.identity_id) if detail.run.identity_id is not None else None
+    return detail.run, attempts, identity
+
+
+def as_time(value: str | None) -> datetime | None:
+    """A time as a bundle writes it (ISO 8601)."""
+    return datetime.fromisoformat(value) if value else None

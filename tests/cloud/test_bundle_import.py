@@ -1,0 +1,185 @@
+"""`results import` of a real `lm_eval` CLI run and of evalsuite bundles: identical numbers, idempotent, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalsuite.board import ComparabilityKey, comparability_key
+from evalsuite.cli import app
+from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.store import queries
+from evalsuite.store.db import open_database
+from evalsuite.store.leaderboard_queries import leaderboard_cells
+
+REPO = Path(__file__).resolve().parents[2]
+PICO_S = DEMO_MODELS_DIR / "pico-s"
+runner = CliRunner()
+
+
+def _evalsuite(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def lm_eval_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real `lm_eval` CLI run of pico-s on the shipped pubmedqa task, with its samples."""
+    out = tmp_path_factory.mktemp("lm-eval-cli")
+    command = [
+        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={PICO_S},dtype=float32",
+        "--tasks", "pubmedqa", "--include_path", str(REPO / "tasks" / "yaml" / "pubmedqa"), "--limit", "5",
+        "--device", "cpu", "--output_path", str(out), "--log_samples",
+    ]
+    subprocess.run(command, check=True, cwd=REPO, capture_output=True, text=True)
+    return out
+
+
+def _metric_rows(db: Path, run_id: int) -> list[dict]:
+    database = open_database(db, create=False)
+    try:
+        return [m.model_dump(exclude={"id", "run_id"}) for m in queries.get_run(database, run_id).metrics]
+    finally:
+        database.close()
+
+
+def _sample_rows(db: Path, run_id: int) -> list[dict]:
+    database = open_database(db, create=False)
+    try:
+        return [s.model_dump(exclude={"id", "run_id"}) for s in queries.run_samples(database, run_id)]
+    finally:
+        database.close()
+
+
+def _run_ids(db: Path) -> list[int]:
+    database = open_database(db, create=False)
+    try:
+        return [r.id for r in queries.list_runs(database)]
+    finally:
+        database.close()
+
+
+def test_import_of_an_lm_eval_cli_run_gives_its_json_numbers_and_twice_is_once(lm_eval_output: Path, tmp_path: Path) -> None:
+    db = tmp_path / "home.db"
+    first = _evalsuite("results", "import", str(lm_eval_output), "--db", str(db))
+    assert first.startswith("imported run 1: ") and "(complete, 2 scores, 5 samples)" in first
+
+    results_file = next(lm_eval_output.rglob("results_*.json"))
+    reference = json.loads(results_file.read_text())
+    task = reference["results"]["pubmedqa"]
+    stored = {(m["metric"], m["filter"]): m for m in _metric_rows(db, 1)}
+    expected = {tuple(key.split(",")) for key in task if "," in key and "_stderr," not in key}
+    assert set(stored) == expected == {("acc", "none"), ("macro_f1", "none")}
+    for (metric, filter_name), row in stored.items():
+        assert row["value"] == task[f"{metric},{filter_name}"]
+        stderr = task[f"{metric}_stderr,{filter_name}"]
+        assert row["stderr"] == (None if stderr == "N/A" else stderr)
+        assert row["n_samples"] == reference["n-samples"]["pubmedqa"]["effective"] == 5
+        assert row["n_total_docs"] == reference["n-samples"]["pubmedqa"]["original"]
+        assert row["n_shot"] == reference["n-shot"]["pubmedqa"]
+        assert row["task_version"] == str(reference["versions"]["pubmedqa"])
+        assert row["higher_is_better"] is reference["higher_is_better"]["pubmedqa"][metric]
+
+    lines = [json.loads(line) for line in next(lm_eval_output.rglob("samples_pubmedqa_*.jsonl")).read_text().splitlines()]
+    samples = {s["doc_id"]: s for s in _sample_rows(db, 1)}
+    assert sorted(samples) == sorted(line["doc_id"] for line in lines)
+    for line in lines:
+        sample = samples[line["doc_id"]]
+        assert sample["logliks"] == [float(resp[0]) for resp in line["filtered_resps"]]
+        assert sample["prompt"] == line["arguments"]["gen_args_0"]["arg_0"]
+        assert sample["correct"] is bool(line["acc"])
+
+    before = (_metric_rows(db, 1), _sample_rows(db, 1))
+    again = _evalsuite("results", "import", str(results_file), "--db", str(db))
+    assert again.startswith("already imported as run 1: ") and "nothing written" in again
+    assert _run_ids(db) == [1]
+    assert (_metric_rows(db, 1), _sample_rows(db, 1)) == before
+
+
+def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folder(lm_eval_output: Path, tmp_path: Path) -> None:
+    db = tmp_path / "home.db"
+    _evalsuite("results", "import", str(lm_eval_output), "--db", str(db))
+    database = open_database(db, create=False)
+    try:
+        model = queries.get_run(database, 1).model
+    finally:
+        database.close()
+    from evalsuite.models import resolve_model
+
+    local = resolve_model(str(PICO_S))
+    assert (model.weights_sha256, model.tokenizer_sha256, model.config_sha256) == (local.weights_sha256, local.tokenizer_sha256, local.config_sha256)
+
+    # Its board column: the key lm-eval's JSON implies (task version, shots, 5 of the task's documents: limited).
+    reference = json.loads(next(lm_eval_output.rglob("results_*.json")).read_text())
+    database = open_database(db, create=False)
+    try:
+        keys = {comparability_key(cell) for cell in leaderboard_cells(database)}
+    finally:
+        database.close()
+    counts = reference["n-samples"]["pubmedqa"]
+    assert keys == {
+        ComparabilityKey(
+            task_version=str(reference["versions"]["pubmedqa"]), n_shot=reference["n-shot"]["pubmedqa"], n_docs=counts["effective"],
+            limited=counts["effective"] < counts["original"], chat_template=bool(reference["chat_template"]), scoring=None,
+        )
+    }
+
+
+@pytest.fixture(scope="module")
+def evalsuite_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("origin") / "origin.db"
+    _evalsuite("run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "5", "--dtype", "float32", "--db", str(db))
+    return db
+
+
+def test_a_bundle_round_trip_keeps_every_row_and_the_board_key(evalsuite_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    _evalsuite("results", "bundle", "1", "--output", str(folder), "--db", str(evalsuite_run))
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[0] == "evalsuite_run.json" and names[1].startswith("results_") and names[2].startswith("samples_pubmedqa_")
+
+    home = tmp_path / "home.db"
+    out = _evalsuite("results", "import", str(folder), "--db", str(home))
+    assert out.startswith("imported run 1: demo/pico-s (complete, 2 scores, 5 samples)")
+    assert _metric_rows(home, 1) == _metric_rows(evalsuite_run, 1)
+    assert _sample_rows(home, 1) == _sample_rows(evalsuite_run, 1)
+
+    cells = {}
+    for db in (evalsuite_run, home):
+        database = open_database(db, create=False)
+        try:
+            cells[db] = sorted((c.task, c.metric, c.value, comparability_key(c), c.weights_sha256) for c in leaderboard_cells(database))
+            identity = queries.get_identity(database, queries.get_run(database, 1).run.identity_id or 0)
+            cells[db].append(("identity", identity.key if identity else None))
+        finally:
+            database.close()
+    assert cells[home] == cells[evalsuite_run] and cells[home][0][3].scoring  # same columns, identity-bearing key
+
+    again = _evalsuite("results", "import", str(folder), "--db", str(home))
+    assert again.startswith("already imported as run 1")
+    assert _run_ids(home) == [1]
+
+
+def test_a_json_that_is_not_lm_evals_is_refused_in_one_line(tmp_path: Path) -> None:
+    stray = tmp_path / "config.json"
+    stray.write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 64}))
+    result = runner.invoke(app, ["results", "import", str(stray), "--db", str(tmp_path / "h.db")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {stray} is not an lm-eval results JSON: it has no \"results\" object of task scores — hint: ")
+    assert "Traceback" not in result.output
+
+
+def test_a_path_with_no_results_is_refused_and_makes_no_database(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here")
+    result = runner.invoke(app, ["results", "import", str(empty), "--db", str(tmp_path / "h.db")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: no results under {empty}: neither evalsuite_run.json")
+    assert not (tmp_path / "h.db").exists()

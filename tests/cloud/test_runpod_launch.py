@@ -1,0 +1,227 @@
+"""`evalsuite runpod launch | list | logs | stop` against a loopback stand-in of RunPod's GraphQL API.
+
+The real ``runpod`` SDK sends the requests (pointed at the stand-in by its own
+RUNPOD_API_BASE_URL); the stand-in parses them with graphql-core and records them, so the
+tests read what RunPod would receive: image, GPU type and count, cloud, disk, environment
+and start command.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from cloud_standins import GPUS, HubStandIn, RunPodStandIn
+from typer.testing import CliRunner
+
+from evalsuite.cli import app
+from evalsuite.cloud import runpod_client
+
+USER_KEY = "rp_user_key_abc"
+HF_SECRET = "hf_launcher_secret"  # the token the Hub stand-in knows (whoami)
+MUST_SHOW = ["--model", "meta-llama/Llama-3.2-1B", "--suite", "open-llm-v1", "--backend", "vllm", "--gpu", "NVIDIA A100 80GB PCIe"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(runpod_api: RunPodStandIn, hub_api: HubStandIn) -> dict[str, str]:
+    return {"RUNPOD_API_KEY": USER_KEY, "HF_TOKEN": HF_SECRET, "RUNPOD_API_BASE_URL": runpod_api.url, "HF_ENDPOINT": hub_api.url}
+
+
+def _launch(args: list[str], env: dict[str, str], input: str | None = None):  # noqa: ANN202 (click's Result)
+    return runner.invoke(app, ["runpod", "launch", *args], env=env, input=input)
+
+
+def _deploys(api: RunPodStandIn) -> list[dict]:
+    return [c.input for c in api.fields("podFindAndDeployOnDemand")]
+
+
+def masked(request: dict) -> dict:
+    """The create request as the report shows it: secret values replaced."""
+    shown = json.loads(json.dumps(request))
+    for item in shown.get("env", []):
+        if item["key"] in ("HF_TOKEN", "GITHUB_API_TOKEN", "RUNPOD_API_KEY"):
+            item["value"] = "***"
+    return shown
+
+
+def test_launch_sends_runpod_the_pod_a_user_asked_for_with_the_token_only_in_the_pod_env(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--yes"], env)
+    assert result.exit_code == 0, result.output
+    [request] = _deploys(runpod_api)
+    print(json.dumps(masked(request), indent=2))  # the must-show: `pytest -s -k token_only` prints it
+    pod_env = {item["key"]: item["value"] for item in request["env"]}
+
+    assert request["imageName"] == "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+    assert (request["gpuTypeId"], request["gpuCount"], request["cloudType"]) == ("NVIDIA A100 80GB PCIe", 1, "SECURE")
+    assert (request["containerDiskInGb"], request["volumeInGb"], request["ports"]) == (100, 0, "8000/http")
+    assert request["name"].startswith("evalsuite-Llama-3.2-1B-")
+    bash, flag, script = shlex.split(request["dockerArgs"])  # run for real in test_docker_entrypoint.py
+    assert (bash, flag) == ("bash", "-c") and script.startswith('pip install -q "$EVALSUITE_INSTALL" || ')
+    assert script.endswith("; exec evalsuite runpod pod-run")
+    assert shlex.split(pod_env["EVALSUITE_RUN_ARGS"]) == ["--model", "meta-llama/Llama-3.2-1B", "--backend", "vllm", "--suite", "open-llm-v1"]
+    assert pod_env["EVALSUITE_INSTALL"].startswith("evalsuite[cloud,vllm]")
+    assert pod_env["EVALSUITE_MAX_HOURS"] == "6" and pod_env["EVALSUITE_PUSH_TO_HUB"] == "alice/evalsuite-results"
+    assert pod_env["HF_TOKEN"] == HF_SECRET and "RUNPOD_API_KEY" not in pod_env  # RunPod gives the pod its own key
+    assert {c.authorization for c in runpod_api.calls} == {f"Bearer {USER_KEY}"}
+
+    price = next(g["securePrice"] for g in GPUS if g["id"] == "NVIDIA A100 80GB PCIe")
+    assert f"1 x A100 PCIe (80 GB): ${price:.2f}/hour" in result.stdout
+    assert f"at most ${price * 6:.2f}" in result.stdout
+    assert "secrets  HF_TOKEN=***" in result.stdout
+    assert HF_SECRET not in result.output
+    assert result.stdout.strip().splitlines()[-1].startswith("created pod pod1 (evalsuite-Llama-3.2-1B-")
+
+
+def test_launch_asks_first_and_creates_nothing_on_no(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    refused = _launch([*MUST_SHOW], env, input="n\n")
+    assert refused.exit_code == 1 and "Create this pod? [y/N]" in refused.stdout and "nothing created" in refused.stderr
+    assert _deploys(runpod_api) == []
+    accepted = _launch([*MUST_SHOW], env, input="y\n")
+    assert accepted.exit_code == 0 and len(_deploys(runpod_api)) == 1
+
+
+def test_community_cloud_two_gpus_a_prebuilt_image_and_a_database_destination(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    args = ["--model", "org/m", "--tasks", "arc_easy", "--backend", "transformers", "--gpu", "NVIDIA GeForce RTX 4090", "--gpu-count", "2",
+            "--cloud", "community", "--image", "me/evalsuite:1", "--disk", "40", "--max-hours", "1.5", "--keep-pod", "--limit", "10",
+            "--backend-arg", "max_length=2048", "--db", "postgresql://u:pw@db.example:5432/evals", "--yes"]
+    result = _launch(args, env)
+    assert result.exit_code == 0, result.output
+    [request] = _deploys(runpod_api)
+    pod_env = {item["key"]: item["value"] for item in request["env"]}
+    assert (request["cloudType"], request["gpuCount"], request["imageName"], request["dockerArgs"]) == ("COMMUNITY", 2, "me/evalsuite:1", "")
+    assert request["containerDiskInGb"] == 40 and "EVALSUITE_INSTALL" not in pod_env
+    assert shlex.split(pod_env["EVALSUITE_RUN_ARGS"]) == [
+        "--model", "org/m", "--backend", "transformers", "--tasks", "arc_easy", "--limit", "10", "--backend-arg", "max_length=2048",
+    ]
+    assert (pod_env["EVALSUITE_MAX_HOURS"], pod_env["EVALSUITE_KEEP_POD"], pod_env["EVALSUITE_RESULTS_DB"]) == ("1.5", "1", "postgresql://u:pw@db.example:5432/evals")
+    price = next(g["communityPrice"] for g in GPUS if g["id"] == "NVIDIA GeForce RTX 4090") * 2
+    assert f"2 x RTX 4090 (24 GB): ${price:.2f}/hour" in result.stdout
+    assert "database postgresql://u:***@db.example:5432/evals" in result.stdout and "pw@" not in result.stdout
+
+
+def test_launch_without_an_api_key_says_where_to_get_one(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--yes"], {**env, "RUNPOD_API_KEY": ""})
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: RUNPOD_API_KEY is not set — hint: {runpod_client.API_KEY_HINT}"
+    assert runpod_api.calls == []
+
+
+def test_an_unknown_gpu_lists_the_types_the_api_offers(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW[:6], "--gpu", "H100 XL", "--yes"], env)
+    assert result.exit_code == 1
+    offered = ", ".join(sorted(g["id"] for g in GPUS))
+    assert result.stderr.strip() == f"error: unknown GPU type 'H100 XL' — hint: RunPod offers: {offered}"
+    assert _deploys(runpod_api) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "hint"),
+    [
+        ("There are no longer any instances available with the requested specifications. Please refresh and try again.",
+         "no machine with that GPU is free now: try another --gpu, --cloud community, or retry later"),
+        ("Your balance is too low to deploy this pod.", "your RunPod account is out of balance or quota: add funds or raise the limit in the RunPod console"),
+    ],
+)
+def test_api_refusals_come_through_in_one_line_with_a_hint(env: dict[str, str], runpod_api: RunPodStandIn, message: str, hint: str) -> None:
+    runpod_api.deploy_error = message
+    result = _launch([*MUST_SHOW, "--yes"], env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: RunPod refused to create the pod: {message} — hint: {hint}"
+    assert "Traceback" not in result.output
+
+
+def test_without_a_destination_or_hf_token_launch_says_where_results_could_go(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--yes"], {**env, "HF_TOKEN": ""})
+    assert result.exit_code == 1 and result.stderr.startswith("error: the pod would have nowhere to send its results — hint: pass --push-to-hub")
+    assert _deploys(runpod_api) == []
+
+
+def test_list_and_stop_see_only_evalsuites_pods(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    assert _launch([*MUST_SHOW, "--yes"], env).exit_code == 0
+    listed = runner.invoke(app, ["runpod", "list"], env=env)
+    assert listed.exit_code == 0
+    rows = [line for line in listed.stdout.splitlines() if "pod1" in line or "other1" in line]
+    assert len(rows) == 1 and "evalsuite-Llama-3.2-1B-" in rows[0] and "RUNNING" in rows[0] and "1.64" in rows[0]
+    assert HF_SECRET not in listed.output  # RunPod returns the pod's env; it is never shown
+
+    foreign = runner.invoke(app, ["runpod", "stop", "other1"], env=env)
+    assert foreign.exit_code == 1 and foreign.stderr.startswith("error: no pod 'other1' started by evalsuite — hint: evalsuite's pods now: pod1 (evalsuite-")
+    stopped = runner.invoke(app, ["runpod", "stop", "pod1"], env=env)
+    assert stopped.exit_code == 0 and stopped.stdout.startswith("removed pod pod1 (evalsuite-Llama-3.2-1B-")
+    assert [c.input["podId"] for c in runpod_api.fields("podTerminate")] == ["pod1"]
+    assert "other1" in runpod_api.pods  # never touched
+    assert "no evalsuite pods are running" in runner.invoke(app, ["runpod", "list"], env=env).stdout
+
+
+def test_stop_all_removes_every_evalsuite_pod(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    for _ in range(2):
+        assert _launch([*MUST_SHOW, "--yes"], env).exit_code == 0
+    result = runner.invoke(app, ["runpod", "stop", "--all"], env=env)
+    assert result.exit_code == 0
+    assert sorted(c.input["podId"] for c in runpod_api.fields("podTerminate")) == ["pod1", "pod2"]
+    assert list(runpod_api.pods) == ["other1"]
+
+
+def test_logs_of_a_pod_that_serves_none_yet_says_to_retry(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    assert _launch([*MUST_SHOW, "--yes"], env).exit_code == 0
+    from cloud_standins import _free_port
+
+    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the pod is still installing
+    result = runner.invoke(app, ["runpod", "logs", "pod1"], env={**env, "EVALSUITE_RUNPOD_PROXY": closed})
+    assert result.exit_code == 1
+    assert "error: cannot read pod pod1's log at" in result.stderr and "hint: the pod may still be starting" in result.stderr
+
+
+def test_the_pod_installs_this_checkouts_commit_from_its_origin(tmp_path: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("remote", "add", "origin", "git@github.com:me/evalsuite.git")
+    (tmp_path / "f").write_text("x")
+    git("add", "f")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"))
+    spec = runpod_client.install_spec(request, repo_root=tmp_path)
+    assert spec == f"evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@{git('rev-parse', 'HEAD')}"
+
+
+def test_the_readme_shows_the_plan_launch_prints(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("**2. Launch.**") :]
+    (_, command), (_, plan) = re.findall(r"```(\w*)\n(.*?)```", section, flags=re.DOTALL)[:2]
+    args = shlex.split(command)
+    assert args[:3] == ["evalsuite", "runpod", "launch"]
+    result = _launch(args[3:], env, input="n\n")
+    printed = [line for line in result.stdout.splitlines() if not line.startswith(" ")]  # not the note on this checkout's install
+    shown = plan.splitlines()
+    assert len(printed) == len(shown)
+    for ours, theirs in zip(printed, shown):
+        if theirs.split()[0] in ("pod", "image"):  # a time stamp, and this checkout's install spec
+            assert ours.split()[0] == theirs.split()[0]
+            continue
+        assert ours.startswith(theirs)  # the prompt line ends with the answer typed
+    assert _deploys(runpod_api) == []
+
+
+def test_hf_secret_hands_the_pod_a_runpod_secret_reference_instead_of_the_token(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--push-to-hub", "my-org/evals", "--hf-secret", "hf_token", "--yes"], {**env, "HF_TOKEN": ""})
+    assert result.exit_code == 0, result.output
+    [request] = _deploys(runpod_api)
+    pod_env = {item["key"]: item["value"] for item in request["env"]}
+    assert pod_env["HF_TOKEN"] == "{{ RUNPOD_SECRET_hf_token }}"  # RunPod's secret syntax, resolved on the pod
+    assert "secrets  HF_TOKEN from the RunPod secret hf_token" in result.stdout
+
+
+def test_push_to_hub_without_any_token_is_refused_before_anything_is_created(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--push-to-hub", "my-org/evals", "--yes"], {**env, "HF_TOKEN": ""})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --push-to-hub my-org/evals needs a Hub token on the pod, and HF_TOKEN is not set — hint: ")
+    assert _deploys(runpod_api) == []
