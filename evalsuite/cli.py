@@ -286,7 +286,13 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     if run_row.error:
         _console().print(f"[red]error:[/] {run_row.error}")
     if run_row.status in ("interrupted", "failed"):
-        _console().print(f"resume it with `evalsuite run ... --resume {run_id}` (from any host; finished requests are kept)", highlight=False)
+        from evalsuite.store.import_queries import import_origin
+
+        origin = import_origin(run_row)
+        if origin is None:
+            _console().print(f"resume it with `evalsuite run ... --resume {run_id}` (from any host; finished requests are kept)", highlight=False)
+        else:
+            _console().print(f"imported from {origin}: an imported run cannot be resumed here; rerun it on its machine or pod", highlight=False, markup=False, soft_wrap=True)
     _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
     _print_attempts(attempts, run_row.status)
     _print_cache_sources(run_id, db or default_db())

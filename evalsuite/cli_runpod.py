@@ -48,7 +48,7 @@ def launch(
     image: str | None = typer.Option(None, help="A prebuilt image with evalsuite (the repo's Dockerfile) [default: RunPod's PyTorch image + pip install]."),
     install: str | None = typer.Option(None, help="pip requirement the stock image installs [default: this machine's evalsuite: its git commit, else its version]."),
     disk: int = typer.Option(runpod_client.DEFAULT_DISK_GB, "--disk", help="Container disk in GB (the model and the pip install live there)."),
-    max_hours: float = typer.Option(runpod_client.DEFAULT_MAX_HOURS, "--max-hours", help="Hard deadline: the run is stopped, sent home as failed and the pod removed."),
+    max_hours: float = typer.Option(runpod_client.DEFAULT_MAX_HOURS, "--max-hours", help="Hard deadline: the run is stopped, sent home as failed and the pod removed (at the latest 10 min later, even if sending home hangs)."),
     keep_pod: bool = typer.Option(False, "--keep-pod", help="Keep the pod when done (debugging); stop it yourself with `evalsuite runpod stop`."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Create the pod without asking."),
     db: str | None = typer.Option(None, "--db", help="Results home: a database URL the pod can reach (postgresql://user:pass@host/db)."),

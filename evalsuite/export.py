@@ -20,8 +20,8 @@ from typing import Any
 from evalsuite import board
 from evalsuite.config import check_writable_output
 from evalsuite.errors import ConfigError
+from evalsuite.store import import_queries, queries
 from evalsuite.store import leaderboard_queries as lq
-from evalsuite.store import queries
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE
 
@@ -62,12 +62,10 @@ def check_view(view: str) -> str:
 def check_runs(database: Database, run_ids: Sequence[int], *, complete_only: bool) -> None:
     """Every requested run exists (and is complete, for the board's views): else a clear error, never ``[]``."""
     for run_id in run_ids:
-        status = queries.get_run(database, run_id).run.status  # raises "no run with id N"
-        if complete_only and status != RUN_COMPLETE:
-            raise ConfigError(
-                f"run {run_id} is {status}; the board's views show complete runs only",
-                "export its stored rows with --view rows, or finish it with `evalsuite run --resume`",
-            )
+        run = queries.get_run(database, run_id).run  # raises "no run with id N"
+        if complete_only and run.status != RUN_COMPLETE:
+            finish = "rerun it on its machine or pod (it was imported)" if import_queries.is_imported(run) else "finish it with `evalsuite run --resume`"
+            raise ConfigError(f"run {run_id} is {run.status}; the board's views show complete runs only", f"export its stored rows with --view rows, or {finish}")
 
 
 def render(database: Database, format: str, *, run_ids: Sequence[int] | None = None, view: str = ALL_VIEW) -> str:

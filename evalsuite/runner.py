@@ -32,7 +32,7 @@ from evalsuite.judged import is_judged, judged_task
 from evalsuite.judged import session as judged_session
 from evalsuite.judged.base import JudgedTask
 from evalsuite.models import ModelSpec
-from evalsuite.store import queries
+from evalsuite.store import import_queries, queries
 from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
 from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
@@ -229,7 +229,14 @@ def _start_or_resume(
     """
     config_hash = config.result_hash(identity.key if judge is None else f"{identity.key}|judge:{judge.key}")
     if config.resume is not None:
-        if queries.get_run(database, config.resume).run.config_hash != config_hash:
+        existing = queries.get_run(database, config.resume).run
+        origin = import_queries.import_origin(existing)
+        if origin is not None:  # no requests, cache or process of it here: nothing to continue
+            raise ConfigError(
+                f"run {config.resume} was imported from {origin}: an imported run cannot be resumed here",
+                "rerun it on its machine or pod, or start a new run here without --resume",
+            )
+        if existing.config_hash != config_hash:
             raise ConfigError(
                 f"run {config.resume} was made with another configuration or other weights",
                 "repeat the original command with --resume, or start a new run without it",

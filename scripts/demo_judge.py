@@ -14,6 +14,13 @@ of the pairs. Held-out check: the same kinds of pairs built from the GSM8K *test
 judged in both orders exactly as ``evalsuite arena judge`` does (a side wins only if it
 wins in both orders).
 
+Stage 2 (below) teaches the same model FastChat's single-answer MT-Bench judge prompts, as
+``evalsuite run --tasks mt_bench --judge demo/pico-judge`` sends them, with GPT-4's ratings
+as targets (``Rating: [[N]]``), arena prompts mixed into every step so
+the verdict letters stay. Held-out check: GPT-4's judgments of the MT-Bench questions whose
+id is a multiple of 5. Stage 2 alone, from the shipped weights:
+``scripts/train_demo_models.py --only-judge --threads 1``.
+
 Imported by ``scripts/train_demo_models.py``; not a separate entry point.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,9 +174,10 @@ def score_judge(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, pro
     return JudgeScore(len(problems), better_wins, worse_wins, ties, time.perf_counter() - started)
 
 
-def judge_card_section(trained: JudgeScore, untrained: JudgeScore, seconds: float, loss: float) -> str:
-    """The model card's judge section (held-out verdict accuracy against the model it started from)."""
-    return f"""## Judge training
+def judge_card_section(final: JudgeScore, stage_one: JudgeScore, untrained: JudgeScore, seconds: float, loss: float) -> str:
+    """The model card's arena-judge section: stage 1's training, and held-out verdicts of the shipped judge,
+    of the judge after stage 1 alone, and of the model it started from."""
+    return f"""## Judge training, stage 1: arena verdicts
 
 Starts from the chat-tuned `demo/{JUDGE_BASE}` weights, then {STEPS} AdamW steps (no weight decay, peak learning rate {PEAK_LR},
 cosine decay to 10%, batches of {BATCH}) on `evalsuite arena judge`'s own prompt through the chat template,
@@ -183,11 +192,67 @@ The first {HELDOUT_PROBLEMS} GSM8K *test* problems as the same kinds of pairs, e
 
 | judge | better answer wins | worse answer wins | ties (orders disagree) |
 |---|---|---|---|
-| demo/{JUDGE_NAME} | {trained.better_wins} | {trained.worse_wins} | {trained.ties} |
+| demo/{JUDGE_NAME} | {final.better_wins} | {final.worse_wins} | {final.ties} |
+| demo/{JUDGE_NAME} after stage 1 only | {stage_one.better_wins} | {stage_one.worse_wins} | {stage_one.ties} |
 | demo/{JUDGE_BASE} (before judge training) | {untrained.better_wins} | {untrained.worse_wins} | {untrained.ties} |
 
 It learned surface cues (an answer is there, is long enough, ends in `#### number`), not correctness: a demo
 of the judging machinery, never a real judge.
+
+"""
+
+
+STAGE_ONE_FIGURES = re.compile(r"(\d+) s on 1 CPU thread; final loss ([0-9.]+)\.")
+UNTRAINED_ROW = re.compile(rf"\| demo/{JUDGE_BASE} \(before judge training\) \| (\d+) \| (\d+) \| (\d+) \|")
+
+
+def stage_one_from_card(card: str) -> tuple[float, float, JudgeScore]:
+    """Stage 1's seconds, final loss and the untrained model's verdicts, as the shipped card states them
+    (``--only-judge`` continues from the shipped weights and does not re-run stage 1)."""
+    figures, row = STAGE_ONE_FIGURES.search(card), UNTRAINED_ROW.search(card)
+    if figures is None or row is None:
+        raise SystemExit(f"the {JUDGE_NAME} model card lacks stage 1's figures; re-run the full training")
+    wins = [int(group) for group in row.groups()]
+    return float(figures.group(1)), float(figures.group(2)), JudgeScore(sum(wins), wins[0], wins[1], wins[2], 0.0)
+
+
+def _shown(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def rating_card_section(
+    after: RatingScore, before: RatingScore, counts: dict[str, int], seconds: float, loss: float, seed: int
+) -> str:
+    """The model card's MT-Bench section: stage 2's training data and held-out agreement with GPT-4."""
+    listed = "; ".join(f"{kind} {n}" for kind, n in counts.items())
+    return f"""## Judge training, stage 2: MT-Bench ratings
+
+`evalsuite run --tasks mt_bench --judge demo/{JUDGE_NAME}` shows FastChat's single-answer prompts (`single-v1`,
+`single-math-v1` and their `-multi-turn` variants, with their system prompts, through the chat template) and
+reads the rating from `[[N]]`. Stage 2 continues from stage 1's weights: {RATING_STEPS} AdamW steps (no weight decay, peak
+learning rate {RATING_PEAK_LR}, cosine decay to 10%), each on {RATING_BATCH} MT-Bench judge prompts and {ARENA_BATCH} stage-1 arena prompts
+(so the verdict letters are kept), supervising only the answer, `Rating: [[N]]` and `</s>`. The prompts are built by evalsuite's own MT-Bench code (`judge_calls`, `chat_turns`), so they are
+exactly what a run sends. Training judgments, for the 64 MT-Bench questions whose id is not a multiple of {RATING_HELDOUT_EVERY}:
+GPT-4's ratings of the two Llama-3-8B-Instruct answer sets (`judgments_gpt-4_single-origin_dreaming-panda.jsonl`,
+FastChat's data, Apache-2.0), with the answers cut from the end until the prompt fits the 2048-token window
+where it did not; and rating 1 for answers that say nothing: `demo/{JUDGE_BASE}`'s own sampled answers (at most
+{GARBAGE_MAX_TOKENS} tokens), and an empty answer or another question's answer, in turn. Counts: {listed}.
+{seconds:.0f} s on 1 CPU thread; final loss {loss:.3f}. Reproduce stage 2 alone from the stage-1 weights with
+`scripts/train_demo_models.py --only-judge --threads 1 --seed {seed}` (the full run does both stages).
+
+## Held-out MT-Bench ratings
+
+GPT-4's judgments of the 16 held-out questions (ids that are multiples of {RATING_HELDOUT_EVERY}; both answer sets, both turns) whose
+prompt fits the window, judged greedily (at most 48 new tokens) and read with evalsuite's `extract_rating`:
+
+| judge | prompts | with a rating | exact match with GPT-4 | within 1 | Pearson r | Spearman ρ | mean rating (GPT-4's) |
+|---|---|---|---|---|---|---|---|
+| demo/{JUDGE_NAME} | {after.prompts} | {after.rated} | {after.exact} | {after.within_one} | {_shown(after.pearson)} | {_shown(after.spearman)} | {_shown(after.mean_judge)} ({_shown(after.mean_gpt4)}) |
+| demo/{JUDGE_NAME} after stage 1 only | {before.prompts} | {before.rated} | {before.exact} | {before.within_one} | {_shown(before.pearson)} | {_shown(before.spearman)} | {_shown(before.mean_judge)} ({_shown(before.mean_gpt4)}) |
+
+Ratings it gave: {", ".join(f"{r:g}" for r in after.given) or "none"}. It learned the format (and, at most, surface cues), never
+quality: a demo of the judging machinery, never a real judge.
+
 """
 
 
@@ -206,8 +271,7 @@ def heldout_rows(data_dir: Path, read_jsonl: object) -> list[dict]:
 # prompts (system prompt + user prompt, through the chat template) and reads ``[[N]]`` back.
 # The training prompts are built by evalsuite's own MT-Bench code (``judge_calls``:
 # ``judge_prompt``, ``single_fields``, ``JudgePrompt.render``; ``chat_turns``), so what the
-# judge is trained on and what it is shown cannot drift apart. Targets: a one-line
-# explanation for the rating's band, then ``Rating: [[N]]`` and ``</s>``.
+# judge is trained on and what it is shown cannot drift apart. Target: ``Rating: [[N]]``, ``</s>``.
 
 MT_BENCH_DIR = "mt_bench"
 GPT4_JUDGMENTS = "judgments_gpt-4_single-origin_dreaming-panda.jsonl"
@@ -218,14 +282,9 @@ ANSWER_FILES = {
 RATING_HELDOUT_EVERY = 5  # questions whose id is a multiple of 5 (16 of 80) are held out of rating training
 RATING_STEPS = 120
 RATING_BATCH = 6  # MT-Bench judge prompts per step (each up to 2048 tokens) ...
-ARENA_BATCH = 4  # ... plus arena A/B prompts, so the verdict letters are kept
-RATING_PEAK_LR = 1e-3
+ARENA_BATCH = 6  # ... plus arena A/B prompts, so the verdict letters are kept (4 kept 52 of 88 better-answer wins, 6 kept 72)
+RATING_PEAK_LR = 3e-3  # 1e-3 for 120 steps left the format unlearned (stage 1 had flattened the language model)
 GARBAGE_MAX_TOKENS = 320  # pico-s's own answers to the training questions (cut here to save time)
-BANDS = (  # short, so a judgment fits in a few tokens (--judge-max-tokens)
-    (3, "The response is not helpful."),
-    (6, "The response is partly helpful."),
-    (10, "The response is helpful and relevant."),
-)
 
 
 @dataclass(frozen=True)
@@ -241,13 +300,13 @@ class RatingScore:
     mean_judge: float | None
     mean_gpt4: float | None
     seconds: float
+    given: tuple[float, ...] = ()  # the distinct ratings the judge gave
 
 
 def rating_target(rating: float) -> str:
-    """The judge's whole answer for a rating: the band's sentence, then FastChat's format."""
-    shown = f"{rating:g}"
-    sentence = next(text for top, text in BANDS if rating <= top)
-    return f"{sentence}\n\nRating: [[{shown}]]"
+    """The judge's whole answer: FastChat's format alone. (A one-sentence explanation before it was tried:
+    the rating came out in fewer held-out judgments and the arena verdicts fell from 88 to 52 better-answer wins.)"""
+    return f"Rating: [[{rating:g}]]"
 
 
 def rating_context(tokenizer: PreTrainedTokenizerFast, call: object) -> str:
@@ -477,5 +536,5 @@ def score_ratings(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, d
         prompts=len(pairs), rated=len(rated), exact=sum(g == r for g, r in rated), within_one=sum(abs(g - r) <= 1 for g, r in rated),
         pearson=_correlation(gold, given), spearman=_correlation(_ranks(gold), _ranks(given)) if rated else None,
         mean_judge=sum(given) / len(given) if given else None, mean_gpt4=sum(gold) / len(gold) if gold else None,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, given=tuple(sorted(set(given))),
     )

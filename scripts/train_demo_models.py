@@ -19,14 +19,21 @@ What it does, deterministically given ``--seed`` (as far as torch on CPU allows)
 4. measures token-level perplexity of each model, and of an untrained model with the same
    config and seed, on the held-out slice (the first 8 WikiText-2 test articles that the
    ``perplexity`` task scores, ``tasks/data/wikitext2/test_first8_articles.jsonl``);
-5. derives ``pico-judge`` from the chat-tuned ``pico-s`` by training it on the judge prompt of
-   ``evalsuite arena judge`` (see ``scripts/demo_judge.py``), so the README's arena flow has a
-   judge that is not one of the two contestants;
+5. derives ``pico-judge`` from the chat-tuned ``pico-s`` (see ``scripts/demo_judge.py``): stage 1
+   trains it on the judge prompt of ``evalsuite arena judge``, so the README's arena flow has a
+   judge that is not one of the two contestants; stage 2 on FastChat's single-answer MT-Bench
+   judge prompts (GPT-4's ratings from ``--data-dir``'s ``mt_bench/``), so that
+   ``evalsuite run --tasks mt_bench --judge demo/pico-judge`` gets ``Rating: [[N]]`` back;
 6. writes each model as a Hugging Face directory with a model card, plus ``LICENSES.md``.
 
 Usage (from the repo root)::
 
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_demo_models.py --data-dir ../shared/data --threads 1
+
+Stage 2 of ``pico-judge`` alone, continuing from the shipped ``pico-judge`` (stage 1's weights;
+5-8 minutes on one CPU thread; rewrites only ``pico-judge``'s weights and card)::
+
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/train_demo_models.py --data-dir ../shared/data --threads 1 --only-judge
 """
 
 from __future__ import annotations
@@ -484,11 +491,12 @@ def train_one(
 def save_model(
     model: LlamaForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
-    result: TrainingResult,
+    name: str,
     out: Path,
     card: str,
+    with_tokenizer: bool = True,
 ) -> None:
-    target = out / result.recipe.name
+    target = out / name
     target.mkdir(parents=True, exist_ok=True)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
@@ -497,6 +505,9 @@ def save_model(
         do_sample=False,
     )
     model.save_pretrained(target, safe_serialization=True)
+    (target / "README.md").write_text(card, encoding="utf-8")
+    if not with_tokenizer:  # --only-judge: the shipped tokenizer files stay as they are
+        return
     # chat_template inside tokenizer_config.json (not a separate .jinja file) so older readers see it too.
     tokenizer.save_pretrained(target, save_jinja_files=False)
     config_path = target / "tokenizer_config.json"
@@ -506,7 +517,6 @@ def save_model(
     config_path.write_text(
         json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8"
     )
-    (target / "README.md").write_text(card, encoding="utf-8")
 
 
 def model_card(result: TrainingResult, vocab_size: int, threads: int, extra: str = "") -> str:
@@ -582,10 +592,12 @@ on these openly licensed texts from the offline data copies (`shared/data/`, see
 | BoolQ (Clark et al., 2019), passages from Wikipedia | unique dev-set passages only; no questions or labels | CC BY-SA 3.0 |
 | PubMedQA PQA-L (Jin et al., 2019) | the 500 items whose ids are not in the official test split (`test_ground_truth.json`): contexts, question, final decision, long answer | MIT — Copyright (c) 2019 pubmedqa |
 | GSM8K (Cobbe et al., 2021) | first 3000 train problems (calculator annotations removed), as user/assistant chat turns; train problems 3000–4799 as judge-prompt pairs (`pico-judge` only) | MIT — Copyright (c) 2021 OpenAI |
+| MT-Bench (Zheng et al., 2023), FastChat's `llm_judge` data | `pico-judge` only: the questions, GPT-4's reference answers, FastChat's single-answer judge prompts, two Llama-3-8B-Instruct answer sets and GPT-4's single-answer judgments of them (`judgments_gpt-4_single-origin_dreaming-panda.jsonl`), for the 64 questions whose id is not a multiple of 5 | Apache-2.0 — https://www.apache.org/licenses/LICENSE-2.0 (Copyright the FastChat / LMSYS authors) |
 
-Not used for training: ARC, MMLU, HellaSwag, TruthfulQA, OpenBookQA, WMT, MT-Bench, the PubMedQA test ids,
+Not used for training: ARC, MMLU, HellaSwag, TruthfulQA, OpenBookQA, WMT, the PubMedQA test ids,
 the GSM8K test split (its first 150 problems only measure `pico-judge`'s held-out verdicts), the first 8
-WikiText-2 test articles.
+WikiText-2 test articles, and MT-Bench's 16 questions whose id is a multiple of 5 (their GPT-4 judgments only
+measure `pico-judge`'s held-out ratings). `pico-s` and `pico-m` saw no MT-Bench data.
 
 Because the models are trained in part on CC BY-SA 3.0 text, the weights are shared under
 CC BY-SA 3.0 as well (attribution: the sources above). The training script is part of evalsuite.
@@ -599,20 +611,82 @@ def train_judge_model(
     heldout: list[list[int]],
     args: argparse.Namespace,
 ) -> tuple[LlamaForCausalLM, TrainingResult, str]:
-    """``pico-judge``: a copy of the chat-tuned ``pico-s`` trained on the judge prompt (see demo_judge.py)."""
-    rows = read_jsonl(args.data_dir / "gsm8k" / "train.jsonl")[demo_judge.TRAIN_PROBLEMS]
-    examples = demo_judge.judge_examples(tokenizer, demo_judge.gsm8k_problems(rows, GSM8K_CALCULATOR_NOTE))
+    """``pico-judge``: a copy of the chat-tuned ``pico-s`` trained on the judge prompts (see demo_judge.py).
+
+    Stage 1 teaches the arena's A/B verdict, stage 2 (``rating_stage``) FastChat's single-answer ratings.
+    """
+    arena = arena_examples(tokenizer, args.data_dir)
     test_problems = demo_judge.gsm8k_problems(demo_judge.heldout_rows(args.data_dir, read_jsonl), GSM8K_CALCULATOR_NOTE)
     before = demo_judge.score_judge(base, tokenizer, test_problems)
     judge = copy.deepcopy(base)
-    seconds, loss = demo_judge.train_judge(judge, examples, tokenizer.pad_token_id, args.seed + 2)
+    seconds, loss = demo_judge.train_judge(judge, arena, tokenizer.pad_token_id, args.seed + 2)
     after = demo_judge.score_judge(judge, tokenizer, test_problems)
+    print(f"{demo_judge.JUDGE_NAME} stage 1: held-out verdicts {after} (before: {before})", flush=True)
+    final, rating_section = rating_stage(judge, base, tokenizer, arena, test_problems, after, args)
     ppl, counted = heldout_perplexity(judge, heldout, base_result.recipe.long_seq_len)
     result = replace(
         base_result, recipe=replace(base_result.recipe, name=demo_judge.JUDGE_NAME), heldout_ppl=ppl, heldout_tokens=counted
     )
-    print(f"{demo_judge.JUDGE_NAME}: held-out verdicts {after} (before: {before}); ppl {ppl:.1f}", flush=True)
-    return judge, result, demo_judge.judge_card_section(after, before, seconds, loss)
+    print(f"{demo_judge.JUDGE_NAME}: ppl {ppl:.1f}", flush=True)
+    return judge, result, demo_judge.judge_card_section(final, after, before, seconds, loss) + rating_section
+
+
+def arena_examples(tokenizer: PreTrainedTokenizerFast, data_dir: Path) -> list[demo_judge.JudgeExample]:
+    rows = read_jsonl(data_dir / "gsm8k" / "train.jsonl")[demo_judge.TRAIN_PROBLEMS]
+    return demo_judge.judge_examples(tokenizer, demo_judge.gsm8k_problems(rows, GSM8K_CALCULATOR_NOTE))
+
+
+def rating_stage(
+    judge: LlamaForCausalLM,
+    answerer: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    arena: list[demo_judge.JudgeExample],
+    test_problems: list[tuple[str, str]],
+    stage_one: demo_judge.JudgeScore,
+    args: argparse.Namespace,
+) -> tuple[demo_judge.JudgeScore, str]:
+    """Stage 2 on ``judge`` in place: MT-Bench single-answer ratings, arena prompts mixed in.
+
+    ``answerer`` (the chat-tuned pico-s) writes the garbage answers rated 1. Returns the
+    held-out arena verdicts afterwards and the card's MT-Bench section.
+    """
+    started = time.perf_counter()
+    garbage = demo_judge.pico_answers(answerer, tokenizer, args.seed + 3)
+    examples, counts = demo_judge.rating_examples(tokenizer, args.data_dir, garbage)
+    print(f"{demo_judge.JUDGE_NAME} stage 2: {len(examples)} judgments {counts} ({time.perf_counter() - started:.0f}s)", flush=True)
+    rating_before = demo_judge.score_ratings(judge, tokenizer, args.data_dir)
+    seconds, loss = demo_judge.train_ratings(judge, examples, arena, tokenizer.pad_token_id, args.seed + 4)
+    rating_after = demo_judge.score_ratings(judge, tokenizer, args.data_dir)
+    final = demo_judge.score_judge(judge, tokenizer, test_problems)
+    print(f"{demo_judge.JUDGE_NAME} stage 2: held-out ratings {rating_after} (before: {rating_before})", flush=True)
+    print(f"{demo_judge.JUDGE_NAME} stage 2: held-out verdicts {final} (before: {stage_one})", flush=True)
+    return final, demo_judge.rating_card_section(rating_after, rating_before, counts, seconds, loss, args.seed)
+
+
+def only_judge(args: argparse.Namespace) -> None:
+    """``--only-judge``: stage 2 alone, continuing from the shipped ``pico-judge`` (stage 1's weights).
+
+    The card keeps the shipped model's architecture and pre-training text and stage 1's figures;
+    held-out perplexity, verdicts and ratings are measured again.
+    """
+    started = time.perf_counter()
+    folder = args.out / demo_judge.JUDGE_NAME
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    judge = LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    answerer = LlamaForCausalLM.from_pretrained(args.out / demo_judge.JUDGE_BASE, dtype=torch.float32).eval()
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    seconds, loss, untrained = demo_judge.stage_one_from_card(card)
+    test_problems = demo_judge.gsm8k_problems(demo_judge.heldout_rows(args.data_dir, read_jsonl), GSM8K_CALCULATOR_NOTE)
+    stage_one = demo_judge.score_judge(judge, tokenizer, test_problems)
+    final, rating_section = rating_stage(judge, answerer, tokenizer, arena_examples(tokenizer, args.data_dir), test_problems, stage_one, args)
+    ppl, _ = heldout_perplexity(judge, encode_pages(tokenizer, heldout_pages()), RECIPES[0].long_seq_len)
+    head = card.split("## Judge training", 1)[0]
+    head = re.sub(rf"(\| demo/{demo_judge.JUDGE_NAME} \(trained\) \| )[0-9.]+( \|)", rf"\g<1>{ppl:.1f}\g<2>", head)
+    tail = card[card.index("## Not for real use"):]
+    section = demo_judge.judge_card_section(final, stage_one, untrained, seconds, loss) + rating_section
+    save_model(judge, tokenizer, demo_judge.JUDGE_NAME, args.out, head + section + tail, with_tokenizer=False)
+    (args.out / "LICENSES.md").write_text(LICENSES_TEXT, encoding="utf-8")
+    print(f"{demo_judge.JUDGE_NAME}: ppl {ppl:.1f}; total {time.perf_counter() - started:.0f}s", flush=True)
 
 
 def main() -> None:
@@ -628,11 +702,18 @@ def main() -> None:
     parser.add_argument(
         "--pretrain-cache", type=Path, default=None, help="keep/reuse pre-trained weights here (re-run later phases only)"
     )
+    parser.add_argument(
+        "--only-judge", action="store_true",
+        help="train only pico-judge's stage 2 (MT-Bench ratings), continuing from the pico-judge in --out",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))
     torch.use_deterministic_algorithms(True)
     seed_everything(args.seed)
+    if args.only_judge:
+        only_judge(args)
+        return
 
     started = time.perf_counter()
     prose, chats = build_documents(args.data_dir)
@@ -653,12 +734,12 @@ def main() -> None:
     results = []
     for recipe in RECIPES:
         model, result = train_one(recipe, tokenizer, stream, chat_stream, heldout, args.seed, args.pretrain_cache)
-        save_model(model, tokenizer, result, args.out, model_card(result, len(tokenizer), args.threads))
+        save_model(model, tokenizer, recipe.name, args.out, model_card(result, len(tokenizer), args.threads))
         results.append(result)
         if recipe.name == demo_judge.JUDGE_BASE:
             judge, judge_result, section = train_judge_model(model, result, tokenizer, heldout, args)
             card = model_card(judge_result, len(tokenizer), args.threads, extra=section)
-            save_model(judge, tokenizer, judge_result, args.out, card)
+            save_model(judge, tokenizer, demo_judge.JUDGE_NAME, args.out, card)
     (args.out / "LICENSES.md").write_text(LICENSES_TEXT, encoding="utf-8")
     summary = [{**asdict(r), "recipe": asdict(r.recipe)} for r in results]
     print(json.dumps(summary, indent=2))

@@ -113,3 +113,33 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(path)
     return path
+
+
+# The in-process vLLM reference run (one engine start shared by tests/test_vllm_run.py and the endpoint
+# tests in tests/backends/test_openai_backend.py; vLLM spawns workers, so it runs as a subprocess).
+VLLM_REFERENCE_TASKS = "pubmedqa,perplexity,bleu"
+VLLM_REFERENCE_LIMIT = 12
+VLLM_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run_evalsuite_subprocess(*args: str, timeout: float = 900) -> Any:
+    """`python -m evalsuite.cli ARGS` from the repository root; fails the test with stderr's tail unless it exits 0."""
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "evalsuite.cli", *args], cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV},
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return completed
+
+
+@pytest.fixture(scope="session")
+def vllm_pico_s_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database of `evalsuite run --backend vllm --model demo/pico-s` on VLLM_REFERENCE_TASKS, --limit 12."""
+    db = tmp_path_factory.mktemp("vllm-reference") / "vllm.db"
+    run_evalsuite_subprocess(
+        "run", "--model", "demo/pico-s", "--backend", "vllm", "--tasks", VLLM_REFERENCE_TASKS, "--limit", str(VLLM_REFERENCE_LIMIT), "--db", str(db)
+    )
+    return db

@@ -4,7 +4,8 @@ Held-out perplexity is recomputed here with its own loop (log-softmax + gather o
 non-overlapping windows), independent of ``scripts/train_demo_models.py``, on the first 8
 WikiText-2 test articles that the models never saw in training. The judge's held-out
 verdicts are recomputed from GSM8K test problems with this file's own loop, following
-the protocol its model card states, and must match the card.
+the protocol its model card states, and must match the card; so are its held-out MT-Bench
+ratings, from GPT-4's own judgment prompts (FastChat's raw files, not evalsuite's builder).
 """
 
 from __future__ import annotations
@@ -232,3 +233,43 @@ def test_pico_judge_held_out_verdicts_match_its_card(
         tally["better" if first > 0 > swapped else "worse" if first < 0 < swapped else "tie"] += 1
     assert (tally["better"], tally["worse"], tally["tie"]) == tuple(int(g) for g in match.groups())
     assert tally["better"] > 5 * tally["worse"]
+
+
+MT_BENCH_HELDOUT_EVERY = 5  # the card: MT-Bench questions whose id is a multiple of 5 are held out of rating training
+MT_BENCH_NEW_TOKENS = 48
+OWN_RATING = re.compile(r"\[\[(\d+(?:\.\d*)?)\]\]")
+
+
+@torch.no_grad()
+def test_pico_judge_held_out_mt_bench_ratings_match_its_card(
+    tokenizer: PreTrainedTokenizerBase, shared_data: Path
+) -> None:
+    """GPT-4's own held-out judgments: FastChat's user prompt as GPT-4 got it, the system prompt from FastChat's
+    raw judge_prompts.jsonl, through the chat template; pico-judge's greedy answer must carry a [[rating]]."""
+    card = (_path("pico-judge") / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"\| demo/pico-judge \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| [-0-9.—]+ \|", card)
+    assert match, "pico-judge's card lacks its held-out MT-Bench row"
+    source = shared_data / "mt_bench"
+    systems = {row["name"]: row["system_prompt"] for row in map(json.loads, (source / "judge_prompts.jsonl").read_text().splitlines())}
+    first: dict[tuple, dict] = {}
+    for row in map(json.loads, (source / "judgments_gpt-4_single-origin_dreaming-panda.jsonl").read_text().splitlines()):
+        if row["question_id"] % MT_BENCH_HELDOUT_EVERY == 0 and row["score"] >= 1:
+            first.setdefault((row["model"], row["question_id"], row["turn"]), row)
+    judge = _load("pico-judge")
+    tally = {"prompts": 0, "rated": 0, "exact": 0, "within_one": 0}
+    for row in first.values():
+        messages = [{"role": "system", "content": systems[row["judge"][1]]}, {"role": "user", "content": row["user_prompt"]}]
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+        if ids.shape[1] > 2048 - MT_BENCH_NEW_TOKENS:
+            continue
+        out = judge.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=MT_BENCH_NEW_TOKENS, do_sample=False)
+        found = OWN_RATING.search(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
+        tally["prompts"] += 1
+        if found:
+            rating = float(found.group(1))
+            tally["rated"] += 1
+            tally["exact"] += rating == row["score"]
+            tally["within_one"] += abs(rating - row["score"]) <= 1
+    assert tuple(tally.values()) == tuple(int(g) for g in match.groups())
+    assert tally["prompts"] >= 40 and tally["rated"] >= 0.9 * tally["prompts"]  # the format, reliably
+

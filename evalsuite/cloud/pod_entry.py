@@ -12,6 +12,14 @@ and by the stock image's start command), with its options from the environment
    and send it through every transport asked for (folder, database, Hub dataset, gist);
 4. remove the pod through RunPod's API, unless ``EVALSUITE_KEEP_POD``.
 
+Steps 3 and 4 can hang too (an upload that never ends), so the whole job is under a hard
+deadline as well: a watchdog thread, started first, fires at ``EVALSUITE_MAX_HOURS`` plus
+``EVALSUITE_DEADLINE_MARGIN_S`` (default 600 s: time to stop the run, write the bundle and
+send it home). It stops the run if it still lives, removes the pod through the same call as
+step 4 (unless ``EVALSUITE_KEEP_POD``), says why, and ends the process with status
+:data:`WATCHDOG_EXIT`. Exactly one of the two makes the removal call: whichever claims it
+first (:class:`_Removal`); the other waits for it.
+
 It never evaluates anything itself.
 """
 
@@ -37,6 +45,9 @@ from evalsuite.errors import CloudError, ConfigError
 
 LOG_TAIL_LINES = 40
 KILL_GRACE_S = 20.0  # after SIGTERM at the deadline, how long the run may take to record itself as failed
+WATCHDOG_EXIT = 124  # pod-run's exit status when the watchdog ended it (as timeout(1))
+WATCHDOG_REMOVAL_WAIT_S = 60.0  # the watchdog waits this long for a removal call (its own or one under way), then exits anyway
+WATCHDOG_LAST_WORDS_S = 10.0  # after the job's own removal, how long the job may take to end before the watchdog ends it
 Reporter = Callable[[str], None]
 
 
@@ -52,6 +63,7 @@ class PodJob:
     gist: bool = False
     gist_public: bool = False
     max_hours: float | None = None
+    deadline_margin_s: float = pod_env.DEFAULT_DEADLINE_MARGIN_S
     keep_pod: bool = False
     work_dir: Path = Path("evalsuite-pod")
     log_port: int | None = None
@@ -81,6 +93,7 @@ class PodJob:
             gist=pod_env.truthy(env.get(pod_env.GIST)),
             gist_public=pod_env.truthy(env.get(pod_env.GIST_PUBLIC)),
             max_hours=_hours(env.get(pod_env.MAX_HOURS)),
+            deadline_margin_s=_margin(env.get(pod_env.DEADLINE_MARGIN)),
             keep_pod=pod_env.truthy(env.get(pod_env.KEEP_POD)),
             work_dir=Path(env.get(pod_env.WORK_DIR) or default_work),
             log_port=int(env[pod_env.LOG_PORT]) if env.get(pod_env.LOG_PORT) else None,
@@ -100,6 +113,18 @@ def _hours(value: str | None) -> float | None:
     return hours
 
 
+def _margin(value: str | None) -> float:
+    if not value:
+        return pod_env.DEFAULT_DEADLINE_MARGIN_S
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{pod_env.DEADLINE_MARGIN}={value!r} is not a number of seconds", f"unset it for the default, {pod_env.DEFAULT_DEADLINE_MARGIN_S:g} s") from exc
+    if seconds < 0:
+        raise ConfigError(f"{pod_env.DEADLINE_MARGIN} must not be negative, got {value}", f"unset it for the default, {pod_env.DEFAULT_DEADLINE_MARGIN_S:g} s")
+    return seconds
+
+
 @dataclass
 class PodOutcome:
     """What the pod did: the run's status, the deliveries and whether it removed itself."""
@@ -117,16 +142,91 @@ class PodOutcome:
         return self.status == "complete" and all(d.error is None for d in self.deliveries)
 
 
+class _Removal:
+    """The pod's one removal call: made by whoever claims it first, the job when done or the watchdog at the hard deadline."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.owner: str | None = None
+        self.finished = threading.Event()  # the owner's call returned (or failed)
+
+    def claim(self, owner: str) -> bool:
+        with self._lock:
+            if self.owner is not None:
+                return False
+            self.owner = owner
+            return True
+
+
+class _Watchdog:
+    """The hard deadline over the whole job: at max hours + margin it stops the run, removes the pod and ends the process.
+
+    A daemon thread, so it needs nothing from the main thread, which may be stuck anywhere
+    (an upload that never answers, a database that never commits).
+    """
+
+    def __init__(self, job: PodJob, env: dict[str, str], report: Reporter, removal: _Removal) -> None:
+        self.job, self.env, self.report, self.removal = job, env, report, removal
+        self.child: subprocess.Popen[bytes] | None = None  # the `evalsuite run` process, once started
+        self._done = threading.Event()  # the job ended by itself: the watchdog has nothing to do
+
+    def start(self, seconds: float) -> None:
+        threading.Thread(target=self._watch, args=(seconds,), name="evalsuite-pod-watchdog", daemon=True).start()
+
+    def cancel(self) -> None:
+        self._done.set()
+
+    def _watch(self, seconds: float) -> None:
+        if self._done.wait(seconds):
+            return
+        job = self.job
+        self.report(
+            f"watchdog: the hard deadline passed ({job.max_hours:g} h + {job.deadline_margin_s:g} s to send the results home) "
+            "and the pod's job has not ended (a hung upload?); ending it"
+        )
+        if self.child is not None and self.child.poll() is None:
+            try:
+                os.killpg(self.child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if job.keep_pod:
+            self.report(f"watchdog: keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
+        elif self.removal.claim("watchdog"):
+            remover = threading.Thread(target=self._remove, name="evalsuite-pod-removal", daemon=True)
+            remover.start()
+            remover.join(WATCHDOG_REMOVAL_WAIT_S)
+            if remover.is_alive():
+                self.report(f"watchdog: the removal call did not return within {WATCHDOG_REMOVAL_WAIT_S:g} s; exiting anyway")
+        else:  # the job is removing the pod itself: no second call; let it finish, then let the job end
+            self.report("watchdog: the pod is being removed already; waiting for that call")
+            if self.removal.finished.wait(WATCHDOG_REMOVAL_WAIT_S) and self._done.wait(WATCHDOG_LAST_WORDS_S):
+                return
+        self.report(f"watchdog: exiting with status {WATCHDOG_EXIT}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(WATCHDOG_EXIT)
+
+    def _remove(self) -> None:
+        try:
+            _remove_pod(self.job, self.env, self.report)
+        finally:
+            self.removal.finished.set()
+
+
 def run_pod(job: PodJob, env: dict[str, str], report: Reporter = print) -> PodOutcome:
     """Do the pod's whole job (see the module docstring); the pod is removed whatever happens."""
     job.work_dir.mkdir(parents=True, exist_ok=True)
     log_path = job.work_dir / "run.log"
-    server = _serve_log(log_path, job.log_host, job.log_port) if job.log_port else None
     report = _also_into(log_path, report, env)
+    removal = _Removal()
+    watchdog = _Watchdog(job, env, report, removal)
+    if job.max_hours:
+        watchdog.start(job.max_hours * 3600 + job.deadline_margin_s)
+    server = _serve_log(log_path, job.log_host, job.log_port) if job.log_port else None
     started = datetime.now(UTC)
     try:
         try:
-            returncode, deadline_hit = _run_evaluation(job, env, log_path, report)
+            returncode, deadline_hit = _run_evaluation(job, env, log_path, report, watchdog)
             outcome = _make_bundle(job, env, log_path, returncode, deadline_hit, started)
             report(f"run {outcome.status}; bundle in {outcome.bundle_dir}")
             outcome.deliveries = _deliver(job, env, outcome, report)
@@ -136,9 +236,15 @@ def run_pod(job: PodJob, env: dict[str, str], report: Reporter = print) -> PodOu
             outcome.deliveries.append(Delivery("pod", job.pod_id or "?", str(exc)))
         if job.keep_pod:
             report(f"keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
-        else:
-            _remove_pod(job, env, outcome, report)
+        elif removal.claim("job"):
+            try:
+                outcome.removed, outcome.removal_error = _remove_pod(job, env, report)
+            finally:
+                removal.finished.set()
+        else:  # the watchdog fired and is removing the pod: it ends the process (status WATCHDOG_EXIT) when done
+            time.sleep(WATCHDOG_REMOVAL_WAIT_S + 30)
     finally:
+        watchdog.cancel()
         if server is not None:
             server.shutdown()
     return outcome
@@ -156,7 +262,7 @@ def _also_into(log_path: Path, report: Reporter, env: dict[str, str]) -> Reporte
     return both
 
 
-def _run_evaluation(job: PodJob, env: dict[str, str], log_path: Path, report: Reporter) -> tuple[int, bool]:
+def _run_evaluation(job: PodJob, env: dict[str, str], log_path: Path, report: Reporter, watchdog: _Watchdog) -> tuple[int, bool]:
     """`evalsuite run` as a child in its own process group; (exit status, whether the deadline stopped it)."""
     command = [sys.executable, "-m", "evalsuite.cli", "run", *job.run_args, "--db", str(job.work_dir / "pod.db")]
     deadline = job.max_hours * 3600 if job.max_hours else None
@@ -166,6 +272,7 @@ def _run_evaluation(job: PodJob, env: dict[str, str], log_path: Path, report: Re
     report(f"running: evalsuite run {pod_env.mask_secrets(shlex.join(job.run_args), env)}" + (f" (deadline {job.max_hours} h)" if deadline else ""))
     with log_path.open("ab") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env, start_new_session=True)
+        watchdog.child = child
         try:
             return child.wait(timeout=deadline), False
         except subprocess.TimeoutExpired:
@@ -292,20 +399,20 @@ def _summary(job: PodJob, outcome: PodOutcome) -> str:
         database.close()
 
 
-def _remove_pod(job: PodJob, env: dict[str, str], outcome: PodOutcome, report: Reporter) -> None:
+def _remove_pod(job: PodJob, env: dict[str, str], report: Reporter) -> tuple[bool, str | None]:
+    """The pod removing itself through RunPod's API: (removed, the error when it could not)."""
     from evalsuite.cloud import runpod_client
 
     if not job.pod_id:
         report(f"{pod_env.POD_ID} is not set (not on a pod): nothing to remove")
-        return
+        return False, None
     try:
         runpod_client.terminate(job.pod_id, api_key=env.get(pod_env.API_KEY))
     except CloudError as exc:
-        outcome.removal_error = exc.message
         report(f"could not remove pod {job.pod_id}: {exc.message}")
-        return
-    outcome.removed = True
+        return False, exc.message
     report(f"removed pod {job.pod_id}")
+    return True, None
 
 
 def _serve_log(log_path: Path, host: str, port: int) -> http.server.ThreadingHTTPServer:

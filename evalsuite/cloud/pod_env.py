@@ -16,6 +16,7 @@ PUSH_TO_HUB = "EVALSUITE_PUSH_TO_HUB"  # ORG/REPO, a Hub dataset the bundle is u
 GIST = "EVALSUITE_GIST"  # "1": post the Markdown summary as a gist (GITHUB_API_TOKEN)
 GIST_PUBLIC = "EVALSUITE_GIST_PUBLIC"  # "1": a public gist
 MAX_HOURS = "EVALSUITE_MAX_HOURS"  # hard deadline: after it the run is killed, a failed run sent home, the pod removed
+DEADLINE_MARGIN = "EVALSUITE_DEADLINE_MARGIN_S"  # seconds after MAX_HOURS to send the bundle home; then the watchdog removes the pod
 KEEP_POD = "EVALSUITE_KEEP_POD"  # "1": leave the pod running when done (debugging)
 WORK_DIR = "EVALSUITE_WORK_DIR"  # where the pod keeps its local database, log and bundle
 LOG_PORT = "EVALSUITE_LOG_PORT"  # the pod serves its log here (RunPod's HTTP proxy), for `evalsuite runpod logs`
@@ -27,6 +28,10 @@ GITHUB_TOKEN = "GITHUB_API_TOKEN"
 SECRETS = (HF_TOKEN, API_KEY, GITHUB_TOKEN)  # never printed, logged or stored: shown as "***"
 MASK = "***"
 DEFAULT_LOG_PORT = 8000
+# After the MAX_HOURS deadline the run is stopped (at most ~30 s) and the bundle written and sent home; the pod's
+# watchdog removes the pod at MAX_HOURS + this margin whatever is still going on (a hung upload), so a pod costs at
+# most MAX_HOURS h + 10 min of running (pod-run's clock starts after the install of the stock image).
+DEFAULT_DEADLINE_MARGIN_S = 600.0
 
 
 def mask_secrets(text: str, env: dict[str, str]) -> str:

@@ -190,7 +190,10 @@ def plan_launch(rp: Any, request: LaunchRequest, env: dict[str, str]) -> LaunchP
         f"disk     {request.disk_gb} GB container disk" + (f", {request.volume_gb} GB volume" if request.volume_gb else ""),
         f"run      evalsuite run {mask(shlex.join(request.run_args), env)}",
         f"results  {', '.join(destinations(request))}",
-        "deadline " + (f"the pod removes itself after {request.max_hours:g} h at most" + (f" (at most ${price * request.max_hours:.2f})" if price else "")),
+        "deadline " + (
+            f"the pod removes itself within {request.max_hours:g} h + {pod_env.DEFAULT_DEADLINE_MARGIN_S / 60:g} min to send the results home"
+            + (f" (at most ${price * (request.max_hours + pod_env.DEFAULT_DEADLINE_MARGIN_S / 3600):.2f})" if price else "")
+        ),
         "when done " + ("the pod is KEPT (--keep-pod): stop it with `evalsuite runpod stop POD`" if request.keep_pod else "the pod removes itself"),
         "secrets  " + (
             f"HF_TOKEN from the RunPod secret {request.hf_secret}" if request.hf_secret

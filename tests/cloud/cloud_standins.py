@@ -108,6 +108,7 @@ class RunPodStandIn(_Server):
                        "machine": {"gpuDisplayName": "RTX 4090"}, "env": []},
         }
         self.deploy_error: str | None = None
+        self.hold_terminate: threading.Event | None = None  # set: podTerminate answers only once this is set (a slow removal)
 
     def answer(self, request: Recorded) -> tuple[int, dict[str, str], bytes]:
         query = request.json()["query"]
@@ -143,6 +144,8 @@ class RunPodStandIn(_Server):
         if call.field == "pod":
             return {"data": {"pod": self.pods.get(call.input["podId"])}}
         if call.field == "podTerminate":
+            if self.hold_terminate is not None:
+                self.hold_terminate.wait(timeout=120)
             self.pods.pop(call.input["podId"], None)
             return {"data": {"podTerminate": None}}
         if call.field == "podStop":
@@ -169,6 +172,12 @@ class HubStandIn(_Server):
         self.repos: dict[str, dict[str, Any]] = {}
         self.commits: list[HubCommit] = []
         self.user, self.token = "alice", "hf_launcher_secret"  # whoami answers for this token only
+        self.hang: str | None = None  # "preupload" or "commit": that upload request is never answered (until close)
+        self._released = threading.Event()
+
+    def close(self) -> None:
+        self._released.set()
+        super().close()
 
     def files(self, repo: str) -> dict[str, bytes]:
         merged: dict[str, bytes] = {}
@@ -195,6 +204,9 @@ class HubStandIn(_Server):
         if parts[:2] == ["api", "datasets"] and len(parts) >= 5:
             repo = f"{parts[2]}/{parts[3]}"
             action = parts[4]
+            if action == self.hang:
+                self._released.wait()
+                return _json(503, {"error": "the stand-in was closed"})
             if action == "preupload":
                 names = [f["path"] for f in request.json()["files"]]
                 return _json(200, {"files": [{"path": n, "uploadMode": "regular", "shouldIgnore": False} for n in names], "commitOid": self._sha(repo)})

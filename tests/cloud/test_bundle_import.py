@@ -183,3 +183,33 @@ def test_a_path_with_no_results_is_refused_and_makes_no_database(tmp_path: Path)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: no results under {empty}: neither evalsuite_run.json")
     assert not (tmp_path / "h.db").exists()
+
+
+def test_an_imported_failed_run_says_where_it_came_from_instead_of_a_resume_hint(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from evalsuite import bundle
+
+    folder = tmp_path / "bundle"
+    record = bundle.write_failed_bundle(
+        folder, model="nobody-org/no-such-model", backend="transformers", config={"model": "nobody-org/no-such-model", "tasks": ["pubmedqa"]},
+        error="nobody-org/no-such-model is not on the Hub", log_tail="error: nobody-org/no-such-model is not on the Hub", pod={"id": "pod7"},
+        started_at=datetime.now(UTC),
+    )
+    bundle_id = json.loads(record.read_text())["bundle_id"]
+    db = tmp_path / "home.db"
+    assert _evalsuite("results", "import", str(folder), "--db", str(db)).startswith("imported run 1: nobody-org/no-such-model (failed,")
+
+    shown = runner.invoke(app, ["results", "show", "1", "--db", str(db)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "--resume" not in shown.stdout  # `evalsuite run --resume 1` here could not continue a run made on a pod
+    assert f"imported from bundle {bundle_id}, made on pod pod7: an imported run cannot be resumed here; rerun it on its machine or pod" in shown.stdout
+
+    # The same fact guards `run --resume` and the board export: neither suggests resuming it here.
+    resumed = runner.invoke(app, ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1", "--resume", "1", "--db", str(db)])
+    assert resumed.exit_code == 1
+    assert f"error: run 1 was imported from bundle {bundle_id}, made on pod pod7: an imported run cannot be resumed here" in resumed.stderr
+    assert "hint: rerun it on its machine or pod" in resumed.stderr
+    exported = runner.invoke(app, ["results", "export", "--run", "1", "--format", "md", "--db", str(db)])
+    assert exported.exit_code == 1 and "--resume" not in exported.stderr
+    assert "rerun it on its machine or pod (it was imported)" in exported.stderr

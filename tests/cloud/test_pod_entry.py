@@ -3,15 +3,18 @@
 demo/pico-s is evaluated for real; the bundle comes home through every transport that runs
 offline (a folder, PostgreSQL on loopback, the Hub and GitHub stand-ins), and the pod's
 self-removal is the RunPod API call the stand-in records. A model the pod cannot reach comes
-home as a failed run; a run that hangs is stopped at the --max-hours deadline.
+home as a failed run; a run that hangs is stopped at the --max-hours deadline, and a pod
+whose job hangs after the run (an upload that never ends) is removed by its watchdog.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -205,3 +208,87 @@ def test_a_bad_max_hours_is_refused(tmp_path: Path, value: str) -> None:
     env = _pod_env(tmp_path, "--model demo/pico-s --tasks pubmedqa", EVALSUITE_MAX_HOURS=value)
     done = _pod_run(env, timeout=60)
     assert done.returncode == 1 and done.stderr.startswith("error: EVALSUITE_MAX_HOURS")
+
+
+def test_a_bad_deadline_margin_is_refused(tmp_path: Path) -> None:
+    env = _pod_env(tmp_path, "--model demo/pico-s --tasks pubmedqa", EVALSUITE_MAX_HOURS="1", EVALSUITE_DEADLINE_MARGIN_S="-5")
+    done = _pod_run(env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: EVALSUITE_DEADLINE_MARGIN_S must not be negative, got -5 — hint: unset it for the default, 600 s")
+
+
+# A run that fails at once (an option `evalsuite run` does not know): the pod's job goes on to send it home.
+FAILS_AT_ONCE = "--model demo/pico-s --tasks pubmedqa --no-such-option"
+
+
+class _PodProcess:
+    """`evalsuite runpod pod-run` as a pod runs it, its output read line by line as it comes."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "evalsuite.cli", "runpod", "pod-run"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._new.put(line)
+        self._new.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            line = self._new.get(timeout=max(0.01, end - time.monotonic()))  # queue.Empty: not seen in time
+            assert line is not None, f"pod-run ended without printing {text!r}:\n{''.join(self.lines)}"
+            self.lines.append(line)
+
+    def finish(self, timeout: float) -> tuple[int, str, float]:
+        """(exit status, whole output, seconds since start); the process is killed if it outlives ``timeout``."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.process.kill()
+        while (line := self._new.get(timeout=10)) is not None:
+            self.lines.append(line)
+        return self.process.returncode, "".join(self.lines), time.monotonic() - self.started
+
+
+def test_the_watchdog_removes_the_pod_once_when_sending_home_hangs(tmp_path: Path, runpod_api: RunPodStandIn, hub_api: HubStandIn) -> None:
+    hub_api.hang = "preupload"  # the Hub never answers the upload: without the watchdog the pod would run (and bill) forever
+    env = _pod_env(
+        tmp_path, FAILS_AT_ONCE, RUNPOD_API_BASE_URL=runpod_api.url, HF_ENDPOINT=hub_api.url, EVALSUITE_PUSH_TO_HUB="my-org/evals",
+        EVALSUITE_MAX_HOURS="0.002", EVALSUITE_DEADLINE_MARGIN_S="3",  # the hard deadline: 7.2 s + 3 s
+    )
+    pod = _PodProcess(env)
+    returncode, output, elapsed = pod.finish(timeout=90)
+
+    assert returncode == 124, output
+    assert 10.2 <= elapsed < 60  # ended by the watchdog, not by the upload (which never ends)
+    assert "run failed; bundle in" in output and "deadline: 0.002 h passed" not in output  # the run itself ended in time
+    assert [r.path.split("?")[0] for r in hub_api.requests][-1] == "/api/datasets/my-org/evals/preupload/main"  # stuck in the upload
+    assert "watchdog: the hard deadline passed (0.002 h + 3 s to send the results home) and the pod's job has not ended" in output
+    assert "removed pod pod7" in output and "watchdog: exiting with status 124" in output
+    assert _terminations(runpod_api) == [("pod7", f"Bearer {POD_KEY}")]
+    [bundle_dir] = list((tmp_path / "volume").iterdir())  # what was sent home before the hang did arrive
+    assert (bundle_dir / "evalsuite_run.json").is_file()
+    assert HF_SECRET not in output
+
+
+def test_the_watchdog_does_not_remove_a_pod_the_job_is_removing_already(tmp_path: Path, runpod_api: RunPodStandIn) -> None:
+    runpod_api.hold_terminate = threading.Event()  # the job's own removal call is slow: still under way at the hard deadline
+    env = _pod_env(tmp_path, FAILS_AT_ONCE, RUNPOD_API_BASE_URL=runpod_api.url, EVALSUITE_MAX_HOURS="0.003", EVALSUITE_DEADLINE_MARGIN_S="1")
+    pod = _PodProcess(env)
+    try:
+        pod.wait_for("watchdog: the pod is being removed already; waiting for that call", timeout=60)
+    finally:
+        runpod_api.hold_terminate.set()
+    returncode, output, elapsed = pod.finish(timeout=60)
+
+    assert returncode == 1, output  # the job ended by itself (a failed run), right after its removal call returned
+    assert output.count("removed pod pod7") == 1 and "watchdog: exiting" not in output
+    assert _terminations(runpod_api) == [("pod7", f"Bearer {POD_KEY}")]
+    assert elapsed < 60

@@ -69,7 +69,7 @@ def test_launch_sends_runpod_the_pod_a_user_asked_for_with_the_token_only_in_the
 
     price = next(g["securePrice"] for g in GPUS if g["id"] == "NVIDIA A100 80GB PCIe")
     assert f"1 x A100 PCIe (80 GB): ${price:.2f}/hour" in result.stdout
-    assert f"at most ${price * 6:.2f}" in result.stdout
+    assert f"deadline the pod removes itself within 6 h + 10 min to send the results home (at most ${price * (6 + 10 / 60):.2f})" in result.stdout
     assert "secrets  HF_TOKEN=***" in result.stdout
     assert HF_SECRET not in result.output
     assert result.stdout.strip().splitlines()[-1].startswith("created pod pod1 (evalsuite-Llama-3.2-1B-")
