@@ -266,13 +266,17 @@ def pod_name(model: str) -> str:
 
 
 def install_spec(request: LaunchRequest, repo_root: Path | None = None) -> str:
-    """evalsuite at this machine's version: this checkout's commit (a pinned git URL), else the release."""
+    """evalsuite at this machine's version: this checkout's commit (a pinned git URL), else the release.
+
+    Only an origin a pod can reach counts (https, ssh, ``git@host:``); a clone of a folder on
+    this machine has a path as its origin, which means nothing on the pod.
+    """
     from evalsuite.version import __version__
 
     extras = "cloud,vllm" if "vllm" in request.run_args else "cloud"
     root = repo_root or REPO_ROOT
     remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")
-    if remote and commit:
+    if remote and commit and re.match(r"(https?|ssh|git)://|git@[^:]+:", remote):
         url = re.sub(r"^git@([^:]+):", r"https://\1/", remote)
         return f"evalsuite[{extras}] @ git+{url}@{commit}"
     return f"evalsuite[{extras}]=={__version__}"

@@ -189,6 +189,10 @@ def test_the_pod_installs_this_checkouts_commit_from_its_origin(tmp_path: Path) 
     request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"))
     spec = runpod_client.install_spec(request, repo_root=tmp_path)
     assert spec == f"evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@{git('rev-parse', 'HEAD')}"
+    git("remote", "set-url", "origin", str(tmp_path.parent))  # a clone of a local folder: nothing a pod can fetch
+    from evalsuite.version import __version__
+
+    assert runpod_client.install_spec(request, repo_root=tmp_path) == f"evalsuite[cloud,vllm]=={__version__}"
 
 
 def test_the_readme_shows_the_plan_launch_prints(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
