@@ -143,3 +143,14 @@ def vllm_pico_s_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "run", "--model", "demo/pico-s", "--backend", "vllm", "--tasks", VLLM_REFERENCE_TASKS, "--limit", str(VLLM_REFERENCE_LIMIT), "--db", str(db)
     )
     return db
+
+
+def evalsuite_ok(*args: str) -> str:
+    """The evalsuite CLI in this process (CliRunner); fails the test with its output unless it exits 0. Returns stdout."""
+    from typer.testing import CliRunner
+
+    from evalsuite.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")
+    return result.stdout

@@ -16,16 +16,11 @@ from typer.testing import CliRunner
 
 from evalsuite.cli import app
 from evalsuite.models import DEMO_MODELS_DIR
+from tests.conftest import evalsuite_ok as _evalsuite
 
 REPO = Path(__file__).resolve().parent.parent
 PICO_S = DEMO_MODELS_DIR / "pico-s"
 runner = CliRunner()
-
-
-def _evalsuite(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -22,18 +22,13 @@ from typer.testing import CliRunner
 
 from evalsuite.cli import app
 from evalsuite.suites import suites
+from tests.conftest import evalsuite_ok as _evalsuite
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 LIMIT = "2"
 NOUS = suites()["nous"]
 BENCHMARK_FILES = {"AGIEval": "agieval", "GPT4All": "gpt4all", "TruthfulQA": "truthfulqa", "Bigbench": "bigbench"}
-
-
-def _evalsuite(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")
-    return result.stdout
 
 
 def _readme_commands() -> list[list[str]]:
