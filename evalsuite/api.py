@@ -163,14 +163,16 @@ def ratings(
     """Arena ratings from stored votes (`evalsuite arena ratings --json`): model, rating, CI, rank, battles.
 
     People's votes only unless ``include_judges``; ``method`` is ``"bt"`` (Bradley–Terry) or ``"elo"``.
+    Like the CLI, votes on answers that name their model or maker are left out (``evalsuite.arena.leaks``).
     """
     import pandas as pd
 
     from evalsuite.arena import voting
     from evalsuite.arena.battles import filter_battles
-    from evalsuite.arena.ratings import compute_ratings
+    from evalsuite.arena.report import ReportOptions, rating_report
 
     with _database(db) as database:
-        battles = voting.stored_battles(database, include_judges=include_judges)
-    table = compute_ratings(filter_battles(battles, category=category), method, bootstrap_rounds=bootstrap, seed=seed)  # type: ignore[arg-type]
-    return pd.DataFrame(table.to_json_rows())
+        battles = voting.stored_battles(database, include_judges=include_judges, with_answers=True)
+    options = ReportOptions(method=method, bootstrap_rounds=bootstrap, seed=seed)  # type: ignore[arg-type]
+    report = rating_report(filter_battles(battles, category=category), options)
+    return pd.DataFrame(report.table.to_json_rows())

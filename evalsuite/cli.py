@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evalsuite.backends.registry import backend_help
+from evalsuite.cli_admin import admin_app
 from evalsuite.cli_arena import arena_app
 from evalsuite.cli_bundle import register as register_bundle_commands
 from evalsuite.cli_cache import cache_app
@@ -60,7 +61,9 @@ def _split_csv(value: str | None) -> tuple[str, ...]:
 @app.command()
 @handles_errors
 def run(
-    model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name."),
+    model: list[str] = typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run)."),
+    models_file: Path | None = typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model."),
+    gpu_sets: list[str] = typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process)."),
     backend: str = typer.Option("transformers", help=backend_help()),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
     suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
@@ -96,12 +99,13 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="List tasks and request counts, then stop before loading any model."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show lm-eval's and transformers' logs."),
 ) -> None:
-    """Evaluate a model on tasks or a suite and store the results."""
+    """Evaluate a model (or a queue of models, each its own run) on tasks or a suite and store the results."""
     _quiet_libraries(verbose)
-    from evalsuite import runner
+    from evalsuite import model_queue, runner
 
+    models = model_queue.model_list(model, models_file)
     config = RunConfig(
-        model=model,
+        model=models[0],
         backend=backend,
         tasks=_split_csv(tasks),
         suite=suite,
@@ -136,12 +140,47 @@ def run(
         judge_args=parse_key_values(judge_arg, "--judge-arg"),
         judge_max_tokens=judge_max_tokens,
     )
+    if len(models) > 1 or models_file is not None or gpu_sets:
+        _run_queue(config, models, model_queue.parse_gpu_sets(gpu_sets))
+        return
     if dry_run:
         _print_dry_run(runner.dry_run(config, report=report_progress))
         return
     outcome = runner.run(config, report=report_progress)  # the run header first, then progress
     _print_run_metrics(outcome.run_id, config.db)
     _print_run_footer(outcome, config.db, output)
+
+
+def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, ...]) -> None:
+    """Every model in turn (per GPU set), then a summary; exit status 1 when any model failed."""
+    from evalsuite import model_queue, runner
+
+    model_queue.check_queue_config(config, gpu_sets)
+    runner.validate(config)  # flags checked once, before the first model loads
+    configs = [config.with_changes(model=name) for name in models]
+    if gpu_sets:
+        results = model_queue.run_queue_on_gpu_sets(configs, gpu_sets, report_progress)
+    else:
+        results = model_queue.run_queue(configs, report_progress)
+    _print_queue_summary(results, config.db, show_gpus=bool(gpu_sets))
+    failed = [result.model for result in results if result.status != model_queue.COMPLETE]
+    summary = f"{len(results) - len(failed)} of {len(results)} models complete" + (f"; failed: {', '.join(failed)}" if failed else "")
+    _console(stderr=True).print(Text(summary, style="red" if failed else "green"), highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
+    from evalsuite import model_queue
+
+    table = Table(title=f"queue: {len(results)} models, stored in {db}")
+    for column in ("model", "run", "status", "seconds", *(("GPUs",) if show_gpus else ()), "main numbers / error"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        detail = model_queue.main_numbers(db, result.run_id) if result.status == model_queue.COMPLETE and result.run_id is not None else result.error or ""
+        gpus = (result.gpu_set or "",) if show_gpus else ()
+        table.add_row(result.model, "—" if result.run_id is None else str(result.run_id), result.status, f"{result.seconds:.1f}", *gpus, Text(detail))
+    _console().print(table)
 
 
 def _print_run_footer(outcome: Any, db: str, output: Path | None) -> None:
@@ -283,6 +322,7 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     run_row = detail.run
     _console().print(f"[bold]run {run_id}[/] — {detail.model.name} ({detail.model.source}) — {run_row.status}")
     _console().print(f"weights sha256 {detail.model.weights_sha256}; backend {run_row.backend}; seed {run_row.seed}; chat template {run_row.apply_chat_template}")
+    _print_parallelism(run_row)
     if run_row.error:
         _console().print(f"[red]error:[/] {run_row.error}")
     if run_row.status in ("interrupted", "failed"):
@@ -297,6 +337,18 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     _print_attempts(attempts, run_row.status)
     _print_cache_sources(run_id, db or default_db())
     _print_run_metrics(run_id, db or default_db())
+
+
+def _print_parallelism(run_row: Any) -> None:
+    """vLLM runs: the parallel layout they were given; any run: the GPU set it was given (--gpu-sets)."""
+    from evalsuite.backends.parallelism import describe
+
+    stored = (run_row.config or {}).get("parallelism")
+    if stored:
+        _console().print(describe(stored), highlight=False)
+    visible = (run_row.hardware or {}).get("cuda_visible_devices")
+    if visible is not None:
+        _console().print(f"CUDA_VISIBLE_DEVICES={visible}", highlight=False)
 
 
 def _print_attempts(attempts: list[Any], run_status: str) -> None:
@@ -379,6 +431,7 @@ def leaderboard(
 app.add_typer(arena_app, name="arena")
 app.add_typer(cache_app, name="cache")
 app.add_typer(runpod_app, name="runpod")
+app.add_typer(admin_app, name="admin")
 
 
 def main() -> None:

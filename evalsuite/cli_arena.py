@@ -67,18 +67,21 @@ def _open(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-de
 def prompts_add(
     file: Path | None = typer.Argument(None, help='JSONL file: one {"prompt": ..., "category": ...} per line ("text" also accepted).'),
     mt_bench: bool = typer.Option(False, "--mt-bench", help="Add the shipped MT-Bench set (80 questions, 8 categories, first turns)."),
+    admin_token: str | None = typer.Option(None, "--admin-token", help="The operator's token; required when EVALSUITE_ADMIN_TOKEN is set."),
     db: str | None = DbOption,
 ) -> None:
     """Add arena prompts (texts already stored are skipped)."""
+    from evalsuite import admin
     from evalsuite.arena.prompts import mt_bench_prompts, read_prompt_file
     from evalsuite.store import arena_queries
 
     if file is None and not mt_bench:
         raise ArenaError("no prompts given", hint="pass a .jsonl file, or --mt-bench for the shipped MT-Bench set")
+    admin.require_admin(admin_token, web=False)  # before opening: a refused token creates no database
     prompts = (read_prompt_file(file) if file is not None else []) + (mt_bench_prompts() if mt_bench else [])
     database = _open(db)
     try:
-        added = arena_queries.add_prompts(database, prompts)
+        added = admin.add_prompts(database, admin_token, prompts)
         total = arena_queries.prompt_count(database)
     finally:
         database.close()
@@ -247,50 +250,62 @@ def ratings(
     bootstrap: int = typer.Option(100, "--bootstrap", help="Bootstrap rounds for the 95% intervals (0: none)."),
     seed: int = typer.Option(0, help="Bootstrap seed."),
     battles: Path | None = typer.Option(None, "--battles", help="Rate a FastChat battles file (.json list or .jsonl) instead of the database."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online); with --style-control, --by-category or --flag-outliers an object with those sections too."),
     anchor: str | None = typer.Option(None, help="MODEL=RATING: shift the scale so MODEL has RATING."),
     category: str | None = typer.Option(None, help="Only battles of this category."),
     exclude_ties: bool = typer.Option(False, "--exclude-ties", help="Drop ties and both-bad votes."),
     include_judges: bool = typer.Option(False, "--include-judges", help="Count model-judge votes too (database only)."),
+    style_control: bool = typer.Option(False, "--style-control", help="Also fit Bradley–Terry with answer length and markdown (headers, lists, bold) as covariates, as Chatbot Arena does; prints those ratings (always Bradley–Terry) beside the plain ones and the style coefficients."),
+    by_category: bool = typer.Option(False, "--by-category", help="Also rate each prompt category on its own."),
+    leak_filter: bool = typer.Option(True, "--leak-filter/--no-leak-filter", help="Exclude battles whose answers name a model or its maker (needs answer texts: stored votes, or a file with answer_a/conversation_a)."),
+    leak_words: Path | None = typer.Option(None, "--leak-words", help="Word list for the leak filter, one word or phrase per line (# comments); without it, FastChat's identity words and later model families and makers."),
+    leak_own_names: bool = typer.Option(False, "--leak-own-names", help="Leak filter: also count an answer naming either contestant (the model name after the last /)."),
+    flag_outliers: bool = typer.Option(False, "--flag-outliers", help="Test each voter's agreement with the other voters' consensus and list those flagged (not dropped)."),
+    outlier_min_votes: int = typer.Option(10, "--outlier-min-votes", help="--flag-outliers: test voters with at least this many decisive votes."),
+    outlier_alpha: float = typer.Option(0.05, "--outlier-alpha", help="--flag-outliers: family-wise error rate (Holm) for flagging."),
     db: str | None = DbOption,
 ) -> None:
     """Elo / Bradley–Terry ratings with bootstrap intervals, from stored votes or a battles file."""
+    from evalsuite.arena.battles import filter_battles
+    from evalsuite.arena.leaks import DEFAULT_LEAK_WORDS, read_leak_words
+    from evalsuite.arena.report import ReportOptions, rating_report
+
+    selected, source = _ratings_battles(battles, db, include_judges)
+    selected = filter_battles(selected, category=category, exclude_ties=exclude_ties)
+    options = ReportOptions(
+        method=method, bootstrap_rounds=bootstrap, seed=seed, anchor=_parse_anchor(anchor),  # type: ignore[arg-type]
+        leak_filter=leak_filter, leak_words=read_leak_words(leak_words) if leak_words else DEFAULT_LEAK_WORDS,
+        leak_own_names=leak_own_names,
+        style_control=style_control, by_category=by_category, flag_outliers=flag_outliers,
+        outlier_min_votes=outlier_min_votes, outlier_alpha=outlier_alpha,
+    )
+    report = rating_report(selected, options)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json() if report.has_extras else report.table.to_json_rows()) + "\n")
+        return
+    from evalsuite.cli_arena_report import print_report
+
+    print_report(report, source)
+
+
+def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool):  # type: ignore[no-untyped-def]
+    """The battles to rate and a line saying where they came from (answer texts loaded from the database)."""
     from evalsuite.arena import voting
-    from evalsuite.arena.battles import filter_battles, read_battles
-    from evalsuite.arena.ratings import compute_ratings
+    from evalsuite.arena.battles import read_battles
     from evalsuite.store import arena_queries
 
     if battles is not None:
-        selected = read_battles(battles)
-        source = str(battles)
-    else:
-        database = _open(db, create=False)
-        try:
-            selected = voting.stored_battles(database, include_judges=include_judges)
-            judged = arena_queries.vote_count(database, voter_kind="judge") if include_judges else 0
-        finally:
-            database.close()
-        people = len(selected) - judged
-        source = f"votes in {db or default_db()}: " + (
-            f"{people} by people, {judged} by model judges" if include_judges else "people only"
-        )
-    selected = filter_battles(selected, category=category, exclude_ties=exclude_ties)
-    table = compute_ratings(selected, method, bootstrap_rounds=bootstrap, seed=seed, anchor=_parse_anchor(anchor))  # type: ignore[arg-type]
-    if as_json:
-        sys.stdout.write(json.dumps(table.to_json_rows()) + "\n")
-        return
-    _print_ratings(table, source, len(selected))
-
-
-def _print_ratings(table, source: str, battle_count: int) -> None:  # type: ignore[no-untyped-def]
-    level = round(table.ci_level * 100)
-    rich_table = Table(title=f"{table.method} ratings from {battle_count} battles ({source}), {level}% CI over {table.bootstrap_rounds} bootstrap rounds")
-    for column in ("rank", "model", "rating", f"{level}% CI", "battles", "online Elo"):
-        rich_table.add_column(column, justify="left" if column == "model" else "right")
-    for row in table.rows:
-        elo = "" if row.elo_online is None else f"{row.elo_online:.1f}"
-        rich_table.add_row(str(row.rank), Text(row.model), f"{row.rating:.1f}", f"{row.lower:.1f} – {row.upper:.1f}", str(row.battles), elo)
-    console.print(rich_table)
+        return read_battles(battles), str(battles)
+    database = _open(db, create=False)
+    try:
+        selected = voting.stored_battles(database, include_judges=include_judges, with_answers=True)
+        judged = arena_queries.vote_count(database, voter_kind="judge") if include_judges else 0
+    finally:
+        database.close()
+    people = len(selected) - judged
+    return selected, f"votes in {db or default_db()}: " + (
+        f"{people} by people, {judged} by model judges" if include_judges else "people only"
+    )
 
 
 @arena_app.command()

@@ -35,6 +35,18 @@ def _run_args(model: str, suite: str | None, tasks: str | None, backend: str, ex
     return tuple(args)
 
 
+def _check_layout_fits_pod(backend: str, backend_arg: list[str], gpu_count: int) -> None:
+    """A vLLM layout larger than the pod is refused before a pod is rented (the pod's run would refuse it too)."""
+    if backend != "vllm":
+        return
+    from evalsuite.backends.parallelism import Parallelism
+    from evalsuite.config import decode_scalar, parse_key_values
+
+    args = {key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")}
+    layout = Parallelism.from_args(args)
+    layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
+
+
 @runpod_app.command()
 @handles_errors
 def launch(
@@ -76,6 +88,7 @@ def launch(
          "--trust-remote-code": trust_remote_code, "--apply-chat-template": apply_chat_template},
         {"--backend-arg": backend_arg, "--gen-kwarg": gen_kwarg},
     )
+    _check_layout_fits_pod(backend, backend_arg, gpu_count)
     request = runpod_client.LaunchRequest(
         model=model, run_args=run_args, gpu=gpu, gpu_count=gpu_count, cloud=cloud, image=image, install=install, disk_gb=disk,
         max_hours=max_hours, keep_pod=keep_pod, results_db=db, push_to_hub=push_to_hub, volume_dir=volume_dir, gist=gist,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.backends.options import BackendOptions
+from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ConfigError, JudgeError
 from evalsuite.judged import is_judged
@@ -22,6 +23,8 @@ from evalsuite.suites import suites
 
 ENV_DB = "EVALSUITE_DB"
 ENV_DATA_DIR = "EVALSUITE_DATA_DIR"
+ENV_VOTES_PER_MINUTE = "EVALSUITE_VOTES_PER_MINUTE"  # the public arena's per-voter vote limit; 0 turns it off
+DEFAULT_VOTES_PER_MINUTE = 20
 DEFAULT_DB = Path("results") / "evalsuite.db"
 
 # lm-eval's CLI defaults, kept so that runs without --seed match `lm_eval` exactly.
@@ -29,8 +32,10 @@ LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1
 
 # Fields that do not change any number a run produces.
 # (api_key_env names where the key is read from; the endpoint itself, base_url, does change numbers.)
+# ("parallelism" is a record derived from backend_args, which are hashed themselves.)
 _NON_RESULT_FIELDS = {
     "db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache", "api_key_env", "judge_api_key_env",
+    "parallelism",
 }
 # Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
 JUDGED_GEN_KWARGS = ("max_gen_toks",)
@@ -55,6 +60,27 @@ _GEN_KWARG_RULES: dict[str, tuple[type, float | None, float | None, bool, str]] 
 
 def default_db() -> str:
     return os.environ.get(ENV_DB) or str(DEFAULT_DB)
+
+
+def votes_per_minute() -> int:
+    """Votes one arena voter may cast per minute on the public page (EVALSUITE_VOTES_PER_MINUTE; 0: no limit).
+
+    A person reads two answers before voting; 20 a minute leaves room for fast readers
+    and stops a script. Checked when read so that a typo fails loudly instead of silently
+    turning the limit off.
+    """
+    raw = os.environ.get(ENV_VOTES_PER_MINUTE, "").strip()
+    if not raw:
+        return DEFAULT_VOTES_PER_MINUTE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(
+            f"{ENV_VOTES_PER_MINUTE}={raw!r} is not a whole number of votes", hint=f"set it to 0 (no limit) or a positive number, e.g. {DEFAULT_VOTES_PER_MINUTE}"
+        )
+    return value
 
 
 def default_data_dir() -> Path | None:
@@ -131,6 +157,7 @@ class RunConfig:
             raise ConfigError(f"--num-fewshot must be 0 or more, got {self.num_fewshot}")
         backend_entry(self.backend)
         self.backend_options().check_values()
+        self.parallelism()  # a malformed tensor/pipeline/data parallel size fails here
         if self.tasks and self.suite:
             raise ConfigError("pass either --tasks or --suite, not both")
         if not self.tasks and not self.suite and not self.text_file:
@@ -193,6 +220,12 @@ class RunConfig:
             args=self.backend_kwargs(), base_url=self.base_url, api_key_env=self.api_key_env,
         )
 
+    def parallelism(self) -> Parallelism | None:
+        """How the engine spreads the model over GPUs (vLLM); None for backends that run on one device."""
+        if not backend_entry(self.backend).engine_device:
+            return None
+        return Parallelism.from_args(self.backend_kwargs())
+
     def judge_options(self) -> BackendOptions:
         """How the judge loads: its own backend, URL, key variable and --judge-arg values (device, dtype: auto).
 
@@ -223,6 +256,9 @@ class RunConfig:
             elif isinstance(value, tuple):
                 data[key] = [list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v for v in value]
         data["seeds"] = self.seeds
+        parallelism = self.parallelism()
+        if parallelism is not None:  # recorded with the run: `evalsuite results show` prints it
+            data["parallelism"] = parallelism.as_json()
         return data
 
     def result_hash(self, model_identity: str) -> str:
@@ -263,6 +299,8 @@ def parse_key_values(pairs: list[str], flag: str) -> tuple[tuple[str, str], ...]
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}", f"write it as {flag} max_model_len=2048")
+        if not key.strip().isprintable():  # a newline or control character in a key would split the error line
+            raise ConfigError(f"{flag} key {key.strip()!r} holds control characters", f"write it as {flag} max_model_len=2048")
         parsed.append((key.strip(), value.strip()))
     return tuple(parsed)
 

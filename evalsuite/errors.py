@@ -56,6 +56,12 @@ class DatabaseError(EvalsuiteError):
     default_hint = "pass --db with a writable SQLite path or a SQLAlchemy URL (or set EVALSUITE_DB)"
 
 
+class DatabaseWriteRefused(DatabaseError):
+    """The database refused a write because it is full or read-only (the transaction was rolled back whole)."""
+
+    default_hint = "free space where the database lives, or make it writable"
+
+
 class ConfigError(EvalsuiteError):
     """An invalid option value (negative --limit, malformed --backend-arg, ...)."""
 
@@ -64,6 +70,12 @@ class ConfigError(EvalsuiteError):
 
 class ArenaError(EvalsuiteError):
     default_hint = "see `evalsuite arena --help`"
+
+
+class AdminError(EvalsuiteError):
+    """An operator's write (delete a run, hide a model, add prompts) refused: token missing or wrong, or nothing to act on."""
+
+    default_hint = "pass the operator's token with --admin-token (it must equal EVALSUITE_ADMIN_TOKEN)"
 
 
 class EndpointError(EvalsuiteError):

@@ -14,6 +14,11 @@ scheduling choice). Regrouping moves a log-likelihood by float rounding only
 (under 1e-6 measured, bench/bench_cache_flush.py), as resuming a run in other
 chunks does. Keying on it would recompute the same answers whenever a user tunes
 speed. Also left out: where results go (database, --output, logging).
+
+Kept in, through ``backend_args``: vLLM's tensor and pipeline parallel sizes and
+executor. Splitting a layer over GPUs reorders its floating-point sums (all-reduce),
+by an amount not measured here, so answers from one layout are not served to another
+(see ``evalsuite.backends.parallelism``).
 """
 
 from __future__ import annotations

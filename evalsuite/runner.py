@@ -22,11 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from evalsuite import environment, results_layout, run_plan
+from evalsuite import environment, faults, results_layout, run_plan
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
 from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
 from evalsuite.config import RunConfig, check_writable_output
-from evalsuite.errors import ConfigError, DatabaseError, EvalsuiteError
+from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
 from evalsuite.judged import is_judged, judged_task
 from evalsuite.judged import session as judged_session
@@ -63,6 +63,18 @@ class RunInterrupted(EvalsuiteError):
     default_hint = "resume it with `evalsuite run ... --resume ID` (the id is in `evalsuite results list`)"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a pod or a job scheduler stopping us), raised like Ctrl-C.
+
+    A KeyboardInterrupt, not an Exception: a library's ``except Exception`` around the
+    code the signal lands in cannot swallow it, and the CLI treats it as an interruption.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 def _resume_hint(run_id: int) -> str:
     return f"resume it with `evalsuite run ... --resume {run_id}` (finished requests are kept)"
 
@@ -75,7 +87,7 @@ def plan_tasks(config: RunConfig) -> list[TaskSpec]:
     """
     if config.judged_tasks:
         return [TaskSpec(name) for name in config.judged_tasks]
-    return select_tasks(list(config.tasks) or None, config.suite, text_file=config.text_file)
+    return select_tasks(list(config.tasks) or None, config.suite, text_file=config.text_file, include_path=config.include_path)
 
 
 def validate(config: RunConfig) -> str:
@@ -86,6 +98,7 @@ def validate(config: RunConfig) -> str:
     """
     if config.output is not None:
         check_writable_output(config.output, "--output")
+    faults.check()
     judged_session.check(config)
     return check_backend_options(config.backend_options())
 
@@ -108,59 +121,69 @@ def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
 
 
 def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
-    """Evaluate ``config.model`` on the planned tasks and store everything."""
+    """Evaluate ``config.model`` on the planned tasks and store everything.
+
+    SIGTERM is turned into :class:`Terminated` for the whole run, so a stopped run is
+    marked failed at once (not left `running` until its heartbeat times out).
+    """
     if config.dry_run:
         return dry_run(config)
     device = validate(config)
+    with _interrupts_as_errors():
+        return _run(config, device, report)
+
+
+def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
     database = open_database(config.db)
     specs = plan_tasks(config)
     loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
     for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model):
         report(line)  # the run header: what will run, said before the model loads
     model = resolve(config.model, config.backend_options())
+    faults.point("model_resolved")
     identity = build_identity(config, model, device)
     judged = [t for _, t in loaded_tasks if not isinstance(t, LoadedTasks)]
     judge = judged_session.prepare(config, model, judged) if judged else None  # an unknown judge fails before anything is stored
     start = _start_or_resume(database, config, model, specs, identity, judge)
     run_id = start.run_id
-    heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at).start()
-    report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(specs)} task(s)")
+    heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at)
     cached_lm: CachedLM | None = None
     judge_handle = judged_session.JudgeHandle(judge, database, run_id, config.no_cache, config.show_progress) if judge else None
     try:
-        with _interrupts_as_errors(run_id):
-            cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
-            merged: dict[str, Any] = {}
-            for spec, loaded in loaded_tasks:
-                # Tasks finished before an interruption are re-scored from the cache (no model calls),
-                # which keeps --output complete and the stored numbers identical.
-                report(f"task {spec.name}: evaluating")
-                if isinstance(loaded, LoadedTasks):
-                    results = _evaluate(config, cached_lm, spec, loaded)
-                    _store(database, run_id, config, model, cached_lm, loaded, results)
-                else:  # a judged task: the model answers, the judge grades (both cached)
-                    assert judge_handle is not None  # prepared above for every judged task
-                    last = spec is loaded_tasks[-1][0]  # after the last one's answers the model is closed
-                    results = _evaluate_judged(database, run_id, config, cached_lm, loaded, judge_handle, report, last)
-                results_layout.merge(merged, results)
-            merged = results_layout.finalize(merged, config, model, run_id)
-            if config.output is not None:  # before the run is marked complete: one truth for exit status and row
-                _write_output(config.output, merged)
+        faults.point("run_created")
+        heartbeat.start()
+        report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(specs)} task(s)")
+        cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
+        merged: dict[str, Any] = {}
+        for spec, loaded in loaded_tasks:
+            # Tasks finished before an interruption are re-scored from the cache (no model calls),
+            # which keeps --output complete and the stored numbers identical.
+            report(f"task {spec.name}: evaluating")
+            faults.point("task_started")
+            if isinstance(loaded, LoadedTasks):
+                results = _evaluate(config, cached_lm, spec, loaded)
+                faults.point("task_scored")
+                _store(database, run_id, config, model, cached_lm, loaded, results)
+                faults.point("task_stored")
+            else:  # a judged task: the model answers, the judge grades (both cached)
+                assert judge_handle is not None  # prepared above for every judged task
+                last = spec is loaded_tasks[-1][0]  # after the last one's answers the model is closed
+                results = _evaluate_judged(database, run_id, config, cached_lm, loaded, judge_handle, report, last)
+            results_layout.merge(merged, results)
+        merged = results_layout.finalize(merged, config, model, run_id)
+        if config.output is not None:  # before the run is marked complete: one truth for exit status and row
+            _write_output(config.output, merged)
+        faults.point("before_finish")
         judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
         queries.finish_run(database, run_id, computed=cached_lm.stats.computed + judge_computed, cached=cached_lm.stats.cached + judge_cached)
     except BaseException as exc:
-        stats = cached_lm.stats if cached_lm is not None else None
-        judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
-        queries.fail_run(
-            database,
-            run_id,
-            _describe_failure(exc),
-            computed=(stats.computed if stats else 0) + judge_computed,
-            cached=(stats.cached if stats else 0) + judge_cached,
-        )
-        if isinstance(exc, KeyboardInterrupt):
-            raise RunInterrupted(f"run {run_id} interrupted (Ctrl-C)", _resume_hint(run_id)) from exc
-        raise
+        user_error = _as_user_error(exc, run_id)
+        _record_failure(database, run_id, user_error, cached_lm, judge_handle)
+        for raised in (exc, user_error):  # the model queue's summary names the stored run
+            raised.failed_run_id = run_id  # type: ignore[attr-defined]
+        if user_error is exc:
+            raise
+        raise user_error from exc
     finally:
         heartbeat.stop()
         database.close()
@@ -173,6 +196,40 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     return RunOutcome(
         run_id=run_id, model=model, results=merged, computed=stats.computed + judge_computed, cached=stats.cached + judge_cached
     )
+
+
+def _record_failure(
+    database: Database, run_id: int, exc: BaseException, cached_lm: CachedLM | None, judge_handle: judged_session.JudgeHandle | None
+) -> None:
+    """Mark the run failed with what it computed; if the database refuses even that, leave it to the heartbeat.
+
+    A read-only or unreachable database cannot take the failure either: the row stays
+    `running`, its heartbeat stops with this process, and readers show it `interrupted`
+    after the heartbeat timeout. The user still gets the original error, not this one.
+    """
+    stats = cached_lm.stats if cached_lm is not None else None
+    judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
+    try:
+        queries.fail_run(
+            database,
+            run_id,
+            _describe_failure(exc),
+            computed=(stats.computed if stats else 0) + judge_computed,
+            cached=(stats.cached if stats else 0) + judge_cached,
+        )
+    except EvalsuiteError as failure:
+        log.warning("run %s could not be marked failed (%s); it shows as interrupted once its heartbeat stops", run_id, failure.message)
+
+
+def _as_user_error(exc: BaseException, run_id: int) -> BaseException:
+    """The error the CLI shows for a failed run: interruptions and refused writes name the run to resume."""
+    if isinstance(exc, Terminated):
+        return RunInterrupted(f"run {run_id} interrupted by signal {exc.signum}", _resume_hint(run_id))
+    if isinstance(exc, KeyboardInterrupt):
+        return RunInterrupted(f"run {run_id} interrupted (Ctrl-C)", _resume_hint(run_id))
+    if isinstance(exc, DatabaseWriteRefused):
+        return DatabaseWriteRefused(f"run {run_id} stopped: {exc.message}", f"{exc.hint}; then {_resume_hint(run_id)}")
+    return exc
 
 
 def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks | JudgedTask:
@@ -282,6 +339,7 @@ def _start_or_resume(
 def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
     """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
     inner = load_backend(model, config.backend_options())
+    faults.point("backend_loaded")
     chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
     flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
     return CachedLM(
@@ -346,16 +404,17 @@ def _store(
         results_layout.add_suite_normalization(metrics, suites()[config.suite].metrics)
     if not config.log_samples:
         samples = []
+    faults.point("metrics_built")
     task_names = sorted({m.task for m in metrics} | {s.task for s in samples})
     queries.save_task_results(database, run_id, task_names, metrics, samples)
 
 
 @contextmanager
-def _interrupts_as_errors(run_id: int) -> Iterator[None]:
-    """SIGTERM (a pod being stopped) fails the run cleanly instead of leaving it 'running'."""
+def _interrupts_as_errors() -> Iterator[None]:
+    """SIGTERM (a pod being stopped) raises :class:`Terminated`, so the run fails cleanly instead of staying 'running'."""
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
-        raise RunInterrupted(f"run {run_id} interrupted by signal {signum}", _resume_hint(run_id))
+        raise Terminated(signum)
 
     try:
         previous = signal.signal(signal.SIGTERM, on_term)
@@ -369,8 +428,7 @@ def _interrupts_as_errors(run_id: int) -> Iterator[None]:
 
 
 def _describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C); resume it with --resume (see `evalsuite results list`)"
+    """The error stored on the failed run (``evalsuite results show``): the user's message and hint, or the bug's one line."""
     if isinstance(exc, EvalsuiteError):
         return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -379,10 +437,15 @@ def _describe_failure(exc: BaseException) -> str:
 def _write_output(path: Path, results: dict[str, Any]) -> None:
     from lm_eval.utils import handle_non_serializable
 
+    # Written beside the target, then moved over it: a crash mid-write never leaves a truncated file.
+    partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False))
+        partial.write_text(json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False))
+        faults.point("output_written")
+        os.replace(partial, path)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise DatabaseError(f"cannot write --output {path}: {exc.strerror}", "choose a writable --output path") from exc
 
 

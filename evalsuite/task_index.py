@@ -63,15 +63,20 @@ def index_dirs(dirs: Iterable[Path]) -> dict[str, Any]:
             try:
                 cfg = load_yaml(yaml_path, resolve_func=False, recursive=True)
             except Exception as exc:  # yaml errors, bad includes, non-mapping documents
-                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc})") from exc
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({_one_line(exc)})") from exc
             if not {"task", "group", "class"}.intersection(cfg):
                 continue
             try:
                 TaskIndex.process_cfg(cfg, yaml_path, found)
             except Exception as exc:
-                raise TaskFileError(f"{yaml_path}: not a valid task file ({exc!r})") from exc
+                raise TaskFileError(f"{yaml_path}: not a valid task file ({_one_line(exc)})") from exc
         index.update(found)
     return index
+
+
+def _one_line(exc: Exception) -> str:
+    """A YAML error spans lines ("... in file, line 3, column 14"); the CLI prints one error line."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _cache_dir() -> Path:

@@ -30,6 +30,7 @@ Internals of lm-eval 0.4.13 used (pinned in pyproject): ``TaskManager._index`` a
 
 from __future__ import annotations
 
+import csv
 import difflib
 import logging
 from collections.abc import Iterable, Mapping
@@ -130,13 +131,27 @@ class LocalCopy:
     def __call__(self, **_task_metadata: Any) -> Any:
         import datasets
 
-        splits = {}
-        for split, path in self.files.items():
+        return datasets.DatasetDict({split: self._split(path) for split, path in self.files.items()})
+
+    def _split(self, path: Path) -> Any:
+        """One converted file as a Dataset; whatever the file's shape, a TaskFileError naming it.
+
+        The converters check the fields they read; a file of another shape altogether (a value of
+        the wrong type, another encoding, rows whose columns disagree) fails deeper, in Python or
+        Arrow, and is reported here, still naming the file.
+        """
+        hint = "restore the file from the benchmark's release (see the data README)"
+        try:
             records = self.source.converter(path)
             if not records:
-                raise TaskFileError(f"{path}: no records", hint="restore the file from the benchmark's release")
-            splits[split] = datasets.Dataset.from_list(records)
-        return datasets.DatasetDict(splits)
+                raise TaskFileError(f"{path}: no records", hint=hint)
+            return _dataset(records, path)
+        except EvalsuiteError:
+            raise
+        except UnicodeDecodeError as exc:
+            raise TaskFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", hint=hint) from exc
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, csv.Error) as exc:
+            raise TaskFileError(f"{path}: not in the layout of {self.source.dataset_path} ({_one_line(exc)})", hint=hint) from exc
 
 
 # ----------------------------------------------------------------------------- data loaders for YAML
@@ -152,11 +167,35 @@ def jsonl_dataset(data_files: Mapping[str, str], config_source: str = "", **_met
     import datasets
 
     base = Path(config_source).parent if config_source and config_source != "inline" else Path.cwd()
+    if not isinstance(data_files, Mapping):
+        raise TaskFileError(f"{config_source}: dataset_kwargs.data_files must map split names to JSONL files", hint="e.g. dataset_kwargs: {data_files: {test: data/test.jsonl}}")
     splits = {}
     for split, relative in data_files.items():
-        path = (base / relative).resolve()
-        splits[split] = datasets.Dataset.from_list(_read_jsonl(path))
+        path = (base / str(relative)).resolve()
+        splits[str(split)] = _dataset(_read_jsonl(path), path)
     return datasets.DatasetDict(splits)
+
+
+def _dataset(records: list[dict[str, Any]], path: Path) -> Any:
+    """``datasets.Dataset.from_list``, its Arrow errors (a field that is a number here, text there) naming the file."""
+    import datasets
+    import pyarrow
+
+    try:
+        dataset = datasets.Dataset.from_list(records)
+    except (pyarrow.ArrowException, TypeError, ValueError, AttributeError) as exc:
+        raise TaskFileError(
+            f"{path}: its records do not make one table ({_one_line(exc)})",
+            hint="give every record the same fields, each field one type (all text, or all numbers, ...)",
+        ) from exc
+    if len(dataset) != len(records):  # records without a single non-null field make a table of no columns, no rows
+        raise TaskFileError(f"{path}: its records have no fields with values", hint="give every record the fields the task's templates read")
+    return dataset
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line (Arrow's and YAML's messages span lines; the CLI prints one)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -164,13 +203,21 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
     if not path.is_file():
         raise TaskFileError(f"data file {path} does not exist", hint="check the task YAML's dataset_kwargs.data_files")
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", hint="save the file as UTF-8") from exc
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # Split at "\n" only: str.splitlines() also cuts at U+2028 and U+0085, which JSON strings may hold raw.
+    for number, line in enumerate(content.split("\n"), start=1):
         if line.strip():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TaskFileError(f"{path}: line {number} is not valid JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise TaskFileError(f"{path}: line {number} is a JSON {type(record).__name__}, not an object (one record per line)")
+            records.append(record)
     if not records:
         raise TaskFileError(f"{path}: no records")
     return records
@@ -193,6 +240,8 @@ def text_file_dataset(text_file: str | None = None, **_metadata: Any) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise TaskFileError(f"text file {path} does not exist", hint="pass an existing file to --text-file") from exc
+    except OSError as exc:  # a folder, a file without read permission
+        raise TaskFileError(f"text file {path} cannot be read ({exc.strerror})", hint="pass a readable text file to --text-file") from exc
     except UnicodeDecodeError as exc:
         raise TaskFileError(f"text file {path} is not UTF-8 ({exc.reason})", hint="convert it to UTF-8") from exc
     if not text.strip():
@@ -457,7 +506,34 @@ def load_tasks(
         for obj in built if isinstance(built, list) else [built]:
             loaded.tasks.append(obj)
             _register_leaves(loaded, obj, spec, num_fewshot)
+    for name, task in loaded.leaves.items():
+        _check_first_document(task, name, index)
     return loaded
+
+
+def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> None:
+    """Build the first document's requests now, so a template that cannot render fails before any model loads.
+
+    lm-eval renders ``doc_to_text``, ``doc_to_choice``, ``description``... (Jinja) only when it
+    builds requests, inside ``simple_evaluate``, after the model has loaded; a user's typo there
+    would surface as a traceback minutes later. ``simple_evaluate`` (and ``request_counts``)
+    re-seed the few-shot sampler afterwards, so this check changes nothing they draw.
+    """
+    if len(task.eval_docs) == 0:
+        return
+    try:
+        task.set_fewshot_seed(seed=1234)
+        task.build_all_requests(samples=[0], rank=0, world_size=1)
+    except EvalsuiteError:
+        raise
+    except Exception as exc:
+        entry = index.get(name)
+        source = str(entry.yaml_path) if entry is not None and entry.yaml_path else "its config"
+        text = _one_line(exc)
+        raise TaskFileError(
+            f"task '{name}' from {source} cannot build its first document's requests ({text})",
+            hint="check the templates (doc_to_text, doc_to_target, doc_to_choice, description) against the data's fields",
+        ) from exc
 
 
 def _leaf_tasks(obj: Any) -> list[Any]:

@@ -2,7 +2,8 @@
 
 Reads the database named by env ``EVALSUITE_DB`` (default ``results/evalsuite.db``).
 Pages (views/): the leaderboard, charts, one run (config, metrics, samples), and a
-paired comparison of two runs; the arena's voting and ratings pages are added below.
+paired comparison of two runs; the arena's voting and ratings pages are added below, and
+the Admin page only where the operator set ``EVALSUITE_ADMIN_TOKEN``.
 The pages import ``leaderboard.board_ui`` from the installed package, like any other import.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from evalsuite.admin import web_admin_enabled
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -28,6 +31,8 @@ navigation = st.navigation(
         st.Page(VIEWS / "compare.py", title="Compare runs"),
         st.Page(VIEWS / "arena_vote.py", title="Arena"),
         st.Page(VIEWS / "arena_ratings.py", title="Arena ratings"),
+        # Only where the operator set EVALSUITE_ADMIN_TOKEN: every other page is read-only but for votes.
+        *([st.Page(VIEWS / "admin.py", title="Admin")] if web_admin_enabled() else []),
     ]
 )
 navigation.run()

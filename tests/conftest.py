@@ -8,10 +8,13 @@ so CI cannot go green by quietly not running a test (no chromium, no vLLM, no sh
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_server import PostgresServer, server_from_env_or_start
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -56,7 +59,9 @@ def _enforce_strict_skips(report: pytest.CollectReport | pytest.TestReport) -> N
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
-    _enforce_strict_skips(outcome.get_result())
+    report = outcome.get_result()
+    _enforce_strict_skips(report)
+    _count_postgres_outcome(item, report)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -154,3 +159,67 @@ def evalsuite_ok(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")
     return result.stdout
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+POSTGRES_OUTCOMES: Counter[str] = Counter()  # outcome -> PostgreSQL-backed tests, for the terminal summary
+POSTGRES_SEEN: dict[str, str] = {}  # where the session's server ran, for the same line
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    """Whether a test ran against PostgreSQL: the db_url fixture's postgresql side, or the server fixtures."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("db_url") == "postgresql":
+        return True
+    return "postgres_server" in getattr(item, "fixturenames", ())
+
+
+def _count_postgres_outcome(item: pytest.Item, report: pytest.TestReport) -> None:
+    """One outcome per test: its call, or its setup when that did not pass (an error or a skip there)."""
+    if _uses_postgres(item) and (report.when == "call" or (report.when == "setup" and not report.passed)):
+        POSTGRES_OUTCOMES[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A line that proves, in the CI log, that the PostgreSQL side of the tests ran rather than skipped."""
+    if not POSTGRES_OUTCOMES:
+        return
+    counts = ", ".join(f"{POSTGRES_OUTCOMES[kind]} {kind}" for kind in ("passed", "failed", "skipped"))
+    server = POSTGRES_SEEN.get("server", "not started")
+    terminalreporter.write_line(f"PostgreSQL-backed tests: {counts} (server {server})")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session: CI's (EVALSUITE_TEST_POSTGRES_URL) or a throwaway cluster on loopback."""
+    server = server_from_env_or_start()
+    try:
+        POSTGRES_SEEN["server"] = f"{server.host}:{server.port}, version {server.version()}"
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The server's default database (shared by the tests that ask for it)."""
+    return postgres_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty results database: a SQLite file, and (second parameter) a new PostgreSQL database.
+
+    Tests that take it run twice, so the store, concurrency, arena and migration code is
+    checked on both engines the product supports.
+    """
+    if request.param == "sqlite":
+        yield str(tmp_path / "evalsuite.db")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)

@@ -18,6 +18,8 @@ from evalsuite.arena.battles import (
     read_battles,
     write_battles,
 )
+from evalsuite.arena.leaks import LeakReport, filter_leaks
+from evalsuite.arena.outliers import OutlierReport, flag_outlier_voters
 from evalsuite.arena.pairing import choose_pair, pair_counts_from_battles, pair_weights
 from evalsuite.arena.prompts import mt_bench_prompts, read_prompt_file
 from evalsuite.arena.ratings import (
@@ -27,7 +29,10 @@ from evalsuite.arena.ratings import (
     observed_win_rates,
     pair_battle_counts,
     predicted_win_rates,
+    ratings_by_category,
 )
+from evalsuite.arena.report import RatingReport, ReportOptions, rating_report
+from evalsuite.arena.style import StyleControl, compute_style_control
 
 _LAZY = {
     "GenerationRequest": "evalsuite.arena.generate",
@@ -46,13 +51,21 @@ __all__ = [
     "GenerationRequest",
     "JudgeReport",
     "JudgeRequest",
+    "LeakReport",
     "ModelRating",
+    "OutlierReport",
+    "RatingReport",
     "RatingTable",
+    "ReportOptions",
+    "StyleControl",
     "answer_model_key",
     "battles_from_records",
     "choose_pair",
     "compute_ratings",
+    "compute_style_control",
     "filter_battles",
+    "filter_leaks",
+    "flag_outlier_voters",
     "generate_answers",
     "mt_bench_prompts",
     "observed_win_rates",
@@ -60,6 +73,8 @@ __all__ = [
     "pair_counts_from_battles",
     "pair_weights",
     "predicted_win_rates",
+    "rating_report",
+    "ratings_by_category",
     "read_battles",
     "read_prompt_file",
     "run_judge",

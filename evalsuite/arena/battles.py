@@ -10,7 +10,11 @@ table, the winner as a small integer code -- rather than a list of objects.
 The file format is FastChat's battles format: a JSON list, or JSON lines, of
 objects with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp`` (float
 epoch seconds).  ``category``, ``voter`` (alias ``judge``), ``battle_id`` and
-``question_id`` are read when present; every other field is ignored.
+``question_id`` are read when present, and so is what style control and the leak
+filter need: FastChat's ``conv_metadata`` (per-answer token and markdown counts, see
+:mod:`evalsuite.arena.markdown`) and the answer texts, as ``answer_a``/``answer_b``
+(evalsuite's vote records) or FastChat's ``conversation_a``/``conversation_b``
+(assistant turns joined by newlines).  Every other field is ignored.
 
 ``question_id`` is *not* a battle id.  FastChat's ``clean_battle_data.py`` sets it to the
 conversation id of the left model's conversation, and one voter can cast several votes
@@ -25,6 +29,7 @@ the line (JSON lines) or item index (JSON list).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from evalsuite.arena.markdown import STYLE_COUNTS, counts_from_metadata, to_metadata
 from evalsuite.errors import ArenaError
 
 try:  # orjson parses the 1.7M-battle file ~3x faster than the stdlib json module.
@@ -91,6 +97,11 @@ class Battles:
         tstamp: float64 epoch seconds, NaN where unknown.
         category, voter, battle_id, question_id: object arrays (``None`` per missing
             value), or ``None`` when no battle carries that field at all.
+        answer_a, answer_b: the answer texts (object arrays, ``None`` per unknown
+            text), or ``None`` when no battle carries them; the leak filter reads them.
+        style_a, style_b: float (n, 4) per-answer counts in
+            :data:`~evalsuite.arena.markdown.STYLE_COUNTS` order from ``conv_metadata``
+            (NaN rows where a battle has none), or ``None`` when no battle has any.
     """
 
     models: tuple[str, ...]
@@ -102,6 +113,10 @@ class Battles:
     voter: np.ndarray | None = None
     battle_id: np.ndarray | None = None
     question_id: np.ndarray | None = None
+    answer_a: np.ndarray | None = None
+    answer_b: np.ndarray | None = None
+    style_a: np.ndarray | None = None
+    style_b: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.winner.shape[0])
@@ -139,6 +154,10 @@ class Battles:
             voter=pick(self.voter),
             battle_id=pick(self.battle_id),
             question_id=pick(self.question_id),
+            answer_a=pick(self.answer_a),
+            answer_b=pick(self.answer_b),
+            style_a=pick(self.style_a),
+            style_b=pick(self.style_b),
         )
 
     def compact(self) -> Battles:
@@ -152,16 +171,11 @@ class Battles:
         if used.all():
             return self
         new_code = np.cumsum(used, dtype=np.int32) - 1
-        return Battles(
+        return dataclasses.replace(
+            self,
             models=tuple(m for m, keep in zip(self.models, used) if keep),
             model_a=new_code[self.model_a],
             model_b=new_code[self.model_b],
-            winner=self.winner,
-            tstamp=self.tstamp,
-            category=self.category,
-            voter=self.voter,
-            battle_id=self.battle_id,
-            question_id=self.question_id,
         )
 
     def vote_order(self) -> np.ndarray:
@@ -229,7 +243,63 @@ def battles_from_records(
         voter=_optional_column(records, "voter", source, where),
         battle_id=_optional_column(records, "battle_id", source, where, allow_int=True),
         question_id=_optional_column(records, "question_id", source, where, allow_int=True),
+        **_answer_columns(records, source, where),
+        **_style_columns(records, source, where),
     )
+
+
+def _answer_text(record: Mapping[str, Any], side: str) -> Any:
+    """``answer_<side>``, else the assistant turns of FastChat's ``conversation_<side>``."""
+    text = record.get(f"answer_{side}")
+    conversation = record.get(f"conversation_{side}")
+    if text is None and isinstance(conversation, list):
+        turns = [t.get("content") for t in conversation if isinstance(t, Mapping) and t.get("role") == "assistant"]
+        text = "\n".join(t for t in turns if isinstance(t, str))
+    return text
+
+
+def _answer_columns(
+    records: Sequence[Any], source: str, where: Callable[[int], str]
+) -> dict[str, np.ndarray | None]:
+    """Answer texts as object columns; both None when no record carries any text."""
+    if not any("answer_a" in r or "conversation_a" in r for r in records):
+        return {"answer_a": None, "answer_b": None}
+    columns: dict[str, np.ndarray | None] = {}
+    for side in ("a", "b"):
+        values = [_answer_text(r, side) for r in records]
+        if not _all_of_types(values, (str, type(None))):
+            i = next(j for j, v in enumerate(values) if not isinstance(v, (str, type(None))))
+            raise ArenaError(f"{source}, {where(i)}: answer_{side} must be a string, got {values[i]!r}",
+                             hint=_FORMAT_HINT)
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        columns[f"answer_{side}"] = column
+    return columns
+
+
+def _style_columns(
+    records: Sequence[Any], source: str, where: Callable[[int], str]
+) -> dict[str, np.ndarray | None]:
+    """FastChat ``conv_metadata`` counts as two (n, 4) float arrays (NaN rows where absent)."""
+    if not any("conv_metadata" in r for r in records):
+        return {"style_a": None, "style_b": None}
+    style = {side: np.full((len(records), len(STYLE_COUNTS)), np.nan) for side in ("a", "b")}
+    for i, record in enumerate(records):
+        meta = record.get("conv_metadata")
+        if meta is None:
+            continue
+        try:
+            counts = {side: counts_from_metadata(meta, side) for side in ("a", "b")}
+        except (AttributeError, TypeError, ValueError):
+            counts = {"a": None}
+        if counts["a"] is None or counts.get("b") is None:
+            raise ArenaError(
+                f"{source}, {where(i)}: conv_metadata needs numeric sum_assistant_a_tokens, "
+                "header_count_a, list_count_a, bold_count_a and the same for _b",
+                hint="give all eight style counts (a number, or a dict of numbers) or drop conv_metadata",
+            )
+        style["a"][i], style["b"][i] = counts["a"], counts["b"]
+    return {"style_a": style["a"], "style_b": style["b"]}
 
 
 def _required_column(
@@ -420,6 +490,15 @@ def battles_to_records(battles: Battles) -> list[dict[str, Any]]:
         column = getattr(battles, field)
         if column is not None:
             columns[field] = column.tolist()
+    for side in ("a", "b"):
+        answers = getattr(battles, f"answer_{side}")
+        if answers is not None:
+            columns[f"answer_{side}"] = answers.tolist()
+    if battles.style_a is not None and battles.style_b is not None:
+        known = ~(np.isnan(battles.style_a).any(axis=1) | np.isnan(battles.style_b).any(axis=1))
+        columns["conv_metadata"] = [
+            to_metadata(a, b) if ok else None for a, b, ok in zip(battles.style_a, battles.style_b, known)
+        ]
     keys = list(columns)
     return [
         {k: v for k, v in zip(keys, row) if v is not None}

@@ -33,7 +33,8 @@ def read_prompt_file(path: str | Path) -> list[PromptInput]:
     """Read a JSONL prompt file; every problem names the file and line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Split at "\n" only: str.splitlines() also cuts at U+2028 and U+0085, which JSON strings may hold raw.
+        lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ArenaError(f"cannot read prompt file {path}: {reason}", hint="pass an existing UTF-8 .jsonl file") from exc
@@ -60,7 +61,23 @@ def _prompt_from_line(line: str, path: Path, number: int) -> PromptInput:
     category = record.get("category")
     if category is not None and not isinstance(category, str):
         raise ArenaError(f"{path}, line {number}: category must be a string, got {category!r}", hint=_FILE_HINT)
+    for name, value in (("prompt text", text), ("category", category or "")):
+        _check_storable(value, name, path, number)
     return PromptInput(text=text.strip(), category=category or None, source=path.name)
+
+
+def _check_storable(value: str, name: str, path: Path, number: int) -> None:
+    """Refuse what JSON escapes allow but no database stores: NUL (PostgreSQL) and lone surrogates (UTF-8)."""
+    try:
+        value.encode("utf-8")
+        storable = "\x00" not in value
+    except UnicodeEncodeError:
+        storable = False
+    if not storable:
+        raise ArenaError(
+            f"{path}, line {number}: the {name} holds a NUL character or an unpaired surrogate (\\u0000, \\ud800-\\udfff)",
+            hint="remove those escapes from that line",
+        )
 
 
 def mt_bench_path() -> Path:

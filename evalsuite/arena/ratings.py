@@ -28,7 +28,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from evalsuite.arena.battles import MODEL_A_WINS, TIE, Battles
+from evalsuite.arena.battles import MODEL_A_WINS, TIE, Battles, filter_battles
 from evalsuite.errors import ArenaError
 
 Method = Literal["bt", "elo"]
@@ -503,7 +503,7 @@ def compute_ratings(
     ``method="elo"``: online Elo in vote order with a vote-order bootstrap.
     ``bootstrap_rounds=0`` gives zero-width intervals (rank then follows the rating).
     """
-    _check_options(method, bootstrap_rounds, ci_level)
+    check_options(method, bootstrap_rounds, ci_level)
     _require_battles(battles)
     anchor_at = _anchor_index(anchor, battles.models)  # validate before the heavy work
     if method == "bt":
@@ -522,8 +522,46 @@ def compute_ratings(
                 index, value = anchor_at
                 samples = samples.sub(samples.iloc[:, index], axis=0) + value
     elo = online_elo(battles) if method == "bt" and with_online_elo else None
-    return _assemble(battles, method, point, samples, elo, bootstrap_rounds, seed,
-                     ci_level, anchor)
+    return assemble_table(battles, method, point, samples, elo, bootstrap_rounds, seed,
+                          ci_level, anchor)
+
+
+@dataclass(frozen=True)
+class CategoryRatings:
+    """The ratings of one prompt category, or why it has none (``table`` None, ``note`` says)."""
+
+    category: str
+    battles: int
+    table: RatingTable | None
+    note: str | None = None
+
+
+def ratings_by_category(
+    battles: Battles, method: Method = "bt", bootstrap_rounds: int = 100, seed: int = 0,
+    anchor: Mapping[str, float] | None = None, *, l2: float = 0.0, ci_level: float = 0.95,
+) -> list[CategoryRatings]:
+    """:func:`compute_ratings` on each category's battles (``filter_battles(category=...)``), sorted by name.
+
+    A category whose battles cannot be rated (a model unbeaten there, the anchor model
+    absent) gets the error message as its ``note`` instead of failing the others.
+    Battles without a category belong to none.
+    """
+    check_options(method, bootstrap_rounds, ci_level)
+    if battles.category is None:
+        raise ArenaError("the battles have no category field, so there is nothing to split by",
+                         hint="drop --by-category, or add a category to each battle (prompts have one)")
+    categories = sorted({c for c in battles.category.tolist() if c is not None})
+    results = []
+    for category in categories:
+        selected = filter_battles(battles, category=category)
+        try:
+            table = compute_ratings(selected, method, bootstrap_rounds, seed, anchor,
+                                    with_online_elo=False, l2=l2, ci_level=ci_level)
+        except ArenaError as error:
+            results.append(CategoryRatings(category, len(selected), None, f"{error.message} ({error.hint})"))
+            continue
+        results.append(CategoryRatings(category, len(selected), table))
+    return results
 
 
 def _anchored(ratings: np.ndarray, anchor_at: tuple[int, float] | None) -> np.ndarray:
@@ -532,15 +570,19 @@ def _anchored(ratings: np.ndarray, anchor_at: tuple[int, float] | None) -> np.nd
     return ratings + (anchor_at[1] - ratings[anchor_at[0]])
 
 
-def _assemble(
-    battles: Battles, method: Method, point: np.ndarray, samples: pd.DataFrame | None,
+def assemble_table(
+    battles: Battles, method: Method, point: np.ndarray, samples: pd.DataFrame | np.ndarray | None,
     elo: dict[str, float] | None, rounds: int, seed: int, ci_level: float,
     anchor: Mapping[str, float] | None,
 ) -> RatingTable:
+    """Point ratings and bootstrap samples (rounds x models) -> the ranked table.
+
+    Shared by plain and style-controlled ratings so both rank and round alike.
+    """
     if samples is None:
         lower, upper = point.copy(), point.copy()
     else:
-        lower, upper = percentile_interval(samples, ci_level)
+        lower, upper = percentile_interval(pd.DataFrame(samples), ci_level)
     ranks = rank_by_intervals(lower, upper)
     counts = battles.battle_counts()
     rows = [
@@ -558,7 +600,8 @@ def _assemble(
     )
 
 
-def _check_options(method: str, rounds: int, ci_level: float) -> None:
+def check_options(method: str, rounds: int, ci_level: float) -> None:
+    """Raise ArenaError for an unknown method, negative rounds or a level outside (0, 1)."""
     if method not in METHODS:
         raise ArenaError(f"unknown rating method {method!r}", hint="use 'bt' or 'elo'")
     if rounds < 0:

@@ -53,13 +53,17 @@ def issue_battle_for(database: Database, voter: str, prompt_id: int, model_a: st
 
 
 def stored_battles(
-    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
+    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None,
+    with_answers: bool = False,
 ) -> Battles:
     """Stored votes as :class:`Battles` (what the ratings take); ArenaError when there are none.
 
-    Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly.
+    Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly;
+    ``with_answers`` also loads the answer texts (leak filter, style control).
     """
-    records = arena_queries.vote_records(database, include_judges=include_judges, voter_kinds=voter_kinds)
+    records = arena_queries.vote_records(
+        database, include_judges=include_judges, voter_kinds=voter_kinds, with_answers=with_answers
+    )
     if not records:
         which = "judge or human" if include_judges else "human"
         raise ArenaError(

@@ -25,6 +25,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
+from evalsuite import faults
 from evalsuite.errors import EvalsuiteError
 from evalsuite.store import queries
 from evalsuite.store.db import Database
@@ -181,7 +182,9 @@ class CachedLM(LM):
             for chunk in self._chunks(pending):
                 answers = method([requests[index] for _, index in chunk], **quiet)
                 encoded = {key: _encode(request_type, answer) for (key, _), answer in zip(chunk, answers)}
+                faults.point("chunk_computed")
                 queries.store_responses(self.database, self.namespace, request_type, encoded, run_id=self.run_id)
+                faults.point("chunk_committed")
                 stored.update(encoded)
                 self.stats.computed += len(chunk)
                 bar.update(len(chunk))

@@ -55,7 +55,9 @@ class BackendOptions:
         """The plain values of --dtype, --device and --batch-size, checked before anything loads."""
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}", f"choose one of: {', '.join(DTYPES)}")
-        if self.device.split(":")[0] not in DEVICES:
+        kind, colon, index = self.device.partition(":")
+        if kind not in DEVICES or (colon and not (kind == "cuda" and index.isascii() and index.isdigit())):
             raise ConfigError(f"unknown device {self.device!r}", "use cpu, cuda, cuda:N or auto")
-        if self.batch_size != "auto" and not (self.batch_size.isdigit() and int(self.batch_size) > 0):
+        # ASCII digits only: str.isdigit() is also true of "²" and "④", which int() refuses.
+        if self.batch_size != "auto" and not (self.batch_size.isascii() and self.batch_size.isdigit() and int(self.batch_size) > 0):
             raise ConfigError(f"--batch-size must be a positive integer or 'auto', got {self.batch_size!r}")

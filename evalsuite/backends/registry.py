@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalsuite.backends import arg_types
 from evalsuite.backends.options import BackendOptions
+from evalsuite.backends.parallelism import Parallelism
 from evalsuite.errors import BackendError, BackendNotInstalledError, ConfigError
 
 if TYPE_CHECKING:
@@ -217,7 +218,10 @@ def check_backend_options(options: BackendOptions) -> str:
     if not backend.local_model:
         return "endpoint"  # the server's device, whatever it is: the endpoint's fingerprint stands for it
     if backend.engine_device:
-        return _vllm_device(options.device)
+        device = _vllm_device(options.device)
+        # Tensor/pipeline/data parallel sizes and the executor: refused here, before a run is stored.
+        import_backend_module(backend.module, backend.install_hint).check_parallelism(Parallelism.from_args(options.args))
+        return device
     return pick_device(options.device)
 
 

@@ -27,6 +27,7 @@ backend (see ``_vllm_scoring``):
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import re
@@ -56,6 +57,7 @@ from evalsuite.backends._vllm_scoring import (
     score_job,
     warmup_prefixes,
 )
+from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import VLLM_INSTALL_HINT
 from evalsuite.errors import BackendError, BackendNotInstalledError, RequestError
 
@@ -92,8 +94,12 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
         revision: Hub branch, tag or commit.
         dtype: ``auto`` keeps the checkpoint's dtype (as HFLM; vLLM's own ``auto``
             would downcast float32 checkpoints), or ``float32``/``bfloat16``/``float16``.
-        tensor_parallel_size: GPUs per model replica (passed to vLLM).
-        data_parallel_size: replicas; vLLM's offline ``LLM`` supports only 1.
+        tensor_parallel_size: GPUs one layer is split over (passed to vLLM).
+        pipeline_parallel_size: GPUs the layers are staged over (passed to vLLM).
+        data_parallel_size: replicas; vLLM's offline ``LLM`` supports only 1 (see ``parallelism``).
+        distributed_executor_backend: ``mp``, ``ray`` (several nodes), ``uni`` or
+            ``external_launcher``; None lets vLLM choose.
+        nnodes: nodes of a multi-node ``mp`` engine (vLLM's own launcher); 1 otherwise.
         gpu_memory_utilization: share of accelerator memory (of host RAM on CPU,
             default 0.2 there; vLLM's default on GPUs). On CPU ``block_size`` defaults to 32.
         max_model_len: context window; default from the model config.
@@ -113,7 +119,10 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
         revision: str | None = None,
         dtype: str = "auto",
         tensor_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
         data_parallel_size: int = 1,
+        distributed_executor_backend: str | None = None,
+        nnodes: int = 1,
         gpu_memory_utilization: float | None = None,
         max_model_len: int | None = None,
         enforce_eager: bool | None = None,
@@ -127,11 +136,11 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
         super().__init__()
         self.add_bos_token = add_bos_token
         vllm = import_vllm()
-        if data_parallel_size != 1:
-            raise BackendError(
-                f"data_parallel_size={data_parallel_size}: vLLM's offline engine runs one replica per process",
-                hint="use tensor_parallel_size=N to spread one model over N GPUs, or run one evalsuite process per GPU",
-            )
+        self.parallelism = Parallelism.from_args({
+            "tensor_parallel_size": tensor_parallel_size, "pipeline_parallel_size": pipeline_parallel_size,
+            "data_parallel_size": data_parallel_size, "distributed_executor_backend": distributed_executor_backend, "nnodes": nnodes,
+        })
+        check_parallelism(self.parallelism)  # also checked before the run is stored; here for direct users of the class
         self.pretrained = pretrained
         self.prefix_cache_scoring = prefix_cache_scoring
         self.stats = ScoringStats()
@@ -142,13 +151,13 @@ class VLLMLM(HFTokenizerRules, TemplateLM):
             pretrained,
             revision=revision,
             dtype=_checkpoint_dtype(config) if dtype == "auto" else dtype,
-            tensor_parallel_size=tensor_parallel_size,
             seed=seed,
             trust_remote_code=trust_remote_code,
             max_model_len=self._max_length + 1,
             gpu_memory_utilization=gpu_memory_utilization,
             enforce_eager=enforce_eager,
             max_num_seqs=None if batch_size == "auto" else _parse_batch_size(batch_size),
+            **self.parallelism.engine_args(),
             **engine_kwargs,
         )
         self._vllm = vllm
@@ -318,6 +327,17 @@ def _job_result(job: PromptJob, output: Any) -> JobResult:
         prompt_scores=prompt_scores,
         cached_tokens=int(output.num_cached_tokens or 0),
     )
+
+
+def check_parallelism(parallelism: Parallelism) -> None:
+    """Refuse a parallel layout this machine cannot run, before any model loads or run is stored.
+
+    GPUs are counted as vLLM counts them (CUDA_VISIBLE_DEVICES applied); a CPU build has
+    no GPU count to check against (vLLM-CPU runs tensor parallelism over processes).
+    """
+    platform = importlib.import_module("vllm.platforms").current_platform
+    visible = int(platform.device_count()) if platform.is_cuda_alike() else None
+    parallelism.check(visible_gpus=visible, ray_installed=importlib.util.find_spec("ray") is not None)
 
 
 def _load_tokenizer(pretrained: str, revision: str | None, trust_remote_code: bool) -> transformers.PreTrainedTokenizerBase:

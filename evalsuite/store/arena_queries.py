@@ -13,6 +13,13 @@ claimed once: :func:`record_vote` flips ``battle.voted`` with a single condition
 ``UPDATE ... WHERE voted = 0`` before anything else, so of two concurrent votes on one
 token exactly one wins, and ``vote.battle_id`` is unique as a second guard.
 
+The same transaction enforces the per-voter rate limit the caller passes (the public page:
+``EVALSUITE_VOTES_PER_MINUTE``): it counts the voter's votes of the last minute after the
+claim, under a lock that makes concurrent votes of one voter count each other
+(:func:`_check_vote_rate`), so the limit holds for every process sharing the database.
+Models the operator hid (``admin_queries.hidden_names``) are never drawn for a battle and
+their votes are left out of :func:`vote_records`; their rows stay.
+
 Writing first also keeps SQLite happy under many voters: a transaction that starts
 with a write waits on the busy timeout for the lock, where one that reads and then
 writes can fail at once with "database is locked".
@@ -29,25 +36,32 @@ take its key; answers stored without one (fixed test texts) are keyed by their n
 
 from __future__ import annotations
 
+import hashlib
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from evalsuite.errors import ArenaError
+from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database, in_chunks
-from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote
+from evalsuite.store.retry import retrying
+from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote, utcnow
 
 VOTER_KINDS = ("human", "judge")
 POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a judge saw both orders
 WINNER_OF_OUTCOME = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 TOKEN_BYTES = 24
 KEY_SUFFIX_CHARS = 8
+RATE_WINDOW_S = 60  # the vote rate limit counts one voter's votes in this many seconds
+VOTE_LOCK_SPACE = 0x766F7465  # "vote": PostgreSQL advisory-lock namespace of the per-voter rate check
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,10 @@ class RecordedVote:
 # ---------------------------------------------------------------- prompts
 
 
+_PG_PROGRAM_LIMIT_EXCEEDED = "54000"  # SQLSTATE of "index row requires N bytes, maximum size is 8191"
+
+
+@retrying
 def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedPrompts:
     """Insert prompts whose text is not stored yet (the text is unique); returns the counts."""
     unique: dict[str, PromptInput] = {}
@@ -131,12 +149,21 @@ def add_prompts(database: Database, prompts: Iterable[PromptInput]) -> AddedProm
         given += 1
         unique.setdefault(prompt.text, prompt)
     texts = list(unique)
-    with database.session() as session:
-        existing: set[str] = set()
-        for chunk in in_chunks(texts):
-            existing.update(session.exec(select(ArenaPrompt.text).where(col(ArenaPrompt.text).in_(chunk))).all())
-        new = [unique[text] for text in texts if text not in existing]
-        session.add_all(ArenaPrompt(text=p.text, category=p.category, source=p.source) for p in new)
+    try:
+        with database.session() as session:
+            existing: set[str] = set()
+            for chunk in in_chunks(texts):
+                existing.update(session.exec(select(ArenaPrompt.text).where(col(ArenaPrompt.text).in_(chunk))).all())
+            new = [unique[text] for text in texts if text not in existing]
+            session.add_all(ArenaPrompt(text=p.text, category=p.category, source=p.source) for p in new)
+    except OperationalError as exc:  # PostgreSQL: a text too long for the unique index on prompt.text
+        if getattr(exc.orig, "sqlstate", None) != _PG_PROGRAM_LIMIT_EXCEEDED:
+            raise
+        longest = max(len(text.encode("utf-8")) for text in texts)
+        raise ArenaError(
+            f"a prompt of {longest} bytes is too long for PostgreSQL's unique index on prompt texts; no prompt was added",
+            hint="shorten the longest prompts (about 2,000 bytes fit), or keep them in a SQLite database",
+        ) from exc
     return AddedPrompts(added=len(new), already_present=len(existing), duplicates_in_input=given - len(unique))
 
 
@@ -186,6 +213,7 @@ def prompt_categories(database: Database) -> list[str]:
 # ---------------------------------------------------------------- answers
 
 
+@retrying
 def add_completion(
     database: Database,
     prompt_id: int,
@@ -209,8 +237,10 @@ def add_completion(
 
 
 def answered_models(database: Database) -> list[str]:
-    """Contestants with at least one stored answer, by label (see :func:`contestant_labels`)."""
-    return sorted(contestant_labels(database).values())
+    """Contestants with at least one stored answer, by label (see :func:`contestant_labels`); hidden models left out."""
+    with database.session() as session:
+        visible = set(session.exec(select(Completion.model_key).where(col(Completion.model_name).not_in(hidden_names()))).all())
+    return sorted(label for key, label in contestant_labels(database).items() if key in visible)
 
 
 def contestant_labels(database: Database) -> dict[str, str]:
@@ -265,21 +295,30 @@ def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> di
 
 
 def pairable_prompt_ids(database: Database) -> list[int]:
-    """Prompts with answers from at least two contestants, in id order."""
-    statement = select(col(Completion.prompt_id)).group_by(col(Completion.prompt_id)).having(func.count() >= 2)
+    """Prompts with answers from at least two contestants that are not hidden, in id order."""
+    statement = (
+        select(col(Completion.prompt_id))
+        .where(col(Completion.model_name).not_in(hidden_names()))
+        .group_by(col(Completion.prompt_id))
+        .having(func.count() >= 2)
+    )
     with database.session() as session:
         return sorted(int(i) for i in session.exec(statement).all())
 
 
 def answers_to(database: Database, prompt_id: int, model_keys: Sequence[str] | None = None) -> dict[str, Completion]:
-    """The stored answers to one prompt by model key (only ``model_keys`` when given)."""
+    """The stored answers to one prompt by model key: ``model_keys`` when given (the judge's way in, as asked),
+    else every contestant the arena may draw (hidden models left out)."""
     statement = select(Completion).where(Completion.prompt_id == prompt_id)
     if model_keys is not None:
         statement = statement.where(col(Completion.model_key).in_(tuple(model_keys)))
+    else:
+        statement = statement.where(col(Completion.model_name).not_in(hidden_names()))
     with database.session() as session:
         return {c.model_key: c for c in session.exec(statement).all()}
 
 
+@retrying
 def store_battle(database: Database, voter: str, answer_a: Completion, answer_b: Completion) -> IssuedBattle:
     """Store a battle between two stored answers under a fresh unguessable token."""
     if not voter:
@@ -317,22 +356,33 @@ def _check_vote_values(token: str, outcome: str, voter: str, voter_kind: str, po
         raise ArenaError("a vote needs a voter id", hint="pass the session's anonymous voter id")
 
 
+@retrying
 def record_vote(
-    database: Database, token: str, outcome: str, voter: str, *, voter_kind: str = "human", position_a: str = "left"
+    database: Database, token: str, outcome: str, voter: str, *, voter_kind: str = "human", position_a: str = "left",
+    votes_per_minute: int = 0, now: datetime | None = None,
 ) -> RecordedVote:
-    """Store the verdict on an issued battle; reject unknown, foreign or already used tokens."""
+    """Store the verdict on an issued battle; reject unknown, foreign or already used tokens.
+
+    ``votes_per_minute`` (0: no limit) refuses a vote when this voter already has that many
+    in the last :data:`RATE_WINDOW_S` seconds; the public page passes the operator's limit
+    (``evalsuite.config.votes_per_minute``), a judge or a script with database access passes
+    none. ``now`` is the vote's time (injected by tests; default: the clock).
+    """
     _check_vote_values(token, outcome, voter, voter_kind, position_a)
+    moment = now or utcnow()
     try:
         with database.session() as session:
             claim = update(Battle).where(col(Battle.token) == token, col(Battle.voted).is_(False), col(Battle.voter) == voter)
             if session.exec(claim.values(voted=True)).rowcount != 1:  # type: ignore[attr-defined]
                 raise _rejection(session, token)
+            if votes_per_minute > 0:  # after the claim: SQLite's write lock is held, and PostgreSQL's per-voter lock below
+                _check_vote_rate(session, voter, votes_per_minute, moment)
             battle = session.exec(select(Battle).where(Battle.token == token)).one()
             prompt = session.get(ArenaPrompt, battle.prompt_id)
             vote = Vote(
                 battle_id=battle.id, prompt_id=battle.prompt_id, model_a=battle.model_a, model_b=battle.model_b,
                 model_a_key=battle.model_a_key, model_b_key=battle.model_b_key, outcome=outcome, voter=voter, voter_kind=voter_kind,
-                category=prompt.category if prompt is not None else None, position_a=position_a,
+                category=prompt.category if prompt is not None else None, position_a=position_a, created_at=moment,
             )
             session.add(vote)
             session.flush()
@@ -345,6 +395,31 @@ def record_vote(
         model_a=labels.get(vote.model_a_key or "", vote.model_a), model_b=labels.get(vote.model_b_key or "", vote.model_b),
         outcome=vote.outcome, voter=vote.voter, voter_kind=vote.voter_kind, category=vote.category,
         position_a=vote.position_a, created_at=vote.created_at,
+    )
+
+
+def _check_vote_rate(session: Session, voter: str, limit: int, moment: datetime) -> None:
+    """Refuse (ArenaError; the caller's transaction rolls back, the battle stays open) a vote over ``limit`` per window.
+
+    Counted inside the vote's own transaction so that it holds across sessions, processes
+    and machines sharing the database. Two votes of one voter must not both count the
+    other as absent: SQLite has one writer at a time (the battle claim took the lock);
+    PostgreSQL takes a per-voter transaction lock here, so the second waits for the first
+    to commit and then counts it (READ COMMITTED reads each statement afresh).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(voter.encode()).digest()
+        key = int.from_bytes(digest[:4], "big", signed=True)
+        session.exec(text("SELECT pg_advisory_xact_lock(:space, :key)").bindparams(space=VOTE_LOCK_SPACE, key=key))  # type: ignore[call-overload]
+    since = moment - timedelta(seconds=RATE_WINDOW_S)
+    recent = select(func.count(), func.min(Vote.created_at)).where(Vote.voter == voter, col(Vote.created_at) > since)
+    count, oldest = session.exec(recent).one()
+    if int(count) < limit:
+        return
+    free_at = _as_utc(oldest) + timedelta(seconds=RATE_WINDOW_S)
+    wait = max(1, math.ceil((free_at - moment).total_seconds()))
+    raise ArenaError(
+        f"too many votes: at most {limit} per minute from one voter", hint=f"wait {wait} s, then vote on this battle again"
     )
 
 
@@ -374,20 +449,39 @@ def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str
         return {(int(p or 0), frozenset((a, b))) for p, a, b in session.exec(statement).all()}
 
 
-def _epoch_seconds(moment: datetime) -> float:
+def _as_utc(moment: datetime) -> datetime:
     """Stored times are UTC; SQLite hands them back without a zone, so say which one."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _epoch_seconds(moment: datetime) -> float:
+    return _as_utc(moment).timestamp()
+
+
+def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
+    """Battle id -> (answer A text, answer B text) of every voted battle (``Vote.model_a`` is answer A)."""
+    answer_a, answer_b = aliased(Completion), aliased(Completion)
+    statement = (
+        select(col(Battle.id), answer_a.text, answer_b.text)
+        .join(answer_a, col(answer_a.id) == col(Battle.completion_a_id))
+        .join(answer_b, col(answer_b.id) == col(Battle.completion_b_id))
+        .where(col(Battle.voted).is_(True))
+    )
+    with database.session() as session:
+        return {int(battle_id or 0): (text_a, text_b) for battle_id, text_a, text_b in session.exec(statement).all()}
 
 
 def vote_records(
-    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None
+    database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None,
+    with_answers: bool = False,
 ) -> list[dict[str, Any]]:
     """Stored votes as FastChat battle dicts, in vote order, contestants by label.
 
     Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly.
+    Votes involving a hidden model (``evalsuite admin hide-model``) are left out.
     Two identities sharing a name stay two contestants (``name@key``, :func:`contestant_labels`).
+    ``with_answers`` adds the two answer texts as ``answer_a``/``answer_b`` (for the arena's
+    leak filter and style counts); votes without a stored battle get none.
     """
     kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
     statement = (
@@ -396,6 +490,7 @@ def vote_records(
             col(Vote.category), col(Vote.voter), col(Vote.model_a_key), col(Vote.model_b_key),
         )
         .where(col(Vote.voter_kind).in_(kinds))
+        .where(col(Vote.model_a).not_in(hidden_names()), col(Vote.model_b).not_in(hidden_names()))  # hidden: out of the ratings
         .order_by(col(Vote.id))
     )
     with database.session() as session:
@@ -413,4 +508,10 @@ def vote_records(
         if category is not None:
             record["category"] = category
         records.append(record)
+    if with_answers:
+        texts = _battle_answer_texts(database)
+        for record in records:
+            pair = texts.get(record.get("battle_id", -1))
+            if pair is not None:
+                record["answer_a"], record["answer_b"] = pair
     return records

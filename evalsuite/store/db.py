@@ -31,7 +31,8 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from evalsuite.errors import DatabaseError
+from evalsuite import faults
+from evalsuite.errors import DatabaseError, DatabaseWriteRefused
 
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -105,8 +106,11 @@ class Database:
             try:
                 yield session
                 session.commit()
-            except Exception:
+            except Exception as exc:
                 session.rollback()
+                refused = refused_write(exc, self.url)
+                if refused is not None:
+                    raise refused from exc
                 raise
 
     def close(self) -> None:
@@ -133,6 +137,8 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
         raise DatabaseError(f"cannot open database {url}: {exc}") from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    dialect = engine.dialect.name
+    event.listen(engine, "checkout", lambda dbapi_connection, _record, _proxy: faults.apply_storage_fault(dbapi_connection, dialect))
     try:
         upgrade_schema(engine, lock_path=None if path is None else _lock_path(path), create=create)
     except (OperationalError, SADatabaseError) as exc:
@@ -143,6 +149,35 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
         engine.dispose()
         raise
     return Database(url=url, engine=engine)
+
+
+# The database's own codes for "no room" and "no writes": SQLite's primary result codes, PostgreSQL's SQLSTATEs.
+SQLITE_FULL, SQLITE_READONLY = 13, 8
+PG_DISK_FULL, PG_READ_ONLY = "53100", "25006"
+
+
+def refused_write(exc: BaseException, url: str) -> DatabaseWriteRefused | None:
+    """A full or read-only database as a user error with the fix; None for any other failure.
+
+    These are not bugs and not transient: retrying cannot help, and the transaction was
+    rolled back whole, so nothing half-written stays behind.
+    """
+    original = getattr(exc, "orig", None)
+    code = getattr(original, "sqlite_errorcode", None)
+    state = getattr(original, "sqlstate", None)
+    where = _sqlite_path(url) or url.split("@")[-1]  # a file as its path; a server without user and password
+    reason = (str(original).splitlines() or [""])[0]  # PostgreSQL appends CONTEXT lines; the message is one line
+    if (isinstance(code, int) and code & 0xFF == SQLITE_FULL) or state == PG_DISK_FULL:
+        return DatabaseWriteRefused(
+            f"the database {where} is full ({reason})",
+            "free disk space where the database lives (or move it with --db)",
+        )
+    if (isinstance(code, int) and code & 0xFF == SQLITE_READONLY) or state == PG_READ_ONLY:
+        return DatabaseWriteRefused(
+            f"the database {where} is read-only ({reason})",
+            "make the database file and its folder writable, or pass --db with a writable database",
+        )
+    return None
 
 
 def _lock_path(path: Path) -> Path:

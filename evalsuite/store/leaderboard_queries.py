@@ -18,14 +18,16 @@ from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import SQLModel
 
+from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database
-from evalsuite.store.schema import RUN_COMPLETE, MetricRecord, ModelRecord, RunRecord, SampleRecord
+from evalsuite.store.schema import RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
 
 _TABLES = SQLModel.metadata.tables  # SQLAlchemy Core tables of the schema's SQLModel classes
 _RUN = _TABLES[RunRecord.__tablename__]
 _MODEL = _TABLES[ModelRecord.__tablename__]
 _METRIC = _TABLES[MetricRecord.__tablename__]
 _SAMPLE = _TABLES[SampleRecord.__tablename__]
+_HIDDEN = _TABLES[HiddenModel.__tablename__]
 
 # Per-sample metric preferred for paired comparisons, in order, when a sample has several.
 PREFERRED_SAMPLE_METRICS = ("acc", "acc_norm", "exact_match", "mc1", "mc2", "f1", "em")
@@ -170,15 +172,23 @@ class SamplePair(NamedTuple):
 # ---------------------------------------------------------------- leaderboard
 
 
+def _visible_model_ids() -> Select[Any]:
+    """Ids of models whose name the operator has not hidden (``evalsuite admin hide-model``)."""
+    return select(_MODEL.c.id).where(_MODEL.c.name.not_in(hidden_names()))
+
+
 def filter_options(database: Database) -> FilterOptions:
-    """Distinct suites, tasks, backends and model names over complete runs."""
+    """Distinct suites, tasks, backends and model names over complete runs (hidden models' names left out)."""
     complete = _RUN.c.status == RUN_COMPLETE
     with database.engine.connect() as connection:
         suites = connection.execute(select(_RUN.c.suite).where(complete, _RUN.c.suite.is_not(None)).distinct())
         backends = connection.execute(select(_RUN.c.backend).where(complete).distinct())
         tasks = connection.execute(select(_METRIC.c.task).distinct())
         models = connection.execute(
-            select(_MODEL.c.name).join(_RUN, _RUN.c.model_id == _MODEL.c.id).where(complete).distinct()
+            select(_MODEL.c.name)
+            .join(_RUN, _RUN.c.model_id == _MODEL.c.id)
+            .where(complete, _MODEL.c.name.not_in(hidden_names()))
+            .distinct()
         )
         return FilterOptions(
             suites=sorted(r[0] for r in suites),
@@ -191,9 +201,10 @@ def filter_options(database: Database) -> FilterOptions:
 def board_version(database: Database) -> tuple[float, ...]:
     """A fingerprint that changes whenever the board's data can change.
 
-    (max run id, complete runs, metric rows, max metric id, sum of metric values): a
-    rescored run keeps its row count and may even reuse its ids, but not its sum. Cheap
-    (one pass over the metric table's values), so pages cache the board until it changes.
+    (max run id, complete runs, metric rows, max metric id, sum of metric values, hidden
+    models): a rescored run keeps its row count and may even reuse its ids, but not its
+    sum; hiding or un-hiding a model changes the last number (a hash of the hidden names).
+    Cheap (one pass over the metric table's values), so pages cache the board until it changes.
     """
     statement = select(
         select(func.max(_RUN.c.id)).scalar_subquery(),
@@ -203,12 +214,14 @@ def board_version(database: Database) -> tuple[float, ...]:
     )
     with database.engine.connect() as connection:
         row = connection.execute(statement).one()
-    return tuple(float(value or 0) for value in row)
+        hidden = sorted(name for (name,) in connection.execute(select(_HIDDEN.c.name)))
+    hidden_hash = int.from_bytes(hashlib.sha256("\n".join(hidden).encode()).digest()[:6], "big")
+    return (*(float(value or 0) for value in row), float(hidden_hash))
 
 
 def _eligible_runs(board_filter: BoardFilter) -> Select[Any]:
-    """Complete runs that pass the filters; pinned runs replace their model's others."""
-    statement = select(_RUN.c.id, _RUN.c.model_id).where(_RUN.c.status == RUN_COMPLETE)
+    """Complete runs of models not hidden that pass the filters; pinned runs replace their model's others."""
+    statement = select(_RUN.c.id, _RUN.c.model_id).where(_RUN.c.status == RUN_COMPLETE, _RUN.c.model_id.in_(_visible_model_ids()))
     if board_filter.suites:
         statement = statement.where(_RUN.c.suite.in_(board_filter.suites))
     if board_filter.backends:
@@ -326,8 +339,13 @@ def _scoring_text(scoring: list[Any], system_instruction: str | None, judge: str
     return " · ".join(parts) or None
 
 
-def run_choices(database: Database, *, complete_only: bool = True, limit: int = 5000) -> list[RunChoice]:
-    """Runs for pickers, newest first (capped: a picker with more is unusable anyway)."""
+def run_choices(
+    database: Database, *, complete_only: bool = True, limit: int = 5000, include_hidden: bool = False
+) -> list[RunChoice]:
+    """Runs for pickers, newest first (capped: a picker with more is unusable anyway).
+
+    Hidden models' runs only with ``include_hidden`` (the admin page, which may delete them).
+    """
     statement = (
         select(_RUN.c.id, _MODEL.c.name, _RUN.c.backend, _RUN.c.suite, _RUN.c.status, _RUN.c.started_at)
         .join(_MODEL, _MODEL.c.id == _RUN.c.model_id)
@@ -336,6 +354,8 @@ def run_choices(database: Database, *, complete_only: bool = True, limit: int = 
     )
     if complete_only:
         statement = statement.where(_RUN.c.status == RUN_COMPLETE)
+    if not include_hidden:
+        statement = statement.where(_MODEL.c.name.not_in(hidden_names()))
     with database.engine.connect() as connection:
         return [RunChoice(*row) for row in connection.execute(statement)]
 

@@ -20,7 +20,9 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from evalsuite.errors import DatabaseError
 from evalsuite.store.db import Database
+from evalsuite.store.retry import retrying
 from evalsuite.store.schema import RUN_RUNNING, RunAttempt, RunRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ def is_stale(record: RunRecord, now: datetime | None = None) -> bool:
     return record.status == RUN_RUNNING and last_seen(record) < stale_cutoff(now)
 
 
+@retrying
 def beat(database: Database, run_id: int, attempt: int, attempt_started: datetime) -> bool:
     """Write one heartbeat; False when this process no longer owns the run (another took it over)."""
     now = utcnow()
@@ -115,7 +118,7 @@ class Heartbeat:
                 if not beat(self.database, self.run_id, self.attempt, self.attempt_started):
                     log.warning("run %s is now owned by another process; heartbeat stopped", self.run_id)
                     return
-            except SQLAlchemyError as exc:  # a locked or briefly unreachable database: try again next beat
+            except (SQLAlchemyError, DatabaseError) as exc:  # a busy or briefly unreachable database: try again next beat
                 log.warning("heartbeat of run %s not written: %s", self.run_id, exc)
 
     def start(self) -> Heartbeat:

@@ -17,9 +17,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from evalsuite import faults
 from evalsuite.errors import DatabaseError
 from evalsuite.store import liveness
 from evalsuite.store.db import Database, in_chunks
+from evalsuite.store.retry import retrying
 from evalsuite.store.schema import (
     RUN_COMPLETE,
     RUN_FAILED,
@@ -61,6 +63,7 @@ class RunDetail:
 # ---------------------------------------------------------------- models and runs
 
 
+@retrying
 def get_or_create_model(database: Database, **fields: Any) -> ModelRecord:
     """The model row for (name, weights, tokenizer, config); created on first sight.
 
@@ -105,6 +108,7 @@ class RunStart:
         return int(self.run.id or 0)
 
 
+@retrying
 def create_run(database: Database, **fields: Any) -> RunRecord:
     """A new run in status `running`, owned by this process, with its first attempt open (attempt 1)."""
     now = utcnow()
@@ -124,6 +128,7 @@ def _new_attempt(record: RunRecord, number: int, now: datetime) -> RunAttempt:
     )
 
 
+@retrying
 def reopen_run(database: Database, run_id: int, *, versions: dict | None = None, hardware: dict | None = None) -> RunStart:
     """Take over a failed or interrupted (heartbeat too old) run from any host, as a new attempt.
 
@@ -213,6 +218,7 @@ def fail_run(database: Database, run_id: int, error: str, *, computed: int = 0, 
     _end_run(database, run_id, RUN_FAILED, error, computed=computed, cached=cached)
 
 
+@retrying
 def _end_run(database: Database, run_id: int, status: str, error: str | None, *, computed: int, cached: int) -> None:
     """Close this attempt and the run; the run's seconds are the sum of its attempts."""
     now = utcnow()
@@ -253,10 +259,13 @@ def effective_status(record: RunRecord, now: datetime | None = None) -> str:
 # ---------------------------------------------------------------- results
 
 
+@retrying
 def save_task_results(
     database: Database, run_id: int, tasks: Sequence[str], metrics: list[MetricRecord], samples: list[SampleRecord]
 ) -> None:
     """Replace the stored results of ``tasks`` in a run, in one transaction."""
+    for record in (*metrics, *samples):  # a retried attempt must not reuse ids that a rolled-back flush assigned
+        record.id = None
     with database.session() as session:
         for table in (MetricRecord, SampleRecord):
             session.exec(  # type: ignore[call-overload]
@@ -264,6 +273,8 @@ def save_task_results(
             )
         session.add_all(metrics)
         session.add_all(samples)
+        session.flush()
+        faults.point("results_uncommitted")  # a crash here must lose the task's rows whole, never keep half
 
 
 def completed_tasks(database: Database, run_id: int) -> set[str]:
@@ -393,6 +404,7 @@ def cached_responses(database: Database, keys: Sequence[str]) -> dict[str, list[
     return found
 
 
+@retrying
 def store_responses(
     database: Database, model_key: str, request_type: str, responses: dict[str, list[Any]], *, run_id: int | None = None
 ) -> None:
@@ -406,7 +418,7 @@ def store_responses(
         RequestCacheRecord(
             key=key, model_key=model_key, request_type=request_type, response=response, computed_by_run_id=run_id, created_at=now
         ).model_dump()
-        for key, response in responses.items()
+        for key, response in sorted(responses.items())  # one key order for every writer: no deadlock between them on PostgreSQL
     ]
     if not rows:
         return
@@ -446,6 +458,7 @@ def count_cached(database: Database, model_key: str | None = None) -> int:
 # (evalsuite.identity builds the record; these functions store it and read the cache by it)
 
 
+@retrying
 def get_or_create_identity(database: Database, key: str, columns: dict[str, Any]) -> ModelIdentityRecord:
     """The ``model_identity`` row with this key; created on first sight (a racing creator wins)."""
     with database.session() as session:

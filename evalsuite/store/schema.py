@@ -17,7 +17,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2  # bumped by each Alembic revision (it inserts its number in schema_migration)
+SCHEMA_VERSION = 3  # bumped by each Alembic revision (it inserts its number in schema_migration)
 
 RUN_RUNNING = "running"
 RUN_COMPLETE = "complete"
@@ -270,7 +270,8 @@ class Vote(SQLModel, table=True):
     """One verdict on one battle; ``model_a`` is the answer shown as "A"."""
 
     __tablename__ = "vote"
-    __table_args__ = (Index("ix_vote_pair", "model_a", "model_b"),)
+    # (voter, created_at): the per-voter rate limit counts one voter's votes of the last minute.
+    __table_args__ = (Index("ix_vote_pair", "model_a", "model_b"), Index("ix_vote_voter_created_at", "voter", "created_at"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     battle_id: Optional[int] = Field(default=None, foreign_key="battle.id", unique=True)
@@ -285,6 +286,20 @@ class Vote(SQLModel, table=True):
     category: Optional[str] = None
     position_a: str = "left"
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class HiddenModel(SQLModel, table=True):
+    """A model name the operator hid from the public pages (``evalsuite admin hide-model``).
+
+    Hiding is a fact about a *name*, kept apart from the rows it hides: the board's
+    models and the arena's contestants are matched by name (every identity and run of
+    it), and un-hiding deletes this row, so nothing else is ever changed or lost.
+    """
+
+    __tablename__ = "hidden_model"
+
+    name: str = Field(primary_key=True)
+    hidden_at: datetime = Field(default_factory=utcnow)
 
 
 class SchemaMigration(SQLModel, table=True):

@@ -1,8 +1,9 @@
 """The arena rating column: Bradley–Terry ratings from stored people's votes, when there are any.
 
 The column appears only when the ``vote`` table has human votes and ``evalsuite.arena``
-is importable (the same default as `evalsuite arena ratings`); ratings are recomputed
-only when the number of votes changes.
+is importable (the same default as `evalsuite arena ratings`, including its identity-leak
+filter: votes on answers that name their model or maker do not count); ratings are
+recomputed only when the number of votes changes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ BOOTSTRAP_ROUNDS = 0  # the board shows point ratings; the arena page shows inte
 @st.cache_data(show_spinner=False, max_entries=8)
 def _ratings(url: str, votes: int) -> dict[str, float] | None:
     from evalsuite.arena.battles import battles_from_records
+    from evalsuite.arena.leaks import filter_leaks
     from evalsuite.arena.ratings import compute_ratings
     from evalsuite.store import arena_queries
 
-    records = arena_queries.vote_records(database())
+    records = arena_queries.vote_records(database(), with_answers=True)
     try:
         table = compute_ratings(
-            battles_from_records(records, source="vote table"), "bt",
+            filter_leaks(battles_from_records(records, source="vote table")).kept, "bt",
             bootstrap_rounds=BOOTSTRAP_ROUNDS, with_online_elo=False,
         )
     except EvalsuiteError:  # votes that cannot be rated (e.g. only judge votes): no column

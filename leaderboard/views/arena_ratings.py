@@ -2,6 +2,9 @@
 
 Filters: category, vote date range, ties excluded, and whose votes count (people,
 model judges, or both; people only by default, as in `evalsuite arena ratings`).
+As there, votes on answers that name their model or maker are left out (and listed),
+and the sidebar adds style-controlled ratings, per-category ratings and the
+outlier-voter test; every number comes from ``evalsuite.arena.report.rating_report``.
 Ratings are recomputed only when the filters or the number of votes change.
 """
 
@@ -15,10 +18,10 @@ import streamlit as st
 
 from evalsuite.arena.battles import Battles, battles_from_records, filter_battles
 from evalsuite.arena.ratings import (
-    compute_ratings,
     observed_win_rates,
     pair_battle_counts,
 )
+from evalsuite.arena.report import RatingReport, ReportOptions, rating_report
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, database_url, escape_markdown
@@ -29,18 +32,80 @@ ALL_CATEGORIES = "All categories"
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)
 def _records(url: str, kinds: tuple[str, ...], votes: int) -> list[dict]:
-    return arena_queries.vote_records(database(), voter_kinds=kinds)
+    return arena_queries.vote_records(database(), voter_kinds=kinds, with_answers=True)
 
 
 @st.cache_data(show_spinner="Fitting ratings…", max_entries=32)
 def _ratings(records: list[dict], method: str, rounds: int, category: str | None,
-             since: datetime | None, until: datetime | None, exclude_ties: bool) -> tuple[pd.DataFrame, Battles]:
+             since: datetime | None, until: datetime | None, exclude_ties: bool,
+             extras: tuple[bool, bool, bool]) -> tuple[pd.DataFrame, RatingReport]:
     battles = filter_battles(
         battles_from_records(records, source="vote table"),
         category=category, since=since, until=until, exclude_ties=exclude_ties,
     )
-    table = compute_ratings(battles, method, bootstrap_rounds=rounds, seed=0)  # type: ignore[arg-type]
-    return pd.DataFrame(table.to_json_rows()), battles
+    style_control, by_category, flag_outliers = extras
+    options = ReportOptions(method=method, bootstrap_rounds=rounds, seed=0, style_control=style_control,  # type: ignore[arg-type]
+                            by_category=by_category, flag_outliers=flag_outliers)
+    report = rating_report(battles, options)
+    return pd.DataFrame(report.table.to_json_rows()), report
+
+
+def _extras() -> tuple[bool, bool, bool]:
+    """Sidebar switches for the sections beyond the plain table (off by default: they cost fits)."""
+    sidebar = st.sidebar
+    return (
+        sidebar.checkbox("Style control (length and markdown)", key="arena_style_control"),
+        sidebar.checkbox("Ratings per category", key="arena_by_category"),
+        sidebar.checkbox("Check voters for outliers", key="arena_outliers"),
+    )
+
+
+def _show_leaks(report: RatingReport) -> None:
+    leaks = report.leaks
+    if leaks is None or not leaks.checked or not leaks.excluded:
+        return
+    with st.expander(f"{leaks.excluded} votes left out: an answer names a model or its maker"):
+        st.dataframe(pd.DataFrame([vars(leak) for leak in leaks.leaks]), hide_index=True, width="stretch")
+
+
+def _show_style(report: RatingReport) -> None:
+    if report.style is None:
+        return
+    st.subheader("Style-controlled ratings")
+    st.caption("Bradley–Terry fitted jointly with answer length and markdown (headers, lists, bold) as covariates, "
+               "FastChat's features (a − b) / (a + b + 1), standardised; coefficients in log-odds per standard deviation.")
+    style = report.style.to_json()
+    plain = report.table.ratings()
+    frame = pd.DataFrame(style["ratings"])  # type: ignore[arg-type]
+    frame["plain rating"] = frame["model"].map(plain)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(style["coefficients"]), hide_index=True, width="stretch")  # type: ignore[arg-type]
+
+
+def _show_categories(report: RatingReport) -> None:
+    if report.categories is None:
+        return
+    st.subheader("Ratings per category")
+    rows = [
+        {"category": c.category, **row} for c in report.categories if c.table is not None
+        for row in c.table.to_json_rows()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for c in report.categories:
+        if c.table is None:
+            st.caption(escape_markdown(f"{c.category} ({c.battles} votes) not rated: {c.note}"))
+
+
+def _show_outliers(report: RatingReport) -> None:
+    if report.outliers is None:
+        return
+    outliers = report.outliers
+    st.subheader("Outlier voters")
+    st.caption(escape_markdown(
+        f"{len(outliers.flagged)} flagged of {len(outliers.checks)} tested (at least {outliers.min_votes} decisive votes); "
+        f"test: {outliers.test}, alpha {outliers.alpha}. Flagged voters are reported, not dropped."
+    ))
+    st.dataframe(pd.DataFrame([vars(check) for check in outliers.checks]), hide_index=True, width="stretch")
 
 
 def _date_bounds(records: list[dict]) -> tuple[date, date]:
@@ -107,13 +172,19 @@ def main() -> None:
         st.info("No votes of this kind yet. Vote on the Arena page, or run `evalsuite arena judge --judge MODEL`.")
         return
     category, since, until, exclude_ties, method, rounds = _filters(records)
+    extras = _extras()
     try:
-        frame, battles = _ratings(records, method, rounds, category, since, until, exclude_ties)
+        frame, report = _ratings(records, method, rounds, category, since, until, exclude_ties, extras)
     except ArenaError as error:
         st.info(escape_markdown(f"{error.message}. {error.hint}"))
         return
+    battles = report.battles
     st.caption(f"{len(battles)} votes · {len(frame)} models · 95 % bootstrap intervals over {rounds} rounds · ties count half")
     st.dataframe(frame, hide_index=True, width="stretch")
+    _show_leaks(report)
+    _show_style(report)
+    _show_categories(report)
+    _show_outliers(report)
     st.subheader("Ratings with intervals")
     st.altair_chart(interval_chart(frame), width="stretch")
     st.subheader("Observed win rates")

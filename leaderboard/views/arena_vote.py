@@ -6,6 +6,10 @@ the model names shown afterwards come back from the stored battle. Which model i
 on the left is random (``choose_pair``); "A" is always the left answer, so every
 vote from this page records ``position_a = "left"``.
 
+Votes are limited per voter (``EVALSUITE_VOTES_PER_MINUTE``, default 20; counted in the
+store, so the limit holds across sessions and servers sharing the database); a vote over
+it is refused with how long to wait, and the battle stays open to vote on later.
+
 Each browser session gets an anonymous voter id in ``st.session_state``; answers,
 prompts and model names are shown with ``st.text`` (never Markdown or HTML).
 """
@@ -17,7 +21,8 @@ import secrets
 import streamlit as st
 
 from evalsuite.arena import voting
-from evalsuite.errors import ArenaError
+from evalsuite.config import votes_per_minute
+from evalsuite.errors import ArenaError, EvalsuiteError
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, escape_markdown
 
@@ -43,9 +48,10 @@ def _vote(outcome: str) -> None:
         return
     try:
         st.session_state[RESULT_KEY] = arena_queries.record_vote(
-            database(), battle.token, outcome, voter_id(), voter_kind="human", position_a="left"
+            database(), battle.token, outcome, voter_id(), voter_kind="human", position_a="left",
+            votes_per_minute=votes_per_minute(),
         )
-    except ArenaError as error:
+    except EvalsuiteError as error:  # a used token, the rate limit ("wait N s"), a bad EVALSUITE_VOTES_PER_MINUTE
         st.session_state[ERROR_KEY] = f"{error.message} — {error.hint}"
 
 

@@ -1,14 +1,17 @@
-"""`evalsuite arena prompts add/list` through typer's CliRunner, checked against the SQLite file itself."""
+"""`evalsuite arena prompts add/list` through typer's CliRunner, checked against the database itself (plain SQL).
+
+Storing and de-duplicating prompts runs on SQLite and PostgreSQL (``db_url``).
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from arena_flow_fixtures import SMALL_PROMPTS, write_jsonl
+from raw_sql import sql
 from typer.testing import CliRunner
 
 from evalsuite.cli import app
@@ -20,13 +23,12 @@ def _invoke(*args: str) -> object:
     return CliRunner().invoke(app, list(args))
 
 
-def _rows(db: Path) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT text, category, source FROM prompt ORDER BY id").fetchall()
+def _rows(db: Path | str) -> list[tuple]:
+    return sql(db, "SELECT text, category, source FROM prompt ORDER BY id")
 
 
-def test_prompts_add_stores_prompt_and_text_fields_with_categories(tmp_path: Path) -> None:
-    db = tmp_path / "arena.db"
+def test_prompts_add_stores_prompt_and_text_fields_with_categories(tmp_path: Path, db_url: str) -> None:
+    db = db_url
     file = write_jsonl(tmp_path / "prompts.jsonl", SMALL_PROMPTS)
     result = _invoke("arena", "prompts", "add", str(file), "--db", str(db))
     assert result.exit_code == 0, result.output
@@ -38,8 +40,8 @@ def test_prompts_add_stores_prompt_and_text_fields_with_categories(tmp_path: Pat
     ]
 
 
-def test_prompts_add_twice_skips_texts_already_stored(tmp_path: Path) -> None:
-    db = tmp_path / "arena.db"
+def test_prompts_add_twice_skips_texts_already_stored(tmp_path: Path, db_url: str) -> None:
+    db = db_url
     file = write_jsonl(tmp_path / "prompts.jsonl", SMALL_PROMPTS)
     _invoke("arena", "prompts", "add", str(file), "--db", str(db))
     more = write_jsonl(tmp_path / "more.jsonl", [SMALL_PROMPTS[0], {"prompt": "A new one."}])

@@ -1,18 +1,20 @@
 """`evalsuite arena ratings` and `arena export` through CliRunner.
 
 Expected values: ``compute_ratings`` on battles read from the same file (the CLI must
-add nothing of its own), and vote rows read straight from SQLite for the export.
+add nothing of its own), and vote rows read straight from the database with plain SQL
+(tests/raw_sql.py) for the export; ratings from stored votes are checked on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from arena_flow_fixtures import fill_voting_db
+from raw_sql import sql
 from typer.testing import CliRunner
 
 from evalsuite.arena import voting
@@ -93,7 +95,7 @@ def test_ratings_bad_anchor_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "--anchor expects MODEL=RATING" in result.output
 
 
-def _cast_votes(db: Path, count: int, voter_kind: str = "human") -> None:
+def _cast_votes(db: Path | str, count: int, voter_kind: str = "human") -> None:
     database = open_database(db)
     rng = np.random.default_rng(11)
     for i in range(count):
@@ -104,17 +106,23 @@ def _cast_votes(db: Path, count: int, voter_kind: str = "human") -> None:
     database.close()
 
 
-def _vote_rows(db: Path, kinds: tuple[str, ...]) -> list[tuple]:
-    marks = ",".join("?" * len(kinds))
-    with sqlite3.connect(db) as connection:
-        return connection.execute(
-            f"SELECT model_a, model_b, outcome, created_at, category, voter, battle_id FROM vote WHERE voter_kind IN ({marks}) ORDER BY id",
-            kinds,
-        ).fetchall()
+def _vote_rows(db: Path | str, kinds: tuple[str, ...]) -> list[tuple]:
+    marks = ",".join(f":k{n}" for n in range(len(kinds)))
+    query = f"SELECT model_a, model_b, outcome, created_at, category, voter, battle_id FROM vote WHERE voter_kind IN ({marks}) ORDER BY id"
+    return sql(db, query, **{f"k{n}": kind for n, kind in enumerate(kinds)})
 
 
-def _epoch(stored: str) -> float:
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+def _epoch(stored: str | datetime) -> float:
+    """A stored UTC time (SQLite hands back text, PostgreSQL a timestamp without zone) as epoch seconds."""
+    moment = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+@pytest.fixture
+def voting_db_on_each_engine(db_url: str) -> str:
+    """The voting database (tests/arena_flow/conftest.py's) on SQLite and on PostgreSQL."""
+    fill_voting_db(db_url)  # type: ignore[arg-type]  # open_database takes a path or a URL
+    return db_url
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json"])
@@ -142,7 +150,8 @@ def test_export_to_stdout_is_a_fastchat_json_list(voting_db: Path) -> None:
     assert len(records) == 6 and {"model_a", "model_b", "winner", "tstamp"} <= set(records[0])
 
 
-def test_ratings_from_the_database_leave_judge_votes_out_unless_asked(voting_db: Path, tmp_path: Path) -> None:
+def test_ratings_from_the_database_leave_judge_votes_out_unless_asked(voting_db_on_each_engine: str) -> None:
+    voting_db = voting_db_on_each_engine
     _cast_votes(voting_db, 40)
     _cast_votes(voting_db, 25, voter_kind="judge")
     runner = CliRunner()

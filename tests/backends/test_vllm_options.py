@@ -38,3 +38,57 @@ def test_vllm_refuses_a_device_index_and_a_second_batch_size() -> None:
         check_backend_options(config.with_changes(device="cuda:1").backend_options())
     with pytest.raises(ConfigError, match="--backend-arg max_num_seqs is set by --batch-size"):
         check_backend_options(config.with_changes(backend_args=(("max_num_seqs", "4"),)).backend_options())
+
+
+class _StoppedAtEngine(Exception):
+    """Raised in place of starting vLLM's engine, once its arguments are captured."""
+
+
+def test_parallel_options_reach_vllms_engine_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--backend-arg tensor/pipeline sizes and the executor arrive at vllm.LLM as vLLM's own EngineArgs fields."""
+    import dataclasses
+
+    import vllm
+    from vllm.engine.arg_utils import EngineArgs
+
+    captured: dict[str, object] = {}
+
+    def engine_boundary(**options: object) -> None:
+        captured.update(options)
+        captured["engine_args"] = EngineArgs(**options)  # vLLM's class refuses a name it does not have (vllm.LLM forwards to it)
+        raise _StoppedAtEngine("stopped before the engine starts")
+
+    monkeypatch.setattr(vllm, "LLM", engine_boundary)
+    args = (("tensor_parallel_size", "2"), ("pipeline_parallel_size", "2"), ("distributed_executor_backend", "mp"))
+    config = RunConfig(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args)
+    check_backend_options(config.backend_options())  # what the runner checks before storing the run (CPU build: no GPU count)
+    with pytest.raises(BackendError, match="stopped before the engine starts"):
+        load_backend(resolve_model("demo/pico-s"), config.backend_options())
+    engine_args = captured.pop("engine_args")
+    assert isinstance(engine_args, EngineArgs)
+    assert (engine_args.tensor_parallel_size, engine_args.pipeline_parallel_size, engine_args.distributed_executor_backend) == (2, 2, "mp")
+    assert set(captured) <= {field.name for field in dataclasses.fields(EngineArgs)}
+    assert "data_parallel_size" not in captured  # never handed to vllm.LLM, which refuses it in one process
+
+
+def test_data_parallelism_and_a_missing_ray_are_refused_before_a_run_is_stored(tmp_path: Path) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from evalsuite.cli import app
+    from evalsuite.errors import BackendNotInstalledError
+
+    db = tmp_path / "results.db"
+    command = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--backend", "vllm", "--db", str(db), "--backend-arg"]
+    result = CliRunner().invoke(app, [*command, "data_parallel_size=2"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: data_parallel_size=2: vLLM's offline engine runs one replica per process"), result.stderr
+    assert "--gpu-sets" in result.stderr and "vllm serve MODEL --data-parallel-size N" in result.stderr and "Traceback" not in result.output
+    assert not db.exists()
+    ray = RunConfig(model="m", tasks=("t",), backend="vllm", backend_args=(("distributed_executor_backend", "ray"),)).backend_options()
+    if importlib.util.find_spec("ray") is None:
+        with pytest.raises(BackendNotInstalledError, match="distributed_executor_backend=ray needs the ray package"):
+            check_backend_options(ray)
+    else:
+        check_backend_options(ray)

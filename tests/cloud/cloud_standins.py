@@ -13,13 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import shutil
-import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from graphql import parse
@@ -246,27 +242,3 @@ class GitHubStandIn(_Server):
         return _json(404, {"message": "Not Found"})
 
 
-# ---------------------------------------------------------------- PostgreSQL
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str:
-    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (folder / name).is_file():
-            return str(folder / name)
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed (apt-get install postgresql; .ci/run does)")
-    return found
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """initdb refuses to run as root: run the server as the `postgres` account then."""
-    if os.geteuid() != 0:
-        return command
-    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{part}'" for part in command)]

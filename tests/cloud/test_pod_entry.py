@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cloud_standins import GitHubStandIn, HubStandIn, RunPodStandIn, _free_port
+from cloud_standins import GitHubStandIn, HubStandIn, RunPodStandIn
+from pg_server import free_port as _free_port
 from typer.testing import CliRunner
 
 from evalsuite.cli import app

@@ -167,7 +167,7 @@ def test_stop_all_removes_every_evalsuite_pod(env: dict[str, str], runpod_api: R
 
 def test_logs_of_a_pod_that_serves_none_yet_says_to_retry(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
     assert _launch([*MUST_SHOW, "--yes"], env).exit_code == 0
-    from cloud_standins import _free_port
+    from pg_server import free_port as _free_port
 
     closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens: the pod is still installing
     result = runner.invoke(app, ["runpod", "logs", "pod1"], env={**env, "EVALSUITE_RUNPOD_PROXY": closed})

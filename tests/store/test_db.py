@@ -47,8 +47,8 @@ def test_path_that_cannot_be_created_is_a_database_error(tmp_path: Path) -> None
         open_database(blocker / "deeper" / "results.db")
 
 
-def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
-    database = open_database(tmp_path / "c.db")
+def test_concurrent_writers_lose_nothing(db_url: str) -> None:
+    database = open_database(db_url)
     model = queries.get_or_create_model(database, name="m", source="m", weights_sha256="0" * 64)
 
     def write_runs() -> None:

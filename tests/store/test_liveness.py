@@ -1,14 +1,17 @@
-"""Run liveness from a heartbeat, attempts history, and race-free creation of shared rows."""
+"""Run liveness from a heartbeat, attempts history, and race-free creation of shared rows.
+
+Every test runs on SQLite and on PostgreSQL (``db_url``); times are aged with plain SQL (tests/raw_sql.py).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from raw_sql import sql
 
 from evalsuite.errors import DatabaseError
 from evalsuite.store import queries
@@ -21,11 +24,11 @@ FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLite stores evalsuite's times
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     monkeypatch.setenv(ENV_INTERVAL, "0.2")
     monkeypatch.setenv(ENV_TIMEOUT, "60")
     monkeypatch.setenv(ENV_HOSTNAME, "host-a")
-    opened = open_database(tmp_path / "live.db")
+    opened = open_database(db_url)
     yield opened
     opened.close()
 
@@ -36,16 +39,22 @@ def _new_run(database: Database, config_hash: str = "h") -> int:
     return int(run.id or 0)
 
 
-def _age(path: Path, run_id: int, seconds: float) -> None:
+def _stored_time(database: Database, moment: datetime) -> str | datetime:
+    """A UTC time as evalsuite stores it: SQLite text, or a PostgreSQL timestamp without zone."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.strftime(FORMAT) if database.url.startswith("sqlite") else utc
+
+
+def _age(database: Database, run_id: int, seconds: float) -> None:
     """Pretend the run's process went silent ``seconds`` ago (and its attempt with it)."""
-    then = (utcnow() - timedelta(seconds=seconds)).strftime(FORMAT)
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE run SET heartbeat_at = ? WHERE id = ?", (then, run_id))
-        connection.execute("UPDATE run_attempt SET ended_at = ? WHERE run_id = ? AND outcome = 'running'", (then, run_id))
+    then = _stored_time(database, utcnow() - timedelta(seconds=seconds))
+    sql(database.url, "UPDATE run SET heartbeat_at = :then WHERE id = :run", then=then, run=run_id)
+    sql(database.url, "UPDATE run_attempt SET ended_at = :then WHERE run_id = :run AND outcome = 'running'", then=then, run=run_id)
 
 
-def _db_path(database: Database) -> Path:
-    return Path(database.url.removeprefix("sqlite:///"))
+def _cli_db(database: Database) -> str:
+    """What a user passes as --db for this database: the SQLite file's path, or the server's URL."""
+    return database.url.removeprefix("sqlite:///")
 
 
 def _status(database: Database, run_id: int) -> str:
@@ -61,7 +70,7 @@ def test_running_run_with_a_fresh_heartbeat_shows_running_on_any_host(database: 
 
 def test_running_run_whose_heartbeat_stopped_shows_interrupted_and_is_resumable(database: Database) -> None:
     run_id = _new_run(database)
-    _age(_db_path(database), run_id, 61)
+    _age(database, run_id, 61)
     assert _status(database, run_id) == "interrupted"
     assert queries.get_run(database, run_id).run.status == "interrupted"
     assert [s.id for s in queries.list_runs(database, status="interrupted")] == [run_id]
@@ -103,13 +112,12 @@ def test_complete_run_cannot_be_resumed(database: Database) -> None:
 def test_resume_on_another_host_records_a_second_attempt_and_seconds_skip_the_dead_time(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _db_path(database)
     run_id = _new_run(database)
     died = utcnow() - STALE
-    with sqlite3.connect(path) as connection:  # attempt 1 worked 10 s, then its process died an hour ago
-        start, last_beat = ((died - timedelta(seconds=10)).strftime(FORMAT), died.strftime(FORMAT))
-        connection.execute("UPDATE run_attempt SET started_at = ?, ended_at = ? WHERE run_id = ?", (start, last_beat, run_id))
-        connection.execute("UPDATE run SET heartbeat_at = ? WHERE id = ?", (last_beat, run_id))
+    # attempt 1 worked 10 s, then its process died an hour ago
+    start, last_beat = _stored_time(database, died - timedelta(seconds=10)), _stored_time(database, died)
+    sql(database.url, "UPDATE run_attempt SET started_at = :start, ended_at = :end WHERE run_id = :run", start=start, end=last_beat, run=run_id)
+    sql(database.url, "UPDATE run SET heartbeat_at = :end WHERE id = :run", end=last_beat, run=run_id)
     monkeypatch.setenv(ENV_HOSTNAME, "host-b")
     resumed = queries.reopen_run(database, run_id, versions={"evalsuite": "new"}, hardware={"gpu": "none"})
     assert resumed.attempt == 2 and resumed.run.host == "host-b" and resumed.run.versions == {"evalsuite": "new"}
@@ -151,8 +159,7 @@ def test_two_processes_resuming_one_run_at_once_one_wins(database: Database) -> 
 def test_heartbeat_stops_when_another_process_took_the_run_over(database: Database) -> None:
     run_id = _new_run(database)
     beat = Heartbeat(database, run_id, 1, utcnow()).start()
-    with sqlite3.connect(_db_path(database)) as connection:  # what reopen_run in another process writes
-        connection.execute("UPDATE run SET pid = pid + 1, host = 'host-b' WHERE id = ?", (run_id,))
+    sql(database.url, "UPDATE run SET pid = pid + 1, host = 'host-b' WHERE id = :run", run=run_id)  # what reopen_run in another process writes
     time.sleep(0.8)
     assert not beat._thread.is_alive()
     assert queries.get_run(database, run_id).run.host == "host-b"
@@ -204,12 +211,12 @@ def test_results_show_and_list_an_interrupted_run_with_its_attempts(database: Da
     from evalsuite.cli import app
 
     run_id = _new_run(database)
-    _age(_db_path(database), run_id, 61)
-    shown = CliRunner().invoke(app, ["results", "show", str(run_id), "--db", str(_db_path(database))], env={"COLUMNS": "200"})
+    _age(database, run_id, 61)
+    shown = CliRunner().invoke(app, ["results", "show", str(run_id), "--db", _cli_db(database)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     assert f"run {run_id} — m (m) — interrupted" in shown.stdout
     assert f"resume it with `evalsuite run ... --resume {run_id}` (from any host; finished requests are kept)" in shown.stdout
     assert "1 attempt(s)" in shown.stdout and "attempt 1: interrupted (no heartbeat) on host-a" in shown.stdout
-    listed = CliRunner().invoke(app, ["results", "list", "--status", "interrupted", "--db", str(_db_path(database))], env={"COLUMNS": "200"})
+    listed = CliRunner().invoke(app, ["results", "list", "--status", "interrupted", "--db", _cli_db(database)], env={"COLUMNS": "200"})
     row = next(line for line in listed.stdout.splitlines() if line.strip().startswith(str(run_id)) or f"│ {run_id} " in line)
     assert "interrupted" in row

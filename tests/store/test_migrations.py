@@ -9,12 +9,15 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from pg_server import PostgresServer
+from raw_sql import engine_url, sql
 from sqlalchemy import UniqueConstraint, create_engine, inspect
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -50,9 +53,9 @@ def _v1_rows(path: Path) -> dict[str, list[tuple]]:
         }
 
 
-def _drift(path: Path) -> list[object]:
+def _drift(db: Path | str) -> list[object]:
     """Alembic's comparison of the database with the tables, plus unique constraints (it skips unnamed ones on SQLite)."""
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(engine_url(db))
     with engine.connect() as connection:
         differences: list[object] = list(
             compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), SQLModel.metadata)
@@ -184,3 +187,46 @@ def test_eight_processes_opening_one_database_at_once_all_succeed(tmp_path: Path
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
         assert [row[0] for row in connection.execute("SELECT version FROM schema_migration ORDER BY version")] == list(range(1, SCHEMA_VERSION + 1))
         assert connection.execute("SELECT count(*) FROM run_attempt").fetchone()[0] == (2 if start == "v1" else 0)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+# The committed v1 file is SQLite's; on PostgreSQL a database is only ever built by the revisions.
+
+
+@pytest.fixture
+def pg_db(postgres_server: PostgresServer) -> Iterator[str]:
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+def _tables_and_columns(db: Path | str) -> dict[str, list[str]]:
+    engine = create_engine(engine_url(db))
+    try:
+        inspector = inspect(engine)
+        return {table: sorted(c["name"] for c in inspector.get_columns(table)) for table in inspector.get_table_names()}
+    finally:
+        engine.dispose()
+
+
+def test_new_postgres_database_is_built_by_the_revisions_with_sqlites_tables_and_columns(pg_db: str, tmp_path: Path) -> None:
+    open_database(pg_db).close()
+    open_database(tmp_path / "twin.db").close()
+    assert sql(pg_db, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    assert _tables_and_columns(pg_db) == _tables_and_columns(tmp_path / "twin.db")
+    assert _drift(pg_db) == []
+
+
+def test_eight_processes_opening_one_new_postgres_database_at_once_all_succeed(pg_db: str) -> None:
+    """The advisory lock: the schema is created once, whoever comes first."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(8)
+    processes = [context.Process(target=_open_after, args=(barrier, pg_db)) for _ in range(8)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0] * 8
+    assert sql(pg_db, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
