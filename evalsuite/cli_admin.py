@@ -60,15 +60,7 @@ def hide_model(
     db: str | None = DbOption,
 ) -> None:
     """Hide a model from the leaderboard, the arena's pairing and its ratings (its rows stay)."""
-    from evalsuite import admin
-
-    admin.require_admin(admin_token, web=False)
-    database = _open(db)
-    try:
-        changed = admin.hide_model(database, admin_token, name)
-    finally:
-        database.close()
-    console.print(f"hid {name}" if changed else f"{name} was already hidden", markup=False, highlight=False, soft_wrap=True)
+    _set_hidden(name, admin_token, db, hide=True)
 
 
 @admin_app.command("unhide-model")
@@ -79,15 +71,25 @@ def unhide_model(
     db: str | None = DbOption,
 ) -> None:
     """Show a hidden model again, with every run and vote it had."""
+    _set_hidden(name, admin_token, db, hide=False)
+
+
+def _set_hidden(name: str, admin_token: str | None, db: str | None, *, hide: bool) -> None:
+    """hide-model and unhide-model: the token is checked before the database is opened, so a refusal creates nothing."""
     from evalsuite import admin
 
     admin.require_admin(admin_token, web=False)
     database = _open(db)
     try:
-        changed = admin.unhide_model(database, admin_token, name)
+        change = admin.hide_model if hide else admin.unhide_model
+        changed = change(database, admin_token, name)
     finally:
         database.close()
-    console.print(f"{name} is shown again" if changed else f"{name} was not hidden", markup=False, highlight=False, soft_wrap=True)
+    if hide:
+        message = f"hid {name}" if changed else f"{name} was already hidden"
+    else:
+        message = f"{name} is shown again" if changed else f"{name} was not hidden"
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 @admin_app.command("hidden")
