@@ -31,8 +31,9 @@ from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     handles_errors,
     report_progress,
 )
-from evalsuite.cli_runpod import runpod_app
-from evalsuite.config import RunConfig, check_writable_output, default_data_dir, default_db, parse_key_values
+from evalsuite.cli_run_options import config_from_options
+from evalsuite.cli_runpod import register_launch, runpod_app
+from evalsuite.config import RunConfig, check_writable_output, default_db
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",
@@ -52,15 +53,10 @@ def _quiet_libraries(verbose: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def _split_csv(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
-
-
-
-
 @app.command()
 @handles_errors
 def run(
+    ctx: typer.Context,
     model: list[str] = typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run)."),
     models_file: Path | None = typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model."),
     gpu_sets: list[str] = typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process)."),
@@ -104,42 +100,7 @@ def run(
     from evalsuite import model_queue, runner
 
     models = model_queue.model_list(model, models_file)
-    config = RunConfig(
-        model=models[0],
-        backend=backend,
-        tasks=_split_csv(tasks),
-        suite=suite,
-        limit=limit,
-        num_fewshot=num_fewshot,
-        batch_size=batch_size,
-        device=device,
-        dtype=dtype,
-        seed=seed,
-        db=db or default_db(),
-        data_dir=data_dir if data_dir is not None else default_data_dir(),
-        text_file=text_file,
-        include_path=tuple(include_path),
-        output=output,
-        log_samples=log_samples,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        apply_chat_template=apply_chat_template,
-        fewshot_as_multiturn=fewshot_as_multiturn,
-        system_instruction=system_instruction,
-        backend_args=parse_key_values(backend_arg, "--backend-arg"),
-        gen_kwargs=parse_key_values(gen_kwarg, "--gen-kwarg"),
-        resume=resume,
-        dry_run=dry_run,
-        no_cache=no_cache,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        judge=judge,
-        judge_backend=judge_backend,
-        judge_base_url=judge_base_url,
-        judge_api_key_env=judge_api_key_env,
-        judge_args=parse_key_values(judge_arg, "--judge-arg"),
-        judge_max_tokens=judge_max_tokens,
-    )
+    config = config_from_options(ctx.params, models[0])  # the one place flags become a RunConfig
     if len(models) > 1 or models_file is not None or gpu_sets:
         _run_queue(config, models, model_queue.parse_gpu_sets(gpu_sets))
         return
@@ -149,6 +110,9 @@ def run(
     outcome = runner.run(config, report=report_progress)  # the run header first, then progress
     _print_run_metrics(outcome.run_id, config.db)
     _print_run_footer(outcome, config.db, output)
+
+
+register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli_runpod.py)
 
 
 def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, ...]) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from collections.abc import Callable, Collection
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from evalsuite import cli_run_options
 from evalsuite.cli_common import _console, handles_errors
 from evalsuite.cloud import runpod_client
+from evalsuite.config import RunConfig
 
 runpod_app = typer.Typer(
     help="Evaluate on a RunPod GPU in one command: the pod runs `evalsuite run`, sends the results home and removes itself.",
@@ -17,42 +22,25 @@ runpod_app = typer.Typer(
 )
 
 
-def _run_args(model: str, suite: str | None, tasks: str | None, backend: str, extra: dict[str, object], repeated: dict[str, list[str]]) -> tuple[str, ...]:
-    """The `evalsuite run` command line the pod will run (the options are checked again there)."""
-    if bool(suite) == bool(tasks):
-        from evalsuite.errors import ConfigError
-
-        raise ConfigError("pass exactly one of --suite and --tasks", "e.g. --suite open-llm-v1, or --tasks arc_easy,hellaswag")
-    args = ["--model", model, "--backend", backend, *(["--suite", suite] if suite else ["--tasks", str(tasks)])]
-    for flag, value in extra.items():
-        if value is True:
-            args.append(flag)
-        elif value not in (None, False):
-            args.extend([flag, str(value)])
-    for flag, values in repeated.items():
-        for value in values:
-            args.extend([flag, value])
-    return tuple(args)
+# `evalsuite run` options a pod cannot take as they are, and why; `runpod launch` does not offer them.
+NOT_ON_A_POD: dict[str, str] = {
+    "models_file": "a file on this machine; one pod evaluates one model",
+    "gpu_sets": "one pod evaluates one model",
+    "db": "the pod stores into a database of its own; launch's --db is where the run is sent",
+    "data_dir": "a folder on this machine",
+    "text_file": "a file on this machine",
+    "include_path": "folders on this machine",
+    "output": "a file on the pod, gone with it: the bundle brings lm-eval's results JSON home",
+    "resume": "a run in this machine's database; the pod starts with an empty one",
+    "dry_run": "it loads no model: run it here, no GPU needed",
+}
+# Sent to the pod even when not typed: launch's default backend (vllm) is not run's.
+ALWAYS_SENT = ("model", "backend")
 
 
-def _check_layout_fits_pod(backend: str, backend_arg: list[str], gpu_count: int) -> None:
-    """A vLLM layout larger than the pod is refused before a pod is rented (the pod's run would refuse it too)."""
-    if backend != "vllm":
-        return
-    from evalsuite.backends.parallelism import Parallelism
-    from evalsuite.config import decode_scalar, parse_key_values
-
-    args = {key: decode_scalar(value) for key, value in parse_key_values(backend_arg, "--backend-arg")}
-    layout = Parallelism.from_args(args)
-    layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
-
-
-@runpod_app.command()
-@handles_errors
-def launch(
+def _launch(
+    ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="The model to evaluate: a Hub id the pod downloads (HF_TOKEN is passed for gated ones)."),
-    suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2, nous."),
-    tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task names (instead of --suite)."),
     backend: str = typer.Option("vllm", help="The backend on the pod: vllm or transformers."),
     gpu: str = typer.Option(runpod_client.DEFAULT_GPU, help="RunPod GPU type (id or display name), e.g. \"NVIDIA A100 80GB PCIe\"."),
     gpu_count: int = typer.Option(1, "--gpu-count", help="GPUs on the pod."),
@@ -70,25 +58,14 @@ def launch(
     hf_secret: str | None = typer.Option(None, "--hf-secret", help="A RunPod secret (console -> Secrets) holding the Hub token; the pod reads it instead of your HF_TOKEN."),
     gist: bool = typer.Option(False, "--gist", help="Also post LLM AutoEval's Markdown summary as a gist (needs GITHUB_API_TOKEN)."),
     public: bool = typer.Option(False, "--public", help="With --gist: a public gist (private by default)."),
-    limit: int | None = typer.Option(None, help="Run option: at most N documents per task."),
-    num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Run option: few-shot examples for every task."),
-    batch_size: str | None = typer.Option(None, "--batch-size", help="Run option: batch size, or auto."),
-    dtype: str | None = typer.Option(None, help="Run option: auto, float32, bfloat16, float16."),
-    seed: int | None = typer.Option(None, help="Run option: one seed for everything."),
-    revision: str | None = typer.Option(None, help="Run option: Hub branch, tag or commit of the model."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run option: allow the model repository's own code."),
-    apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Run option: wrap prompts in the chat template."),
-    backend_arg: list[str] = typer.Option([], "--backend-arg", help="Run option: KEY=VALUE for the backend (repeatable), e.g. tensor_parallel_size=2."),
-    gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="Run option: KEY=VALUE generation setting (repeatable)."),
+    **run_options: Any,
 ) -> None:
-    """Start a GPU pod that evaluates a model, sends the results home and removes itself."""
-    run_args = _run_args(
-        model, suite, tasks, backend,
-        {"--limit": limit, "--num-fewshot": num_fewshot, "--batch-size": batch_size, "--dtype": dtype, "--seed": seed, "--revision": revision,
-         "--trust-remote-code": trust_remote_code, "--apply-chat-template": apply_chat_template},
-        {"--backend-arg": backend_arg, "--gen-kwarg": gen_kwarg},
-    )
-    _check_layout_fits_pod(backend, backend_arg, gpu_count)
+    """Start a GPU pod that evaluates a model, sends the results home and removes itself.
+
+    Every other option is an `evalsuite run` option, passed to the pod's run as given.
+    """
+    run_args = _run_args(ctx, {*run_options, *ALWAYS_SENT})
+    _check_run(cli_run_options.parse(run_args), gpu_count)  # what the pod's run will build, checked before renting
     request = runpod_client.LaunchRequest(
         model=model, run_args=run_args, gpu=gpu, gpu_count=gpu_count, cloud=cloud, image=image, install=install, disk_gb=disk,
         max_hours=max_hours, keep_pod=keep_pod, results_db=db, push_to_hub=push_to_hub, volume_dir=volume_dir, gist=gist,
@@ -109,6 +86,64 @@ def launch(
         f"remove it with `evalsuite runpod stop {pod_id}`",
         highlight=False, markup=False, soft_wrap=True,
     )
+
+
+def register_launch(run: Callable[..., Any]) -> None:
+    """Add `runpod launch`: its own options, then every option of ``run`` a pod can take.
+
+    The run options are ``run``'s own declarations (flags, types, help), not copies, so an
+    option added to `evalsuite run` reaches the pod unless :data:`NOT_ON_A_POD` says why not.
+    """
+    if any(info.name == "launch" for info in runpod_app.registered_commands):
+        return
+    own = [p for p in inspect.signature(_launch, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    taken = {p.name for p in own}
+    theirs = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in taken and p.name not in NOT_ON_A_POD]
+    parameters = [*own, *theirs]
+
+    def launch(**options: Any) -> None:
+        _launch(**options)
+
+    launch.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    launch.__annotations__ = {p.name: p.annotation for p in parameters}
+    launch.__doc__ = _launch.__doc__
+    runpod_app.command("launch")(handles_errors(launch))
+    runpod_app.registered_commands.insert(0, runpod_app.registered_commands.pop())  # first in --help
+
+
+def _run_args(context: typer.Context, names: Collection[str]) -> tuple[str, ...]:
+    """The `evalsuite run` command line the pod runs: every run option the user gave, as given."""
+    given = [name for name in names if name in ALWAYS_SENT or _given(context, name)]
+    return cli_run_options.command_line(context.command.params, context.params, given)
+
+
+def _given(context: typer.Context, name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or through its environment variable)."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _check_run(config: RunConfig, gpu_count: int) -> None:
+    """What `evalsuite run` checks before it loads a model, made here before a pod is rented (same messages).
+
+    Building ``config`` checked the plain values; here the tasks or suite are looked up (with
+    close matches), the vLLM layout is held against the pod's GPUs, and the --backend-arg and
+    --judge-arg keys are checked. What depends on the pod's own devices is left to the pod.
+    """
+    from evalsuite import runner
+    from evalsuite.backends.registry import check_backend_args
+    from evalsuite.errors import BackendNotInstalledError
+
+    runner.plan_tasks(config)
+    layout = config.parallelism()
+    if layout is not None:
+        layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
+    for options in (config.backend_options(), *([config.judge_options()] if config.judge is not None else [])):
+        try:
+            check_backend_args(options)
+        except BackendNotInstalledError as exc:  # a laptop without vLLM may still launch a vLLM pod
+            if options.args:
+                _console(stderr=True).print(f"note: the {options.backend} arguments are checked on the pod ({exc.message})", highlight=False, markup=False)
 
 
 @runpod_app.command("list")

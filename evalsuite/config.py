@@ -155,6 +155,9 @@ class RunConfig:
             raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}", "pass a non-negative --seed, e.g. --seed 1234")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             raise ConfigError(f"--num-fewshot must be 0 or more, got {self.num_fewshot}")
+        if self.fewshot_as_multiturn and not (self.apply_chat_template or self.judged_tasks):
+            # Chat turns exist only inside a chat template; lm-eval's own CLI refuses the pair (evaluate_config).
+            raise ConfigError("--fewshot-as-multiturn needs --apply-chat-template", "add --apply-chat-template, or drop --fewshot-as-multiturn")
         backend_entry(self.backend)
         self.backend_options().check_values()
         self.parallelism()  # a malformed tensor/pipeline/data parallel size fails here

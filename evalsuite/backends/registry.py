@@ -198,6 +198,23 @@ def check_backend_options(options: BackendOptions) -> str:
     Every --backend-arg must be a keyword the backend accepts, with a value of the
     annotated type; ``--device`` must be one the backend can run on.
     """
+    backend = check_backend_args(options)
+    if not backend.local_model:
+        return "endpoint"  # the server's device, whatever it is: the endpoint's fingerprint stands for it
+    if backend.engine_device:
+        device = _vllm_device(options.device)
+        # Tensor/pipeline/data parallel sizes and the executor: refused here, before a run is stored.
+        import_backend_module(backend.module, backend.install_hint).check_parallelism(Parallelism.from_args(options.args))
+        return device
+    return pick_device(options.device)
+
+
+def check_backend_args(options: BackendOptions) -> Backend:
+    """The checks of :func:`check_backend_options` that do not depend on this machine's devices.
+
+    The endpoint flags, and every --backend-arg key and value; `runpod launch` makes them
+    for a pod before renting it (the pod's devices are not here to ask).
+    """
     backend = backend_entry(options.backend)
     _check_endpoint_flags(backend, options)
     accepted = _accepted_args(backend)
@@ -215,14 +232,7 @@ def check_backend_options(options: BackendOptions) -> str:
                 f"--backend-arg {key}={value!r} is invalid for the {backend.name} backend: expected {arg_types.type_name(expected)}",
                 f"write it as --backend-arg {key}=VALUE with VALUE of type {arg_types.type_name(expected)}",
             )
-    if not backend.local_model:
-        return "endpoint"  # the server's device, whatever it is: the endpoint's fingerprint stands for it
-    if backend.engine_device:
-        device = _vllm_device(options.device)
-        # Tensor/pipeline/data parallel sizes and the executor: refused here, before a run is stored.
-        import_backend_module(backend.module, backend.install_hint).check_parallelism(Parallelism.from_args(options.args))
-        return device
-    return pick_device(options.device)
+    return backend
 
 
 def _check_endpoint_flags(backend: Backend, options: BackendOptions) -> None:

@@ -160,9 +160,9 @@ def plan_launch(rp: Any, request: LaunchRequest, env: dict[str, str]) -> LaunchP
         )
     if request.results_db and "://" not in request.results_db:
         raise ConfigError(f"--db {request.results_db} is a local file, which the pod cannot reach", "pass a database URL, e.g. postgresql://user@host/db")
+    install = None if request.image else (request.install or install_spec(request))  # refused before RunPod is asked
     info = gpu_info(rp, request.gpu, request.gpu_count)
     price = hourly_price(info, request.cloud, request.gpu_count)
-    install = None if request.image else (request.install or install_spec(request))
     pod_environment = _pod_environment(request, env, install)
     name = pod_name(request.model)
     kwargs: dict[str, Any] = {
@@ -185,8 +185,6 @@ def plan_launch(rp: Any, request: LaunchRequest, env: dict[str, str]) -> LaunchP
         f"pod      {name} on RunPod ({request.cloud} cloud)",
         f"gpu      {request.gpu_count} x {info.get('displayName') or info['id']} ({info.get('memoryInGb')} GB): {shown_price}",
         f"image    {kwargs['image_name']}" + (f" + pip install '{install}'" if install else " (its entrypoint runs the evaluation)"),
-        *([f"         (this evalsuite is not a git checkout with an 'origin' remote, so the pod installs the release {install.split('==')[-1]}; "
-           "pass --install 'evalsuite[cloud,vllm] @ git+https://…@COMMIT' to pin a commit)"] if install and "==" in install else []),
         f"disk     {request.disk_gb} GB container disk" + (f", {request.volume_gb} GB volume" if request.volume_gb else ""),
         f"run      evalsuite run {mask(shlex.join(request.run_args), env)}",
         f"results  {', '.join(destinations(request))}",
@@ -266,20 +264,46 @@ def pod_name(model: str) -> str:
 
 
 def install_spec(request: LaunchRequest, repo_root: Path | None = None) -> str:
-    """evalsuite at this machine's version: this checkout's commit (a pinned git URL), else the release.
+    """evalsuite at this machine's version: this checkout's commit (a pinned git URL), else the published release.
 
     Only an origin a pod can reach counts (https, ssh, ``git@host:``); a clone of a folder on
-    this machine has a path as its origin, which means nothing on the pod.
+    this machine has a path as its origin, which means nothing on the pod. A checkout without
+    one, or a version that was never published, is refused: the pod would run other code
+    than this machine's, or fail at its install after it was rented.
     """
     from evalsuite.version import __version__
 
     extras = "cloud,vllm" if "vllm" in request.run_args else "cloud"
     root = repo_root or REPO_ROOT
-    remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")
-    if remote and commit and re.match(r"(https?|ssh|git)://|git@[^:]+:", remote):
-        url = re.sub(r"^git@([^:]+):", r"https://\1/", remote)
-        return f"evalsuite[{extras}] @ git+{url}@{commit}"
+    if (root / ".git").exists():
+        remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")
+        if remote and commit and re.match(r"(https?|ssh|git)://|git@[^:]+:", remote):
+            url = re.sub(r"^git@([^:]+):", r"https://\1/", remote)
+            return f"evalsuite[{extras}] @ git+{url}@{commit}"
+        why = f"its origin {remote} is not a URL a pod can reach" if remote else "it has no 'origin' remote"
+        raise ConfigError(f"this evalsuite is a git checkout ({root}) whose commit a pod cannot install: {why}", _install_hint(extras, __version__))
+    if not _published(__version__):
+        raise ConfigError(f"this evalsuite's version {__version__} is not a published release, so a pod cannot install it", _install_hint(extras, None))
     return f"evalsuite[{extras}]=={__version__}"
+
+
+def _install_hint(extras: str, version: str | None) -> str:
+    release = f", --install 'evalsuite[{extras}]=={version}' (the published release)" if version and _published(version) else ""
+    return (
+        "push the commit to a remote the pod can reach and make it the origin (git remote add origin https://…), "
+        f"or pass --install 'evalsuite[{extras}] @ git+https://…@COMMIT'{release}, or --image IMAGE (a prebuilt image with evalsuite)"
+    )
+
+
+def _published(version: str) -> bool:
+    """Whether ``version`` can be a release on the package index: no local part (``+…``), not a dev build."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return False
+    return parsed.local is None and not parsed.is_devrelease
 
 
 def _git(root: Path, *args: str) -> str | None:

@@ -5,10 +5,14 @@ The throwaway PostgreSQL server (``postgres_url``) is shared with the store test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cloud_standins import GitHubStandIn, HubStandIn, RunPodStandIn
+
+from evalsuite.cloud import runpod_client
 
 
 @pytest.fixture
@@ -38,3 +42,23 @@ def github_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
     monkeypatch.setenv("EVALSUITE_GITHUB_API", server.url)
     yield server
     server.close()
+
+
+@pytest.fixture
+def launcher_checkout(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], Path]:
+    """Make the launcher's evalsuite a git checkout with the given origin (None: no remote); returns its folder.
+
+    What the pod installs depends on the checkout the launcher runs from; this repository's own
+    remotes differ between machines, so launch tests say which checkout they stand for.
+    """
+
+    def make(origin: str | None) -> Path:
+        root = tmp_path_factory.mktemp("checkout")
+        for args in (["init", "-q"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "c"]):
+            subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+        if origin is not None:
+            subprocess.run(["git", "remote", "add", "origin", origin], cwd=root, check=True, capture_output=True)
+        monkeypatch.setattr(runpod_client, "REPO_ROOT", root)
+        return root
+
+    return make

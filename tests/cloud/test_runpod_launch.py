@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer.main
 from cloud_standins import GPUS, HubStandIn, RunPodStandIn
 from typer.testing import CliRunner
 
 from evalsuite.cli import app
 from evalsuite.cloud import runpod_client
+from evalsuite.errors import ConfigError
 
 USER_KEY = "rp_user_key_abc"
 HF_SECRET = "hf_launcher_secret"  # the token the Hub stand-in knows (whoami)
@@ -26,7 +29,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(runpod_api: RunPodStandIn, hub_api: HubStandIn) -> dict[str, str]:
+def env(runpod_api: RunPodStandIn, hub_api: HubStandIn, launcher_checkout: Callable[[str | None], Path]) -> dict[str, str]:
+    launcher_checkout("https://github.com/me/evalsuite.git")  # a commit the pod can install
     return {"RUNPOD_API_KEY": USER_KEY, "HF_TOKEN": HF_SECRET, "RUNPOD_API_BASE_URL": runpod_api.url, "HF_ENDPOINT": hub_api.url}
 
 
@@ -175,24 +179,45 @@ def test_logs_of_a_pod_that_serves_none_yet_says_to_retry(env: dict[str, str], r
     assert "error: cannot read pod pod1's log at" in result.stderr and "hint: the pod may still be starting" in result.stderr
 
 
-def test_the_pod_installs_this_checkouts_commit_from_its_origin(tmp_path: Path) -> None:
+def test_the_pod_installs_this_checkouts_commit_from_its_origin(
+    launcher_checkout: Callable[[str | None], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import subprocess
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
-
-    git("init", "-q")
-    git("remote", "add", "origin", "git@github.com:me/evalsuite.git")
-    (tmp_path / "f").write_text("x")
-    git("add", "f")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
-    request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"))
-    spec = runpod_client.install_spec(request, repo_root=tmp_path)
-    assert spec == f"evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@{git('rev-parse', 'HEAD')}"
-    git("remote", "set-url", "origin", str(tmp_path.parent))  # a clone of a local folder: nothing a pod can fetch
     from evalsuite.version import __version__
 
-    assert runpod_client.install_spec(request, repo_root=tmp_path) == f"evalsuite[cloud,vllm]=={__version__}"
+    root = launcher_checkout("git@github.com:me/evalsuite.git")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"))
+    assert runpod_client.install_spec(request) == f"evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@{commit}"
+
+    subprocess.run(["git", "remote", "set-url", "origin", str(tmp_path)], cwd=root, check=True)  # a clone of a local folder
+    with pytest.raises(ConfigError) as refused:
+        runpod_client.install_spec(request)
+    assert refused.value.message == f"this evalsuite is a git checkout ({root}) whose commit a pod cannot install: its origin {tmp_path} is not a URL a pod can reach"
+    assert f"--install 'evalsuite[cloud,vllm]=={__version__}' (the published release)" in refused.value.hint
+
+    installed = tmp_path / "site-packages"  # not a checkout: an installed release is what the pod installs
+    installed.mkdir()
+    assert runpod_client.install_spec(request, repo_root=installed) == f"evalsuite[cloud,vllm]=={__version__}"
+    monkeypatch.setattr("evalsuite.version.__version__", "0.2.0.dev0")
+    with pytest.raises(ConfigError, match=r"version 0\.2\.0\.dev0 is not a published release"):
+        runpod_client.install_spec(request, repo_root=installed)
+
+
+def test_launch_from_a_checkout_a_pod_cannot_install_is_refused_before_runpod_is_asked(
+    env: dict[str, str], runpod_api: RunPodStandIn, launcher_checkout: Callable[[str | None], Path]
+) -> None:
+    root = launcher_checkout(None)
+    result = _launch([*MUST_SHOW, "--yes"], env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"error: this evalsuite is a git checkout ({root}) whose commit a pod cannot install: it has no 'origin' remote — hint: push the commit"
+    )
+    assert runpod_api.calls == []
+    pinned = _launch([*MUST_SHOW, "--install", "evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@abc", "--yes"], env)
+    assert pinned.exit_code == 0, pinned.output  # the fix the hint names
+    assert len(_deploys(runpod_api)) == 1
 
 
 def test_the_readme_shows_the_plan_launch_prints(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
@@ -229,3 +254,80 @@ def test_push_to_hub_without_any_token_is_refused_before_anything_is_created(env
     assert result.exit_code == 1
     assert result.stderr.startswith("error: --push-to-hub my-org/evals needs a Hub token on the pod, and HF_TOKEN is not set — hint: ")
     assert _deploys(runpod_api) == []
+
+
+# ---------------------------------------------------------------- the pod runs what was asked, checked before renting
+
+RUN = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+LAUNCH = typer.main.get_command(app).commands["runpod"].commands["launch"]  # type: ignore[attr-defined]
+# Runs that together set every `evalsuite run` option a pod can take, none to its default: zeros, False (--no-…)
+# and an empty string among them. Several runs, because some options exclude others (a judge grades judged tasks only).
+ROUND_TRIPS = [
+    ["--model", "org/m", "--backend", "transformers", "--suite", "quick", "--limit", "1", "--num-fewshot", "0", "--seed", "0",
+     "--batch-size", "1", "--device", "cpu", "--dtype", "float32", "--no-log-samples", "--revision", "main", "--trust-remote-code",
+     "--apply-chat-template", "--no-fewshot-as-multiturn", "--system-instruction", "", "--backend-arg", "max_length=2048",
+     "--gen-kwarg", "temperature=0", "--gen-kwarg", "max_gen_toks=8", "--no-cache", "--verbose"],
+    ["--model", "org/m", "--backend", "transformers", "--tasks", "mt_bench", "--judge", "served-judge", "--judge-backend", "openai",
+     "--judge-base-url", "http://127.0.0.1:9/v1", "--judge-api-key-env", "EVALSUITE_TEST_KEY", "--judge-arg", "api=completions",
+     "--judge-max-tokens", "1"],
+    ["--model", "served", "--backend", "openai", "--tasks", "arc_easy,hellaswag", "--base-url", "http://127.0.0.1:9/v1",
+     "--api-key-env", "EVALSUITE_TEST_KEY", "--apply-chat-template", "--fewshot-as-multiturn", "--system-instruction", "-be brief"],
+]
+
+
+def _given(args: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """The options `evalsuite run ARGS` is given (not defaulted), by name, as run's own parser reads them."""
+    with RUN.make_context("run", list(args)) as context:
+        return {name: value for name, value in context.params.items() if context.get_parameter_source(name).name == "COMMANDLINE"}
+
+
+def test_zero_shots_and_seed_zero_reach_the_pod(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    result = _launch([*MUST_SHOW, "--num-fewshot", "0", "--seed", "0", "--yes"], env)
+    assert result.exit_code == 0, result.output
+    [request] = _deploys(runpod_api)
+    pod_env = {item["key"]: item["value"] for item in request["env"]}
+    assert shlex.split(pod_env["EVALSUITE_RUN_ARGS"])[-4:] == ["--num-fewshot", "0", "--seed", "0"]
+    assert "run      evalsuite run --model meta-llama/Llama-3.2-1B --backend vllm --suite open-llm-v1 --num-fewshot 0 --seed 0" in result.stdout
+
+
+def test_every_run_option_round_trips_through_launch_to_the_pods_run(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    from evalsuite.cli_run_options import parse
+    from evalsuite.cli_runpod import NOT_ON_A_POD
+    from evalsuite.cloud.pod_entry import PodJob
+
+    for_a_pod = {param.name for param in RUN.params} - set(NOT_ON_A_POD)
+    set_by_round_trips = {name for args in ROUND_TRIPS for name in _given(args)}
+    assert set_by_round_trips == for_a_pod, "a new `evalsuite run` option: add it to ROUND_TRIPS, or to NOT_ON_A_POD with the reason"
+    assert for_a_pod <= {param.name for param in LAUNCH.params}
+    defaults = {param.name: param.default for param in RUN.params}
+    set_apart = {name for args in ROUND_TRIPS for name, value in _given(args).items() if value != defaults[name]}
+    assert set_apart == for_a_pod, "each option is set to a value other than its default in some round trip"
+
+    for number, args in enumerate(ROUND_TRIPS, start=1):
+        result = _launch([*args, "--volume-dir", "/workspace/bundles", "--yes"], {**env, "EVALSUITE_TEST_KEY": "k"})
+        assert result.exit_code == 0, result.output
+        request = _deploys(runpod_api)[-1]
+        assert len(_deploys(runpod_api)) == number
+        job = PodJob.from_env({item["key"]: item["value"] for item in request["env"]})  # what the pod reads
+        assert _given(job.run_args) == _given(args)  # option for option
+        assert parse(job.run_args) == parse(args)  # the run description the pod's `evalsuite run` builds
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--suite", "open-llm-vl"], "error: Unknown task or suite 'open-llm-vl'. Did you mean 'open-llm-v2', 'open-llm-v1'?"),
+        (["--tasks", "hellaswg"], "error: Unknown task or suite 'hellaswg'. Did you mean 'hellaswag'"),
+        (["--tasks", "arc_easy", "--dtype", "float64"], "error: unknown dtype 'float64' — hint: choose one of: auto, float32, bfloat16, float16"),
+        (["--tasks", "arc_easy", "--fewshot-as-multiturn"],
+         "error: --fewshot-as-multiturn needs --apply-chat-template — hint: add --apply-chat-template, or drop --fewshot-as-multiturn"),
+    ],
+)
+def test_launch_refuses_what_run_refuses_before_renting(
+    env: dict[str, str], runpod_api: RunPodStandIn, tmp_path: Path, args: list[str], says: str
+) -> None:
+    run = runner.invoke(app, ["run", "--model", "org/m", "--backend", "vllm", *args, "--dry-run", "--db", str(tmp_path / "r.db")], env=env)
+    assert run.exit_code == 1 and run.stderr.startswith(says), run.output
+    launched = _launch(["--model", "org/m", *args, "--yes"], env)
+    assert (launched.exit_code, launched.stderr) == (1, run.stderr)  # the same message and suggestions
+    assert runpod_api.calls == []  # RunPod was not even asked for prices

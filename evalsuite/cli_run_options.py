@@ -1,0 +1,116 @@
+"""The options of `evalsuite run` as data: the RunConfig they describe, and a command line that says the same.
+
+`evalsuite run` declares its options once (its Typer parameters). `runpod launch` offers the
+same declarations and hands the pod the command line :func:`command_line` writes; reading
+that line back with run's own parser (:func:`parse`) gives the RunConfig the pod's
+`evalsuite run` will build, so the launcher checks exactly what the pod will run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from typer.core import TyperGroup, TyperOption
+
+from evalsuite.config import RunConfig, default_data_dir, default_db, parse_key_values
+
+
+def config_from_options(options: Mapping[str, Any], model: str) -> RunConfig:
+    """The RunConfig of ``model`` from `evalsuite run`'s option values, keyed by parameter name.
+
+    The one place run's flags become a RunConfig: `evalsuite run` builds it here from its
+    own values, and the launcher from the command line it sends a pod (:func:`parse`).
+    """
+    data_dir = options["data_dir"]
+    return RunConfig(
+        model=model,
+        backend=options["backend"],
+        tasks=_split_csv(options["tasks"]),
+        suite=options["suite"],
+        limit=options["limit"],
+        num_fewshot=options["num_fewshot"],
+        batch_size=options["batch_size"],
+        device=options["device"],
+        dtype=options["dtype"],
+        seed=options["seed"],
+        db=options["db"] or default_db(),
+        data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+        text_file=_path(options["text_file"]),
+        include_path=tuple(Path(p) for p in options["include_path"]),
+        output=_path(options["output"]),
+        log_samples=options["log_samples"],
+        revision=options["revision"],
+        trust_remote_code=options["trust_remote_code"],
+        apply_chat_template=options["apply_chat_template"],
+        fewshot_as_multiturn=options["fewshot_as_multiturn"],
+        system_instruction=options["system_instruction"],
+        backend_args=parse_key_values(list(options["backend_arg"]), "--backend-arg"),
+        gen_kwargs=parse_key_values(list(options["gen_kwarg"]), "--gen-kwarg"),
+        resume=options["resume"],
+        dry_run=options["dry_run"],
+        no_cache=options["no_cache"],
+        base_url=options["base_url"],
+        api_key_env=options["api_key_env"],
+        judge=options["judge"],
+        judge_backend=options["judge_backend"],
+        judge_base_url=options["judge_base_url"],
+        judge_api_key_env=options["judge_api_key_env"],
+        judge_args=parse_key_values(list(options["judge_arg"]), "--judge-arg"),
+        judge_max_tokens=options["judge_max_tokens"],
+    )
+
+
+def command_line(params: Iterable[object], values: Mapping[str, Any], names: Collection[str]) -> tuple[str, ...]:
+    """The options ``names`` of ``params`` with their ``values`` as command-line words, in declaration order.
+
+    Only None means "not set": 0, an empty string and False are values like any other
+    (False is written as a flag's ``--no-`` form), so what was asked is what is written.
+    """
+    words: list[str] = []
+    for param in params:
+        if isinstance(param, TyperOption) and param.name in names:
+            words.extend(_words(param, values[param.name]))
+    return tuple(words)
+
+
+def _words(option: TyperOption, value: Any) -> list[str]:
+    flag = option.opts[0]
+    if value is None:
+        return []
+    if option.is_flag:
+        if value:
+            return [flag]
+        # An on-only flag (--trust-remote-code) has nothing to say for False, which is its default.
+        return [option.secondary_opts[0]] if option.secondary_opts else []
+    items = value if option.multiple else [value]
+    return [word for item in items for word in _pair(flag, str(item))]
+
+
+def _pair(flag: str, value: str) -> list[str]:
+    """``--flag value``; ``--flag=-value`` when the value could be read as an option of its own."""
+    return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
+
+
+def parse(args: Sequence[str]) -> RunConfig:
+    """The RunConfig `evalsuite run ARGS` builds (its first model), read by run's own option parser."""
+    import typer.main
+
+    from evalsuite import model_queue
+    from evalsuite.cli import app  # here, not at the top: evalsuite.cli imports this module
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    # A word run cannot parse is a bug of command_line (the words come from run's own options): it keeps its traceback.
+    with group.commands["run"].make_context("run", list(args)) as context:
+        models = model_queue.model_list(context.params["model"], context.params["models_file"])
+        return config_from_options(context.params, models[0])
+
+
+def _split_csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return Path(value) if value is not None else None
