@@ -250,11 +250,14 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
     """Every score of each model's latest eligible complete run per task and comparable setting.
 
     "Latest" is the highest run id among the model's eligible runs that scored the task
-    with the same task version, shots, documents, chat template and few-shot format (one
-    GROUP BY), so a limited run never replaces a full one; ``evalsuite.board`` decides what
+    with the same task version, shots, documents, chat template, few-shot format and suite (one
+    GROUP BY), so a limited run never replaces a full one, nor a plain run a suite's run; ``evalsuite.board`` decides what
     is shown. A model's tasks may come from different runs (each cell names its run).
     """
-    run_settings = [_RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction, _judge().label("judge")]
+    run_settings = [
+        _RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction, _judge().label("judge"),
+        _RUN.c.suite,  # a suite run's scores are never replaced by a later run of the same tasks outside the suite
+    ]
     if "identity_id" in _RUN.c:  # the scoring identity, where the schema records one
         run_settings.append(_RUN.c.identity_id)
     eligible = _eligible_runs(board_filter).add_columns(*run_settings).subquery("eligible")  # JSON read once per run
