@@ -4,8 +4,8 @@ Pure functions over stored score cells (no Streamlit, no SQL), shared by the Str
 leaderboard and ``evalsuite results export`` so both show the same numbers:
 
 * **Comparability key.** Two scores of one task are comparable only when the task
-  version, shots, number of documents scored, chat template, few-shot-as-multiturn and
-  scoring code are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
+  version, shots, number of documents scored, chat template, few-shot-as-multiturn,
+  scoring code and, for a ``--text-file`` task, the text's hash are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
   limited to fewer documents than the task has gets its own, marked column, so it can
   never replace a full run.
 * **Leaf tasks.** A group (``mmlu``) is shown as its own aggregate column; its
@@ -84,6 +84,7 @@ class ComparabilityKey:
     chat_template: bool = False
     fewshot_as_multiturn: bool = False
     scoring: str | None = None
+    data: str | None = None  # sha256 of the scored text when the user supplied it (--text-file)
 
     def describe(self) -> str:
         """``25-shot · n=5 of 1172 (limited) · v1.0``: every part of the key a reader needs."""
@@ -95,7 +96,12 @@ class ComparabilityKey:
             parts.append("chat template" + (", multiturn few-shot" if self.fewshot_as_multiturn else ""))
         if self.scoring:
             parts.append(f"scoring {self.scoring}")
+        if self.data:
+            parts.append(self.data_label())
         return " · ".join(parts)
+
+    def data_label(self) -> str:
+        return f"text {self.data[:8]}" if self.data else "shipped data"
 
     def docs_label(self) -> str:
         if self.n_docs is None:
@@ -120,6 +126,7 @@ def comparability_key(cell: BoardCell) -> ComparabilityKey:
         chat_template=chat,
         fewshot_as_multiturn=chat and bool(cell.fewshot_as_multiturn),
         scoring=cell.scoring,
+        data=cell.data_sha256,
     )
 
 
@@ -295,6 +302,8 @@ def _differences(variant: tuple[ComparabilityKey, ...], others: Sequence[tuple[C
         parts.append("chat" if first.chat_template else "no chat template")
     if len({v[0].scoring for v in others}) > 1:
         parts.append(f"scoring {first.scoring}")
+    if len({v[0].data for v in others}) > 1:
+        parts.append(first.data_label())
     return ", ".join(parts)
 
 
