@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from evalsuite.judged import mt_bench
 from evalsuite.metrics.normalization import SuiteMetric, suite_score
 from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
@@ -50,6 +51,7 @@ class Scale(Enum):
     PERCENT = "percent"  # 0–100 already (sacrebleu's BLEU, chrF, TER)
     UNBOUNDED = "unbounded"  # perplexities, bits per byte
     RAW = "raw"  # unknown: shown as stored
+    COUNT = "count"  # a tally stored beside the scores (MT-Bench's judgments): not a score, no column
 
 
 _FRACTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "mc1", "mc2", "f1", "em", "mcc", "macro_f1", "acc_mutual_info"})
@@ -58,6 +60,8 @@ _UNBOUNDED_MARKERS = ("perplexity", "bits_per_byte", "bpb")
 
 def metric_scale(metric: str) -> Scale:
     """The scale of a metric, from its name (lm-eval's names; ``*_acc`` as IFEval's)."""
+    if metric in mt_bench.COUNTS:
+        return Scale.COUNT
     if metric in SACREBLEU_METRICS:
         return Scale.PERCENT
     if any(marker in metric for marker in _UNBOUNDED_MARKERS):
@@ -317,7 +321,7 @@ def all_tasks_view(cells: Sequence[BoardCell], *, expand_groups: bool = False) -
     Every comparable variant of a score is its own column (a full and a limited run both show).
     """
     by_model = _by_model(cells)
-    shown = [c for c in cells if expand_groups or c.parent_task is None]
+    shown = [c for c in cells if (expand_groups or c.parent_task is None) and metric_scale(c.metric) is not Scale.COUNT]
     variants: dict[_Score, dict[ComparabilityKey, BoardCell]] = {}
     for cell in shown:
         if cell.value is not None:
