@@ -115,3 +115,28 @@ def test_a_later_plain_run_never_moves_the_nous_score(two_suites_db: tuple[Path,
     assert row.runs == (nous_run,)
     apart = next(r for r in view.unranked if r.model.endswith("(other runs)"))
     assert {plain, same_settings} <= set(apart.runs)
+
+
+def _autoeval(db: Path, run_id: int) -> str:
+    result = CliRunner().invoke(app, ["results", "export", "--db", str(db), "--run", str(run_id), "--format", "autoeval"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _set_source(db: Path, source: str) -> None:
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE model SET source = ? WHERE name = ?", (source, MODEL))
+
+
+def test_autoeval_links_only_hub_models_and_says_when_a_run_was_limited(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    full = _store_run(db, "nous", [(i.task, i.metric, 0) for i in NOUS.metrics], n=100, salt=5)  # every document
+    _set_source(db, MODEL)  # a Hub model's stored source is its Hub id (ModelSpec.stored_source)
+    exported = _autoeval(db, full)
+    assert "[gpt4all-ish](https://huggingface.co/org/gpt4all-ish)" in exported and "Limited run" not in exported
+    limited = _store_run(db, "nous", [(i.task, i.metric, 0) for i in NOUS.metrics], n=3, salt=6)
+    _set_source(db, "/models/gpt4all-ish")  # a local folder (or a demo alias) was run: no Hub page to link to
+    exported = _autoeval(db, limited)
+    assert "huggingface.co" not in exported
+    assert exported.splitlines()[2].split("|")[1].strip() == MODEL
+    assert f"**Limited run:** {len(NOUS.metrics)} task(s) scored on at most 3 documents (`--limit`)" in exported
