@@ -4,8 +4,8 @@ Pure functions over stored score cells (no Streamlit, no SQL), shared by the Str
 leaderboard and ``evalsuite results export`` so both show the same numbers:
 
 * **Comparability key.** Two scores of one task are comparable only when the task
-  version, shots, number of documents scored, chat template, few-shot-as-multiturn and
-  scoring code are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
+  version, shots, number of documents scored, chat template, few-shot-as-multiturn,
+  scoring code and, for a ``--text-file`` task, the text's hash are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
   limited to fewer documents than the task has gets its own, marked column, so it can
   never replace a full run.
 * **Leaf tasks.** A group (``mmlu``) is shown as its own aggregate column; its
@@ -16,6 +16,10 @@ leaderboard and ``evalsuite results export`` so both show the same numbers:
   six raw scores x 100, v2 the mean of its benchmarks' random-baseline-normalised
   scores; a suite with ``average: false`` (mixed units: perplexity, BLEU, accuracy) gets
   no score, and the "all tasks" view has none either: nothing is averaged across scales.
+* **One run per suite score.** A suite's score (and its benchmark columns) come from one run
+  started with ``--suite NAME`` (:func:`suite_runs`), the one the Runs column names; the same
+  tasks scored by other runs (another suite's shots, a plain ``--tasks`` run) are listed
+  apart, in the model's "(other runs)" row, and never enter the score.
 * **Ranking** only among models that have every score of the view under the same keys;
   the others are listed apart, unranked, with what they lack.
 * **Display** as the Open LLM Leaderboard does: fractions x 100, two decimals, and
@@ -25,11 +29,12 @@ leaderboard and ``evalsuite results export`` so both show the same numbers:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from evalsuite.metrics.normalization import SuiteMetric, normalize_to_random_baseline, suite_score
+from evalsuite.judged import mt_bench
+from evalsuite.metrics.normalization import SuiteMetric, suite_score
 from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
 from evalsuite.suites import SuiteSpec
@@ -46,6 +51,7 @@ class Scale(Enum):
     PERCENT = "percent"  # 0–100 already (sacrebleu's BLEU, chrF, TER)
     UNBOUNDED = "unbounded"  # perplexities, bits per byte
     RAW = "raw"  # unknown: shown as stored
+    COUNT = "count"  # a tally stored beside the scores (MT-Bench's judgments): not a score, no column
 
 
 _FRACTION_METRICS = frozenset({"acc", "acc_norm", "exact_match", "mc1", "mc2", "f1", "em", "mcc", "macro_f1", "acc_mutual_info"})
@@ -54,6 +60,8 @@ _UNBOUNDED_MARKERS = ("perplexity", "bits_per_byte", "bpb")
 
 def metric_scale(metric: str) -> Scale:
     """The scale of a metric, from its name (lm-eval's names; ``*_acc`` as IFEval's)."""
+    if metric in mt_bench.COUNTS:
+        return Scale.COUNT
     if metric in SACREBLEU_METRICS:
         return Scale.PERCENT
     if any(marker in metric for marker in _UNBOUNDED_MARKERS):
@@ -80,6 +88,7 @@ class ComparabilityKey:
     chat_template: bool = False
     fewshot_as_multiturn: bool = False
     scoring: str | None = None
+    data: str | None = None  # sha256 of the scored text when the user supplied it (--text-file)
 
     def describe(self) -> str:
         """``25-shot · n=5 of 1172 (limited) · v1.0``: every part of the key a reader needs."""
@@ -91,7 +100,12 @@ class ComparabilityKey:
             parts.append("chat template" + (", multiturn few-shot" if self.fewshot_as_multiturn else ""))
         if self.scoring:
             parts.append(f"scoring {self.scoring}")
+        if self.data:
+            parts.append(self.data_label())
         return " · ".join(parts)
+
+    def data_label(self) -> str:
+        return f"text {self.data[:8]}" if self.data else "shipped data"
 
     def docs_label(self) -> str:
         if self.n_docs is None:
@@ -116,6 +130,7 @@ def comparability_key(cell: BoardCell) -> ComparabilityKey:
         chat_template=chat,
         fewshot_as_multiturn=chat and bool(cell.fewshot_as_multiturn),
         scoring=cell.scoring,
+        data=cell.data_sha256,
     )
 
 
@@ -203,14 +218,22 @@ class _Keyed:
     key: ComparabilityKey
 
 
-def _by_model(cells: Sequence[BoardCell]) -> dict[str, dict[_Score, list[_Keyed]]]:
-    """label -> (task, metric, filter) -> every stored variant, preferred first (full, more docs, newest)."""
+LabelOf = Callable[[BoardCell], str]
+
+
+def _default_labels(cells: Sequence[BoardCell]) -> LabelOf:
     labels = model_labels(cells)
+    return lambda cell: labels[cell.model_id]
+
+
+def _by_model(cells: Sequence[BoardCell], label_of: LabelOf | None = None) -> dict[str, dict[_Score, list[_Keyed]]]:
+    """row label -> (task, metric, filter) -> every stored variant, preferred first (full, more docs, newest)."""
+    label_of = label_of or _default_labels(cells)
     grouped: dict[str, dict[_Score, list[_Keyed]]] = {}
     for cell in cells:
         if cell.value is None:
             continue
-        variants = grouped.setdefault(labels[cell.model_id], {}).setdefault((cell.task, cell.metric, cell.filter), [])
+        variants = grouped.setdefault(label_of(cell), {}).setdefault((cell.task, cell.metric, cell.filter), [])
         variants.append(_Keyed(cell, comparability_key(cell)))
     for scores in grouped.values():
         for variants in scores.values():
@@ -225,14 +248,14 @@ class _Facts:
     runs: tuple[int, ...]
 
 
-def _row_facts(cells: Sequence[BoardCell]) -> dict[str, _Facts]:
-    """Per model label: its size, the backends and the runs its cells come from."""
-    labels = model_labels(cells)
+def _row_facts(cells: Sequence[BoardCell], label_of: LabelOf | None = None) -> dict[str, _Facts]:
+    """Per row label: its model's size, the backends and the runs its cells come from."""
+    label_of = label_of or _default_labels(cells)
     params: dict[str, int | None] = {}
     backends: dict[str, set[str]] = {}
     runs: dict[str, set[int]] = {}
     for cell in cells:
-        label = labels[cell.model_id]
+        label = label_of(cell)
         params.setdefault(label, cell.params)
         backends.setdefault(label, set()).add(cell.backend)
         runs.setdefault(label, set()).add(cell.run_id)
@@ -283,6 +306,8 @@ def _differences(variant: tuple[ComparabilityKey, ...], others: Sequence[tuple[C
         parts.append("chat" if first.chat_template else "no chat template")
     if len({v[0].scoring for v in others}) > 1:
         parts.append(f"scoring {first.scoring}")
+    if len({v[0].data for v in others}) > 1:
+        parts.append(first.data_label())
     return ", ".join(parts)
 
 
@@ -296,7 +321,7 @@ def all_tasks_view(cells: Sequence[BoardCell], *, expand_groups: bool = False) -
     Every comparable variant of a score is its own column (a full and a limited run both show).
     """
     by_model = _by_model(cells)
-    shown = [c for c in cells if expand_groups or c.parent_task is None]
+    shown = [c for c in cells if (expand_groups or c.parent_task is None) and metric_scale(c.metric) is not Scale.COUNT]
     variants: dict[_Score, dict[ComparabilityKey, BoardCell]] = {}
     for cell in shown:
         if cell.value is not None:
@@ -372,20 +397,17 @@ def _pick(variants: Sequence[_Keyed], reference: ComparabilityKey | None) -> _Ke
 
 def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
     """A unit's value: the raw score (average: false, or v1's one-item benchmarks shown x 100 later),
-    or a benchmark's mean normalised score (0–100) when it has several items."""
+    or the benchmark's score (0–100) exactly as :func:`suite_score` makes it for the suite's
+    score (normalised, averaged, rounded as the suite says), so a column and the score agree."""
     if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
         only = picked[0].cell
         return Cell(only.value, only.stderr, only.run_id)
-    if len(unit.items) == 1:
-        only, baseline = picked[0].cell, unit.items[0].random_baseline
-        value = normalize_to_random_baseline(float(only.value or 0.0), baseline)
-        stderr = None if only.stderr is None else only.stderr * 100.0 / (1.0 - baseline)
-        return Cell(value, stderr, only.run_id)
-    values = [
-        normalize_to_random_baseline(float(v.cell.value or 0.0), item.random_baseline)
-        for item, v in zip(unit.items, picked)
-    ]
-    return Cell(sum(values) / len(values), None, max(v.cell.run_id for v in picked))
+    raw = {item.key: float(v.cell.value or 0.0) for item, v in zip(unit.items, picked)}
+    (value,) = suite_score(unit.items, raw, benchmark_decimals=suite.benchmark_decimals).benchmarks.values()
+    stderr = None
+    if len(unit.items) == 1 and picked[0].cell.stderr is not None:  # one item: its stderr, rescaled as its value
+        stderr = float(picked[0].cell.stderr) * 100.0 / (1.0 - unit.items[0].random_baseline)
+    return Cell(value, stderr, max(v.cell.run_id for v in picked))
 
 
 def _unit_scale(unit: _Unit, suite: SuiteSpec) -> Scale:
@@ -397,33 +419,87 @@ def _unit_scale(unit: _Unit, suite: SuiteSpec) -> Scale:
 _Picked = tuple[_Keyed, ...]
 
 
+OTHER_RUNS = "other runs"
+
+
+def suite_runs(cells: Sequence[BoardCell], suite: SuiteSpec) -> dict[int, int]:
+    """Model id -> the run its suite score comes from: its best run started with ``--suite NAME``.
+
+    A suite's score is made under the suite's protocol (its shots, limits, backend arguments),
+    so it comes from ONE run of the suite, never from scores of several runs. Best: a run with
+    every scored item first, then a full run before a limited one, then the newest.
+    """
+    wanted = {item.key for item in suite.metrics}
+    found: dict[tuple[int, int], set[_Score]] = {}
+    limited: set[int] = set()
+    for cell in cells:
+        score = (cell.task, cell.metric, cell.filter)
+        if cell.suite != suite.name or score not in wanted or cell.value is None:
+            continue
+        found.setdefault((cell.model_id, cell.run_id), set()).add(score)
+        if comparability_key(cell).limited:
+            limited.add(cell.run_id)
+    best: dict[int, tuple[bool, bool, int]] = {}
+    for (model_id, run_id), scores in found.items():
+        rank = (scores == wanted, run_id not in limited, run_id)
+        best[model_id] = max(best.get(model_id, rank), rank)
+    return {model_id: rank[2] for model_id, rank in best.items()}
+
+
+def _protocol_labels(cells: Sequence[BoardCell], suite: SuiteSpec) -> LabelOf:
+    """Row labels of a suite with a score: a model's suite run is its row; its scores from any
+    other run stand apart in a row of their own (``name (other runs)``), never in the score."""
+    labels = model_labels(cells)
+    chosen = suite_runs(cells, suite)
+    return lambda cell: labels[cell.model_id] if chosen.get(cell.model_id) == cell.run_id else f"{labels[cell.model_id]} ({OTHER_RUNS})"
+
+
+def _is_other_runs(label: str) -> bool:
+    return label.endswith(f" ({OTHER_RUNS})")
+
+
 def suite_view(cells: Sequence[BoardCell], suite: SuiteSpec) -> BoardView:
-    """The suite's scores, its score first (when it defines one), ranked where comparable."""
-    by_model = _by_model(cells)
+    """The suite's scores, its score first (when it defines one, from one run of the suite), ranked where comparable.
+
+    A model's scores from other runs (suites with a score only) are shown task by task in
+    a row of their own: never averaged into a benchmark, never ranked.
+    """
+    label_of = _protocol_labels(cells, suite) if suite.average else None
+    by_model = _by_model(cells, label_of)
     units = _units(suite)
-    reference = _reference_keys(by_model, [item for unit in units for item in unit.items])
+    items = [unit.label for unit in units]
+    per_task = [_Unit(_score_label(*m.key), (m,)) for m in suite.metrics if _score_label(*m.key) not in items]
+    primary = {label: scores for label, scores in by_model.items() if not _is_other_runs(label)}
+    every_item = list(suite.metrics)
+    reference = {**_reference_keys(by_model, every_item), **_reference_keys(primary, every_item)}
     picks: dict[str, dict[str, _Picked | None]] = {}
     for model, scores in by_model.items():
-        chosen = {unit.label: _pick_unit(unit, scores, reference) for unit in units}
+        row_units = [*units, *per_task] if _is_other_runs(model) else units
+        chosen = {unit.label: _pick_unit(unit, scores, reference) for unit in row_units if len(unit.items) == 1 or not _is_other_runs(model)}
         if any(chosen.values()):  # models with none of the suite's scores are not in its view
             picks[model] = chosen
+    shown = [*units, *(unit for unit in per_task if any(p.get(unit.label) for p in picks.values()))]
     columns: list[Column] = []
     placement: dict[tuple[str, tuple[ComparabilityKey, ...]], str] = {}
-    for unit in units:
-        for column in _unit_columns(unit, suite, picks, reference):
+    for unit in shown:
+        for column in _unit_columns(unit, suite, picks, reference, spell_out=unit in per_task):
             columns.append(column)
             placement[(unit.label, column.keys)] = column.label
-    facts = _row_facts(cells)
+    facts = _row_facts(cells, label_of)
     ranked: list[Row] = []
     unranked: list[Row] = []
     for model in sorted(picks, key=str.lower):
         row_cells = {
             placement[(unit.label, _keys(picked))]: _unit_cell(unit, picked, suite)
-            for unit in units
-            if (picked := picks[model][unit.label])
+            for unit in shown
+            if (picked := picks[model].get(unit.label))
         }
-        lacks = _lacks(units, picks[model], reference)
-        row = _row(model, row_cells, facts, score=_model_score(suite, units, picks[model]), lacks=lacks)
+        if _is_other_runs(model):
+            lacks: tuple[str, ...] = (f"not from its `--suite {suite.name}` run: never counted in the {suite.name} score",)
+            row = _row(model, row_cells, facts, lacks=lacks)
+        else:
+            lacks = _lacks(units, picks[model], reference)
+            row = _row(model, row_cells, facts, score=_model_score(suite, units, picks[model]), lacks=lacks)
         (unranked if lacks else ranked).append(row)
     label = f"{suite.name} score" if suite.average else None
     return BoardView(suite.name, columns, _ranked(ranked, suite), unranked, score_label=label, notes=_suite_notes(suite, reference))
@@ -440,13 +516,17 @@ def _keys(picked: _Picked | None) -> tuple[ComparabilityKey, ...]:
 
 
 def _unit_columns(
-    unit: _Unit, suite: SuiteSpec, picks: Mapping[str, Mapping[str, _Picked | None]], reference: Mapping[_Score, ComparabilityKey]
+    unit: _Unit, suite: SuiteSpec, picks: Mapping[str, Mapping[str, _Picked | None]], reference: Mapping[_Score, ComparabilityKey],
+    *, spell_out: bool = False,
 ) -> list[Column]:
-    """One column per set of keys found for the unit: the board's reference keys first, other variants after, marked."""
+    """One column per set of keys found for the unit: the board's reference keys first, other variants after, marked
+    (``spell_out``: every part of the key in the label, for scores made outside the suite's protocol)."""
     ref = tuple(reference[item.key] for item in unit.items if item.key in reference)
     variants = {_keys(p[unit.label]) for p in picks.values() if p.get(unit.label)} or {()}  # () : nobody has it yet
     ordered = sorted(variants, key=lambda keys: (keys != ref, [(-a, -b) for a, b in (k.preference() for k in keys)]))
     labels = _variant_labels(unit.label, ordered)
+    if spell_out:
+        labels = {keys: f"{unit.label} ({'; '.join(k.describe() for k in keys)})" for keys in ordered}
     first = unit.items[0]
     found = [picked for p in picks.values() if (picked := p.get(unit.label))]
     direction = found[0][0].cell.higher_is_better if found else None
@@ -507,6 +587,11 @@ def _suite_notes(suite: SuiteSpec, reference: Mapping[_Score, ComparabilityKey])
     notes = [suite.description] if suite.description else []
     if not suite.average:
         notes.append(f"No {suite.name} score: its scores have different units (the suite sets `average: false`).")
+    else:
+        notes.append(
+            f"A {suite.name} score comes from one `--suite {suite.name}` run (the Runs column names it); "
+            f"a model's scores from other runs are listed apart as '{OTHER_RUNS}', never in the score."
+        )
     shots = {spec.name: spec.num_fewshot for spec in suite.tasks}
     departures = []
     for (task, _metric, _filter), key in reference.items():

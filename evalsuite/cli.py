@@ -31,6 +31,7 @@ from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     handles_errors,
     report_progress,
 )
+from evalsuite.cli_compare import register as register_compare_command
 from evalsuite.cli_run_options import config_from_options
 from evalsuite.cli_runpod import register_launch, runpod_app
 from evalsuite.config import RunConfig, check_writable_output, default_db
@@ -44,6 +45,7 @@ app = typer.Typer(
 results_app = typer.Typer(help="Read stored runs back from the database; import and bundle runs made elsewhere.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
 register_bundle_commands(results_app)
+register_compare_command(results_app)
 
 def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR

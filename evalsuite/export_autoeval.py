@@ -3,13 +3,17 @@
 LLM AutoEval (mlabonne/llm-autoeval) posts this summary to a gist after a ``nous`` run; users
 paste it into model cards. Its layout, reproduced here from stored scores:
 
-* a one-row table: ``Model`` (a link to the model on the Hub) and one column per benchmark of the
+* a one-row table: ``Model`` (a link to the model on the Hub; a demo alias, local folder or
+  endpoint is named, not linked) and one column per benchmark of the
   suite (``AGIEval``, ``GPT4All``, ``TruthfulQA``, ``Bigbench``), then ``Average``;
 * per benchmark ``### NAME``, a table ``Task | Version | Metric | Value | ± | Stderr`` (tasks in name
   order, each metric of a task on its own row, the task name and version only on its first row;
   values and stderrs x 100 with two decimals; a metric without stderr is printed as stored), then
   ``Average: X%``;
 * ``Average score: X%`` and ``Elapsed time: HH:MM:SS``.
+
+Unlike AutoEval (which always runs every document), a run limited with ``--limit`` says so in a
+line under the first table.
 
 Which tasks make a benchmark and which score counts come from the suite (``tasks/suites.yaml``);
 the averages are :func:`evalsuite.metrics.normalization.suite_score` with the suite's rounding
@@ -26,7 +30,7 @@ from datetime import datetime
 from evalsuite.errors import ConfigError
 from evalsuite.metrics.normalization import suite_score
 from evalsuite.store.queries import RunDetail
-from evalsuite.store.schema import MetricRecord
+from evalsuite.store.schema import MetricRecord, ModelRecord
 from evalsuite.suites import SuiteSpec
 
 DEFAULT_SUITE = "nous"
@@ -73,8 +77,26 @@ def _elapsed_seconds(detail: RunDetail) -> float:
     return (finished - run.started_at).total_seconds() if finished is not None else 0.0
 
 
-def _model_link(name: str) -> str:
-    return f"[{name.split('/')[-1]}]({HUB_URL}{name})"
+def _model_cell(model: ModelRecord) -> str:
+    """A link to the model on the Hub, as AutoEval writes it, only for a Hub model (its stored source is its
+    Hub id); a demo alias, local folder or endpoint is named as it was run, never linked to a Hub page."""
+    if model.source != model.name:
+        return model.name
+    return f"[{model.name.split('/')[-1]}]({HUB_URL}{model.name})"
+
+
+def _limited_note(stored: Sequence[MetricRecord], suite: SuiteSpec) -> str:
+    """A line saying the run scored fewer documents than its tasks have (``--limit``), or nothing."""
+    tasks = {item.task for item in suite.metrics}
+    limited = [m for m in stored if m.task in tasks and m.n_samples is not None and m.n_total_docs is not None
+               and m.n_samples < m.n_total_docs]
+    if not limited:
+        return ""
+    most = max(int(m.n_samples or 0) for m in limited)
+    return (
+        f"**Limited run:** {len({m.task for m in limited})} task(s) scored on at most {most} documents (`--limit`); "
+        "these scores are not comparable with a full run's.\n\n"
+    )
 
 
 def render(detail: RunDetail, suite: SuiteSpec) -> str:
@@ -104,9 +126,9 @@ def render(detail: RunDetail, suite: SuiteSpec) -> str:
         averages["Average"] = score.average
     else:
         summary += "Average score: Not available due to errors"
-    header = _table(["Model", *averages], [[_model_link(detail.model.name), *averages.values()]])
+    header = _table(["Model", *averages], [[_model_cell(detail.model), *averages.values()]])
     elapsed = time.strftime("%H:%M:%S", time.gmtime(_elapsed_seconds(detail)))
-    return f"{header}\n{summary}\n\nElapsed time: {elapsed}\n"
+    return f"{header}\n{_limited_note(stored, suite)}{summary}\n\nElapsed time: {elapsed}\n"
 
 
 def _version(metrics: Sequence[MetricRecord]) -> str:

@@ -9,6 +9,7 @@ our files unchanged.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from evalsuite import environment
 from evalsuite.metrics import normalization, perplexity, translation
 from evalsuite.metrics.normalization import SuiteMetric
-from evalsuite.store.schema import MetricRecord, SampleRecord
+from evalsuite.store.schema import DATA_SHA256, MetricRecord, SampleRecord
 
 if TYPE_CHECKING:
     from evalsuite.config import RunConfig
@@ -63,7 +64,31 @@ def to_records(
         output_type = (results.get("configs", {}).get(task) or {}).get("output_type")
         if output_type == "loglikelihood_rolling" and token_count is not None:
             metrics.extend(_token_perplexity(run_id, task, task_samples, token_count, results))
+    _add_text_hashes(metrics, results)
     return metrics, samples
+
+
+def _add_text_hashes(metrics: list[MetricRecord], results: dict[str, Any]) -> None:
+    """Mark each score of a ``--text-file`` task with the sha256 of the file's text: two files are two
+    different tasks under one name, and the board keeps their scores apart by this hash."""
+    for metric in metrics:
+        digest = _text_sha256(results, metric.task)
+        if digest is not None:
+            metric.details = {**(metric.details or {}), DATA_SHA256: digest}
+
+
+def _text_sha256(results: dict[str, Any], task: str) -> str | None:
+    """sha256 of the UTF-8 text a ``--text-file`` task scored (its one document, as logged; else the file)."""
+    kwargs = ((results.get("configs") or {}).get(task) or {}).get("dataset_kwargs") or {}
+    if not kwargs.get("text_file"):
+        return None
+    pages = [str((sample.get("doc") or {}).get("page", "")) for sample in (results.get("samples") or {}).get(task) or ()]
+    if not pages:
+        try:
+            pages = [Path(kwargs["text_file"]).read_text(encoding="utf-8")]
+        except (OSError, UnicodeDecodeError):
+            return None  # an imported run whose file is not here: nothing to hash
+    return hashlib.sha256("".join(pages).encode("utf-8")).hexdigest()
 
 
 def _parents(results: dict[str, Any]) -> dict[str, str]:

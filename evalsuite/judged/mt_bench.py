@@ -50,7 +50,8 @@ GREEDY_BELOW = 1e-4
 NEEDS_REFERENCE = ("math", "reasoning", "coding")
 MAX_NEW_TOKENS = 1024
 JUDGE_MAX_TOKENS = 2048
-METRICS = ("score", "score_turn1", "score_turn2", "judgments", "no_rating", "too_long")
+COUNTS = ("judgments", "no_rating", "too_long")  # tallies stored beside the scores: no direction, never a board column
+METRICS = ("score", "score_turn1", "score_turn2", *COUNTS)
 Reporter = Callable[[str], None]
 
 
@@ -225,13 +226,11 @@ class MTBench:
     def _metrics(self, context: JudgedContext, summary: Summary, documents: int) -> list[MetricRecord]:
         details = {"judge": context.judge_label, "judge_key": context.judge_key, "prompts": PROMPT_SET,
                    "rated_turn1": len(summary.rated[0]), "rated_turn2": len(summary.rated[1])}
-        rows: list[tuple[str, float | None, float | None, bool]] = [
+        rows: list[tuple[str, float | None, float | None, bool | None]] = [
             ("score", summary.score, _stderr(summary.rated[0] + summary.rated[1]), True),
             ("score_turn1", summary.turn1, _stderr(summary.rated[0]), True),
             ("score_turn2", summary.turn2, _stderr(summary.rated[1]), True),
-            ("judgments", float(summary.judgments), None, True),
-            ("no_rating", float(summary.no_rating), None, False),
-            ("too_long", float(summary.too_long), None, False),
+            *((name, float(count), None, None) for name, count in zip(COUNTS, (summary.judgments, summary.no_rating, summary.too_long))),
         ]
         return [
             MetricRecord(

@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 
 from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database
-from evalsuite.store.schema import RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
+from evalsuite.store.schema import DATA_SHA256, RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
 
 _TABLES = SQLModel.metadata.tables  # SQLAlchemy Core tables of the schema's SQLModel classes
 _RUN = _TABLES[RunRecord.__tablename__]
@@ -87,6 +87,7 @@ class BoardCell(NamedTuple):
     task_version: str | None = None
     n_total_docs: int | None = None
     parent_task: str | None = None
+    data_sha256: str | None = None  # the scored text's hash, for a task over the user's file (--text-file)
     apply_chat_template: bool = False
     fewshot_as_multiturn: bool = False
     scoring: str | None = None  # the run's identity fields that move numbers (scoring version, chat template)
@@ -250,16 +251,19 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
     """Every score of each model's latest eligible complete run per task and comparable setting.
 
     "Latest" is the highest run id among the model's eligible runs that scored the task
-    with the same task version, shots, documents, chat template and few-shot format (one
-    GROUP BY), so a limited run never replaces a full one; ``evalsuite.board`` decides what
+    with the same task version, shots, documents, chat template, few-shot format and suite (one
+    GROUP BY), so a limited run never replaces a full one, nor a plain run a suite's run; ``evalsuite.board`` decides what
     is shown. A model's tasks may come from different runs (each cell names its run).
     """
-    run_settings = [_RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction, _judge().label("judge")]
+    run_settings = [
+        _RUN.c.apply_chat_template, _multiturn().label("multiturn"), _RUN.c.system_instruction, _judge().label("judge"),
+        _RUN.c.suite,  # a suite run's scores are never replaced by a later run of the same tasks outside the suite
+    ]
     if "identity_id" in _RUN.c:  # the scoring identity, where the schema records one
         run_settings.append(_RUN.c.identity_id)
     eligible = _eligible_runs(board_filter).add_columns(*run_settings).subquery("eligible")  # JSON read once per run
     settings = [
-        _METRIC.c.task_version, _METRIC.c.n_samples, _METRIC.c.n_total_docs, _METRIC.c.n_shot,
+        _METRIC.c.task_version, _METRIC.c.n_samples, _METRIC.c.n_total_docs, _METRIC.c.n_shot, _data_sha256(),
         *(eligible.c[column.name] for column in run_settings),
     ]
     latest = (
@@ -275,7 +279,7 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
             _MODEL.c.id, _MODEL.c.name, _MODEL.c.weights_sha256, _MODEL.c.params, _RUN.c.id, _RUN.c.backend,
             _RUN.c.suite, _METRIC.c.task, _METRIC.c.metric, _METRIC.c.filter, _METRIC.c.value, _METRIC.c.stderr,
             _METRIC.c.normalized, _METRIC.c.higher_is_better, _METRIC.c.n_samples, _METRIC.c.is_group,
-            _METRIC.c.n_shot, _METRIC.c.task_version, _METRIC.c.n_total_docs, _METRIC.c.parent_task,
+            _METRIC.c.n_shot, _METRIC.c.task_version, _METRIC.c.n_total_docs, _METRIC.c.parent_task, _data_sha256(),
             _RUN.c.apply_chat_template, _multiturn(), _RUN.c.system_instruction, _judge(), *identity_columns,
         )
         .select_from(chosen)
@@ -318,6 +322,11 @@ def _identity_columns() -> tuple[Any, list[Any]]:
         return None, []
     wanted = ("scoring_version", "chat_template_sha256")
     return identity, [identity.c[name] for name in wanted if name in identity.c]
+
+
+def _data_sha256() -> Any:
+    """The hash of the text a score was made on, where the user supplied it (``--text-file``); NULL otherwise."""
+    return _METRIC.c.details[DATA_SHA256].as_string()
 
 
 def _judge() -> Any:

@@ -116,6 +116,9 @@ class RunAttempt(SQLModel, table=True):
     versions: Optional[dict] = _json_column()
     hardware: Optional[dict] = _json_column()
 
+# MetricRecord.details key: sha256 of the text a --text-file task scored (part of the board's comparability key).
+DATA_SHA256 = "data_sha256"
+
 
 class MetricRecord(SQLModel, table=True):
     """One score of one task in one run."""

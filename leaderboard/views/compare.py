@@ -5,12 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalsuite.metrics.significance import PairedTestResult, paired_bootstrap, paired_permutation_test
+from evalsuite import run_compare
 from evalsuite.store import leaderboard_queries as lq
 from leaderboard.board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 
-BOOTSTRAP_ROUNDS = 2000
-PERMUTATION_ROUNDS = 10_000
 PAGE_SIZE = 20
 
 
@@ -34,43 +32,35 @@ def _pick_runs() -> tuple[int, int] | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _tests(url: str, run_a: int, run_b: int, task: str, filter_name: str, metric: str, seed: int
-           ) -> tuple[lq.PairedScores, PairedTestResult, PairedTestResult] | None:
-    scores = lq.paired_sample_scores(database(), run_a, run_b, task, filter_name, metric)
-    if not scores.a:
-        return None
-    boot = paired_bootstrap(scores.a, scores.b, rounds=BOOTSTRAP_ROUNDS, seed=seed)
-    perm = paired_permutation_test(scores.a, scores.b, rounds=PERMUTATION_ROUNDS, seed=seed)
-    return scores, boot, perm
+def _comparison(url: str, run_a: int, run_b: int, seed: int) -> run_compare.Comparison:
+    return run_compare.compare_runs(database(), run_a, run_b, seed=seed)
 
 
 def _results_table(run_a: int, run_b: int, seed: int) -> dict[tuple[str, str], lq.PairedScores]:
-    rows, paired = [], {}
-    for task, filter_name in lq.shared_sample_tasks(database(), run_a, run_b):
-        metrics = lq.sample_metric_names(database(), run_a, task, filter_name)
-        if not metrics:
-            continue
-        outcome = _tests(database_url(), run_a, run_b, task, filter_name, metrics[0], seed)
-        if outcome is None:
-            continue
-        scores, boot, perm = outcome
-        paired[(task, filter_name)] = scores
+    comparison = _comparison(database_url(), run_a, run_b, seed)
+    paired: dict[tuple[str, str], lq.PairedScores] = {}
+    rows = []
+    for row in comparison.rows:
+        boot, perm = row.bootstrap, row.permutation
+        paired.setdefault((row.scores.task, row.scores.filter), row.scores)
         rows.append({
-            "task": task, "filter": filter_name, "metric": metrics[0], "n shared": boot.n,
-            "A": boot.mean_a, "B": boot.mean_b, "A − B": boot.difference,
-            "95% CI low": boot.ci_low, "95% CI high": boot.ci_high,
+            "task": row.scores.task, "filter": row.scores.filter, "metric": row.scores.metric, "n shared": boot.n,
+            "A": row.shown(boot.mean_a), "B": row.shown(boot.mean_b), "A − B": row.shown(boot.difference),
+            "95% CI": f"[{row.shown(boot.ci_low)}, {row.shown(boot.ci_high)}]",
             "p (bootstrap)": boot.p_value, "p (permutation)": perm.p_value,
-            "significant (p<0.05)": perm.p_value < 0.05,
-            "disagree": sum(1 for x, y in zip(scores.a, scores.b) if x != y),
+            "significant (p<0.05)": perm.p_value < run_compare.SIGNIFICANCE, "disagree": row.disagree,
         })
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.caption(
-            f"Paired over documents both runs scored (same task, doc_id, filter). CI: percentile paired bootstrap "
-            f"({BOOTSTRAP_ROUNDS} rounds); permutation: sign-flip test ({PERMUTATION_ROUNDS} rounds or exact); seed {seed}."
+            f"Paired over documents both runs scored (same task, doc_id, filter), every per-sample metric; fractions x 100 "
+            f"as on the board. CI: percentile paired bootstrap ({run_compare.BOOTSTRAP_ROUNDS} rounds); permutation: "
+            f"sign-flip test ({run_compare.PERMUTATION_ROUNDS} rounds or exact); seed {seed}."
         )
     else:
         st.info("These runs share no samples with a per-sample score.")
+    for task, filter_name in comparison.untested:
+        st.caption(f"{escape_markdown(task)} [{escape_markdown(filter_name)}]: not tested, {run_compare.NOT_TESTED}.")
     return paired
 
 

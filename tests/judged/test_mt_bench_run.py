@@ -197,7 +197,7 @@ def test_endpoint_judge_run_stores_the_mean_of_the_ratings_it_was_sent(judged_ru
     assert stored["score"]["value"] == pytest.approx(statistics.mean(turn1 + turn2))
     assert stored["score"]["stderr"] == pytest.approx(statistics.stdev(turn1 + turn2) / len(turn1 + turn2) ** 0.5)
     assert (stored["no_rating"]["value"], stored["judgments"]["value"], stored["too_long"]["value"]) == (1, 2 * LIMIT, 0)
-    assert stored["no_rating"]["higher_is_better"] == 0
+    assert stored["no_rating"]["higher_is_better"] is None  # a tally, not a score
     assert {row["n_samples"] for row in stored.values()} == {LIMIT} and {row["n_total_docs"] for row in stored.values()} == {80}
     assert all(row["task_version"] == "1.0" for row in stored.values())
     written = json.loads(judged_run.db.with_suffix(".json").read_text())  # --output: lm-eval's results layout
@@ -275,6 +275,22 @@ def test_two_judges_never_share_a_board_column(judged_run: JudgedRun) -> None:
     judges = {re.search(r"(?:^|· )judge (.+)$", key.scoring).group(1) for column in columns for key in column.keys if key.scoring}  # type: ignore[union-attr]
     labels = {json.loads(row["config"])["judge_label"] for row in _rows(judged_run.db, "SELECT config FROM run WHERE status = 'complete'")}
     assert judges == labels and len(labels) == 2
+
+
+def test_counts_are_stored_without_a_direction_and_never_become_board_columns(judged_run: JudgedRun) -> None:
+    """judgments / no_rating / too_long are tallies, not scores: no arrow in the run's table, no board column."""
+    counts = ("judgments", "no_rating", "too_long")
+    stored = _rows(judged_run.db, "SELECT metric, higher_is_better FROM metric WHERE task = 'mt_bench'")
+    assert {row["metric"]: row["higher_is_better"] for row in stored if row["metric"] in counts} == dict.fromkeys(counts)
+    table = [line for line in judged_run.output.splitlines() if line.startswith("│") and any(f" {name} " in line for name in counts)]
+    assert len(table) == 3 and not any("↑" in line or "↓" in line for line in table), table
+    database = open_database(judged_run.db, create=False)
+    try:
+        cells = list(leaderboard_queries.leaderboard_cells(database))
+    finally:
+        database.close()
+    metrics = {column.metric for column in board.all_tasks_view(cells).columns}
+    assert metrics == {"score", "score_turn1", "score_turn2"}
 
 
 # ----------------------------------------------------------------- bad input

@@ -112,17 +112,16 @@ def test_a_model_missing_a_task_is_listed_unranked_with_what_it_lacks(mixed_db: 
     assert pico_m.lacks == (
         "perplexity · word_perplexity: missing", "wmt22_en_de · bleu: missing", "arc_easy_200 · acc_norm: missing",
     )
-    scored = SuiteSpec(  # a suite with a score: ranked by it, only among models with every score
+    scored = SuiteSpec(  # a suite with a score: made only by a run of the suite, and no run here is one
         name="two", description="", tasks=(TaskSpec("pubmedqa"), TaskSpec("wmt22_en_de")), average=True,
         metrics=(SuiteMetric("pubmedqa", "acc"), SuiteMetric("arc_easy_200", "acc_norm")),
     )
     view = board.suite_view(cells, scored)
-    assert [(row.rank, row.model) for row in view.ranked] == [(1, "demo/pico-s")]
-    assert [(row.model, row.score, row.lacks) for row in view.unranked] == [
-        ("demo/pico-m", None, ("arc_easy_200 · acc_norm: missing",)),
+    assert view.ranked == []  # pico-s has both scores, but from two plain runs: never averaged into a score
+    assert [(row.model, row.score, row.runs) for row in view.unranked] == [
+        ("demo/pico-m (other runs)", None, (mixed_db.run_ids["demo/pico-m #2"],)),
+        ("demo/pico-s (other runs)", None, (mixed_db.run_ids["demo/pico-s #1"], mixed_db.run_ids["demo/pico-s #4"])),
     ]
-    stored = {(r["task"], r["metric"]): r["value"] for r in _rows(mixed_db.path) if r["model"] == "demo/pico-s"}
-    assert view.ranked[0].score == pytest.approx((stored["pubmedqa", "acc"] + stored["arc_easy_200", "acc_norm"]) / 2 * 100)
 
 
 def test_a_group_and_its_subtasks_are_counted_once(group_db: Path) -> None:
@@ -138,7 +137,7 @@ def test_a_group_and_its_subtasks_are_counted_once(group_db: Path) -> None:
     v1 = board.suite_view(cells, suites()["open-llm-v1"])
     (row,) = v1.unranked
     assert row.cells["mmlu · acc (n=57, limited)"].value == pytest.approx(group.value)
-    assert "arc_challenge · acc_norm: missing" in row.lacks and row.score is None
+    assert row.model == "demo/pico-s (other runs)" and row.score is None  # a plain --tasks run: no v1 score
 
 
 # ---------------------------------------------------------------- the Open LLM v1 score

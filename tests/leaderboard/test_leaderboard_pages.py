@@ -118,10 +118,11 @@ def test_compare_page_pairs_the_demo_runs_and_lists_disagreements(
     samples_b = {s.doc_id: s.metrics["acc"] for s in _samples(demo_db.path, run_b)}
     stored = {(r["run_id"]): r["value"] for r in _metrics(demo_db.path) if r["task"] == DEMO_TASK and r["metric"] == "acc"}
     assert row["metric"] == "acc" and row["n shared"] == len(samples_a) == len(samples_b)
-    assert row["A"] == pytest.approx(stored[run_a])  # mean of per-sample acc == lm-eval's task acc
-    assert row["B"] == pytest.approx(stored[run_b])
-    assert row["A − B"] == pytest.approx(stored[run_a] - stored[run_b])
-    assert row["95% CI low"] <= row["A − B"] <= row["95% CI high"]
+    assert row["A"] == f"{stored[run_a] * 100:.2f}"  # mean of per-sample acc == lm-eval's task acc, x 100 as the board shows it
+    assert row["B"] == f"{stored[run_b] * 100:.2f}"
+    assert row["A − B"] == f"{(stored[run_a] - stored[run_b]) * 100:.2f}"
+    low, high = (float(x) for x in row["95% CI"].strip("[]").split(", "))
+    assert low <= float(row["A − B"]) <= high
     assert 0 < row["p (permutation)"] <= 1 and 0 < row["p (bootstrap)"] <= 1
     differing = sorted(d for d in samples_a if samples_a[d] != samples_b[d])
     assert row["disagree"] == len(differing)
