@@ -441,6 +441,15 @@ def vote_count(database: Database, voter_kind: str | None = None) -> int:
         return int(session.exec(statement).one())
 
 
+def vote_counts_by_kind(database: Database, *, rated_only: bool = False) -> dict[str, int]:
+    """Voter kind -> stored votes; ``rated_only`` leaves out votes with a hidden model, as :func:`vote_records` does."""
+    statement = select(Vote.voter_kind, func.count()).group_by(Vote.voter_kind)
+    if rated_only:
+        statement = statement.where(col(Vote.model_a).not_in(hidden_names()), col(Vote.model_b).not_in(hidden_names()))
+    with database.session() as session:
+        return {str(kind): int(count) for kind, count in session.exec(statement).all()}
+
+
 def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str]]]:
     """(prompt id, unordered pair of model keys) already judged by ``judge``, so a rerun does not judge them twice."""
     key_a, key_b = func.coalesce(Vote.model_a_key, Vote.model_a), func.coalesce(Vote.model_b_key, Vote.model_b)
