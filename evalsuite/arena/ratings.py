@@ -287,10 +287,16 @@ def _unbounded_reason(collapsed: CollapsedBattles, models: tuple[str, ...]) -> s
     n_groups, label = connected_components(graph, directed=True, connection="strong")
     if n_groups == 1:
         return None
-    smallest = np.argmin(np.bincount(label))
-    names = [models[i] for i in np.flatnonzero(label == smallest)[:5]]
+    n_apart, apart = connected_components(graph, directed=True, connection="weak")
+    if n_apart > 1:
+        first = [m for i, m in enumerate(models) if apart[i] == 0][:5]
+        return f"the models fall into {n_apart} groups that never met (e.g. {', '.join(first)} met none of the others)"
+    across = label[src] != label[dst]
+    beaten, beat = set(label[dst[across]].tolist()), set(label[src[across]].tolist())
+    unbeaten = [m for i, m in enumerate(models) if label[i] not in beaten][:5]
+    winless = [m for i, m in enumerate(models) if label[i] not in beat][:5]
     return (f"the models split into {n_groups} groups with one-sided results between them "
-            f"(e.g. {', '.join(names)} never lose, or never win, against the rest)")
+            f"({', '.join(unbeaten)} never lost to another group; {', '.join(winless)} never beat another group)")
 
 
 def _check_identifiable(collapsed: CollapsedBattles, models: tuple[str, ...]) -> None:
