@@ -36,6 +36,7 @@ from evalsuite.arena.style import StyleControl, compute_style_control
 # (Bradley–Terry then runs off to ±thousands, as two votes give −1483 … 3483).
 FEW_BATTLES = 20
 
+
 @dataclass(frozen=True)
 class ReportOptions:
     """What to compute; the defaults are `evalsuite arena ratings` without options."""

@@ -21,7 +21,7 @@ from evalsuite.arena.pairing import choose_pair
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.admin_queries import hidden_models
-from evalsuite.store.arena_queries import VOTER_KINDS, IssuedBattle
+from evalsuite.store.arena_queries import IssuedBattle
 from evalsuite.store.db import Database, safe_url
 
 
@@ -125,7 +125,7 @@ def stored_battles(
     Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly;
     ``with_answers`` also loads the answer texts (leak filter, style control).
     """
-    kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+    kinds = arena_queries.selected_kinds(include_judges, voter_kinds)
     records = arena_queries.vote_records(database, voter_kinds=kinds, with_answers=with_answers)
     if not records:
         shortage = vote_tally(database).shortage(kinds) or Shortage("no votes to rate", "vote")

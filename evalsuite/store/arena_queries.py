@@ -480,6 +480,11 @@ def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
         return {int(battle_id or 0): (text_a, text_b) for battle_id, text_a, text_b in session.exec(statement).all()}
 
 
+def selected_kinds(include_judges: bool, voter_kinds: Sequence[str] | None) -> tuple[str, ...]:
+    """The voter kinds a reader asked for: ``voter_kinds`` when given, else people (and judges with ``include_judges``)."""
+    return tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+
+
 def vote_records(
     database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None,
     with_answers: bool = False,
@@ -492,7 +497,7 @@ def vote_records(
     ``with_answers`` adds the two answer texts as ``answer_a``/``answer_b`` (for the arena's
     leak filter and style counts); votes without a stored battle get none.
     """
-    kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+    kinds = selected_kinds(include_judges, voter_kinds)
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at),
