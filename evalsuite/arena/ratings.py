@@ -272,8 +272,10 @@ def unbounded_reason(battles: Battles) -> str | None:
 
     The MLE is finite iff the directed "i beat j at least once" graph is strongly
     connected (Zermelo 1929; Ford 1957); otherwise some group's ratings run to infinity.
-    A newcomer's first votes are the usual case, so callers can show the online Elo
-    instead of failing (see :mod:`evalsuite.arena.report`).
+    The reason names the models that never lost to another group and those that never
+    beat one (or, when some models never met the rest, that).  A newcomer's first votes
+    are the usual case, so callers can show the online Elo instead of failing (see
+    :mod:`evalsuite.arena.report`).
     """
     return _unbounded_reason(collapse_battles(battles), battles.models)
 
