@@ -250,7 +250,7 @@ def ratings(
     bootstrap: int = typer.Option(100, "--bootstrap", help="Bootstrap rounds for the 95% intervals (0: none)."),
     seed: int = typer.Option(0, help="Bootstrap seed."),
     battles: Path | None = typer.Option(None, "--battles", help="Rate a FastChat battles file (.json list or .jsonl) instead of the database."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online); with --style-control, --by-category or --flag-outliers an object with those sections too."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online), full precision; with --style-control, --by-category or --flag-outliers an object with those sections too. Bradley–Terry not bounded yet (a model never lost or never won) is an error here; the table shows online Elo instead."),
     anchor: str | None = typer.Option(None, help="MODEL=RATING: shift the scale so MODEL has RATING."),
     category: str | None = typer.Option(None, help="Only battles of this category."),
     exclude_ties: bool = typer.Option(False, "--exclude-ties", help="Drop ties and both-bad votes."),
@@ -278,6 +278,7 @@ def ratings(
         leak_own_names=leak_own_names,
         style_control=style_control, by_category=by_category, flag_outliers=flag_outliers,
         outlier_min_votes=outlier_min_votes, outlier_alpha=outlier_alpha,
+        allow_unbounded=not as_json,  # a person gets online Elo and a warning; --json stays strict
     )
     report = rating_report(selected, options)
     if as_json:
@@ -293,6 +294,7 @@ def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool)
     from evalsuite.arena import voting
     from evalsuite.arena.battles import read_battles
     from evalsuite.store import arena_queries
+    from evalsuite.store.db import safe_url
 
     if battles is not None:
         return read_battles(battles), str(battles)
@@ -303,7 +305,7 @@ def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool)
     finally:
         database.close()
     people = len(selected) - judged
-    return selected, f"votes in {db or default_db()}: " + (
+    return selected, f"votes in {safe_url(db or default_db())}: " + (
         f"{people} by people, {judged} by model judges" if include_judges else "people only"
     )
 

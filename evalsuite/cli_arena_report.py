@@ -8,16 +8,19 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from evalsuite.arena.display import RATING_HEADERS, ci_header, ci_text, display_rows
 from evalsuite.arena.ratings import CategoryRatings, RatingTable
 from evalsuite.arena.report import RatingReport
-from evalsuite.cli_common import console
+from evalsuite.cli_common import console, err_console
 
 LEAKS_LISTED = 20
 
 
 def print_report(report: RatingReport, source: str) -> None:
-    """The ratings table (style-controlled columns beside it when fitted), then each extra section."""
+    """The ratings table (style-controlled columns beside it when fitted), its cautions, then each extra section."""
     _print_ratings(report, source)
+    for caution in report.cautions():
+        err_console.print(f"warning: {caution}", markup=False)
     _print_leaks(report)
     if report.style is not None:
         _print_style_coefficients(report)
@@ -29,23 +32,20 @@ def print_report(report: RatingReport, source: str) -> None:
 
 def _print_ratings(report: RatingReport, source: str) -> None:
     table = report.table
-    level = round(table.ci_level * 100)
-    title = (f"{table.method} ratings from {len(report.battles)} battles ({source}), "
-             f"{level}% CI over {table.bootstrap_rounds} bootstrap rounds")
-    columns = ["rank", "model", "rating", f"{level}% CI", "battles", "online Elo"]
+    title = (f"{RATING_HEADERS[table.method]} ratings from {len(report.battles)} battles ({source}), "
+             f"{ci_header(table)} over {table.bootstrap_rounds} bootstrap rounds")
+    rows = display_rows(table, bt_unbounded=report.unbounded is not None)
     style = report.style.table if report.style is not None else None
     if style is not None:
-        columns += ["style rank", "style rating", f"style {level}% CI"]
+        for row in rows:
+            styled = style[str(row["Model"])]
+            row |= {"Style rank": styled.rank, "Style Bradley–Terry": round(styled.rating),
+                    f"Style {ci_header(style)}": ci_text(styled, style.bootstrap_rounds)}
     rich_table = Table(title=title)
-    for column in columns:
-        rich_table.add_column(column, justify="left" if column == "model" else "right")
-    for row in table.rows:
-        elo = "" if row.elo_online is None else f"{row.elo_online:.1f}"
-        cells: list[str | Text] = [str(row.rank), Text(row.model), f"{row.rating:.1f}", f"{row.lower:.1f} – {row.upper:.1f}", str(row.battles), elo]
-        if style is not None:
-            s = style[row.model]
-            cells += [str(s.rank), f"{s.rating:.1f}", f"{s.lower:.1f} – {s.upper:.1f}"]
-        rich_table.add_row(*cells)
+    for column in rows[0]:
+        rich_table.add_column(column, justify="left" if column == "Model" else "right")
+    for row in rows:
+        rich_table.add_row(*(Text(str(value)) for value in row.values()))
     console.print(rich_table)
 
 
@@ -94,7 +94,7 @@ def _category_cell(table: RatingTable, model: str) -> str:
         row = table[model]
     except KeyError:
         return ""
-    return f"{row.rating:.1f} (#{row.rank}, n={row.battles})"
+    return f"{round(row.rating)} (#{row.rank}, n={row.battles})"
 
 
 def _print_categories(categories: list[CategoryRatings]) -> None:

@@ -267,25 +267,46 @@ def _fit_bt_logits(
     return theta - theta.mean()
 
 
-def _check_identifiable(collapsed: CollapsedBattles, models: tuple[str, ...]) -> None:
-    """Raise unless every split of the models has wins both ways across it.
+def unbounded_reason(battles: Battles) -> str | None:
+    """Why the Bradley–Terry MLE of ``battles`` is not finite, or None when it is.
 
     The MLE is finite iff the directed "i beat j at least once" graph is strongly
     connected (Zermelo 1929; Ford 1957); otherwise some group's ratings run to infinity.
+    The reason names the models that never lost to another group and those that never
+    beat one (or, when some models never met the rest, that).  A newcomer's first votes
+    are the usual case, so callers can show the online Elo instead of failing (see
+    :mod:`evalsuite.arena.report`).
     """
+    return _unbounded_reason(collapse_battles(battles), battles.models)
+
+
+def _unbounded_reason(collapsed: CollapsedBattles, models: tuple[str, ...]) -> str | None:
     w_lo, w_hi = collapsed.pair_weights()
     src = np.concatenate([collapsed.pair_lo[w_lo > 0], collapsed.pair_hi[w_hi > 0]])
     dst = np.concatenate([collapsed.pair_hi[w_lo > 0], collapsed.pair_lo[w_hi > 0]])
     n = collapsed.n_models
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     n_groups, label = connected_components(graph, directed=True, connection="strong")
-    if n_groups > 1:
-        smallest = np.argmin(np.bincount(label))
-        names = [models[i] for i in np.flatnonzero(label == smallest)[:5]]
+    if n_groups == 1:
+        return None
+    n_apart, apart = connected_components(graph, directed=True, connection="weak")
+    if n_apart > 1:
+        first = [m for i, m in enumerate(models) if apart[i] == 0][:5]
+        return f"the models fall into {n_apart} groups that never met (e.g. {', '.join(first)} met none of the others)"
+    across = label[src] != label[dst]
+    beaten, beat = set(label[dst[across]].tolist()), set(label[src[across]].tolist())
+    unbeaten = [m for i, m in enumerate(models) if label[i] not in beaten][:5]
+    winless = [m for i, m in enumerate(models) if label[i] not in beat][:5]
+    return (f"the models split into {n_groups} groups with one-sided results between them "
+            f"({', '.join(unbeaten)} never lost to another group; {', '.join(winless)} never beat another group)")
+
+
+def _check_identifiable(collapsed: CollapsedBattles, models: tuple[str, ...]) -> None:
+    """Raise unless every split of the models has wins both ways across it (:func:`unbounded_reason`)."""
+    reason = _unbounded_reason(collapsed, models)
+    if reason is not None:
         raise ArenaError(
-            f"Bradley–Terry ratings are unbounded: the models split into {n_groups} groups "
-            f"with one-sided results between them (e.g. {', '.join(names)} never lose, "
-            "or never win, against the rest)",
+            f"Bradley–Terry ratings are unbounded: {reason}",
             hint="collect more votes for those models, filter them out, pass l2=1e-4, "
             "or use method 'elo'",
         )

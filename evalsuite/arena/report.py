@@ -4,6 +4,11 @@ Order of work: the identity-leak filter first (a vote on an answer that named it
 model is not blind, so it counts nowhere), then the plain ratings and, when asked,
 style-controlled ratings, per-category ratings and the outlier-voter test, all on the
 same kept battles.  The CLI and the Streamlit page only lay the result out.
+
+Few votes: a report says so (:meth:`RatingReport.cautions`) when a model has fewer
+than :data:`FEW_BATTLES` battles, and -- for the human tables, ``ReportOptions.
+allow_unbounded`` -- shows the online Elo instead of failing while Bradley–Terry is
+unbounded (a newcomer's first votes: one model never lost).
 """
 
 from __future__ import annotations
@@ -15,8 +20,21 @@ from typing import Any
 from evalsuite.arena.battles import Battles
 from evalsuite.arena.leaks import DEFAULT_LEAK_WORDS, LeakReport, filter_leaks
 from evalsuite.arena.outliers import OutlierReport, flag_outlier_voters
-from evalsuite.arena.ratings import CategoryRatings, Method, RatingTable, compute_ratings, ratings_by_category
+from evalsuite.arena.ratings import (
+    CategoryRatings,
+    Method,
+    RatingTable,
+    compute_ratings,
+    ratings_by_category,
+    unbounded_reason,
+)
 from evalsuite.arena.style import StyleControl, compute_style_control
+
+# Below this many battles a model's 95% interval is too wide to rank it: even at an even
+# record the binomial standard error of its win rate is 0.5 / sqrt(20) = 0.11, i.e. about
+# ±160 rating points, and in bootstrap resamples it often never loses or never wins
+# (Bradley–Terry then runs off to ±thousands, as two votes give −1483 … 3483).
+FEW_BATTLES = 20
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,7 @@ class ReportOptions:
     flag_outliers: bool = False
     outlier_min_votes: int = 10
     outlier_alpha: float = 0.05
+    allow_unbounded: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,19 @@ class RatingReport:
     style: StyleControl | None = None
     categories: list[CategoryRatings] | None = None
     outliers: OutlierReport | None = None
+    unbounded: str | None = None
+
+    def cautions(self) -> list[str]:
+        """Sentences a reader must see before trusting the table (empty when there is nothing to say)."""
+        notes = []
+        if self.unbounded is not None:
+            notes.append(f"Bradley–Terry ratings are not bounded yet: {self.unbounded}; "
+                         "the table shows online Elo instead (style control needs Bradley–Terry too) — collect more votes")
+        few = [row.model for row in self.table.rows if row.battles < FEW_BATTLES]
+        if few:
+            notes.append(f"{len(few)} of {len(self.table.rows)} models have fewer than {FEW_BATTLES} battles "
+                         f"({', '.join(few)}): their 95% intervals are too wide to rank them — collect more votes")
+        return notes
 
     @property
     def has_extras(self) -> bool:
@@ -79,8 +111,10 @@ def rating_report(battles: Battles, options: ReportOptions = ReportOptions()) ->
     leaks = filter_leaks(battles, options.leak_words, own_names=options.leak_own_names) if options.leak_filter else None
     kept = leaks.kept if leaks is not None else battles
     rounds, seed, anchor = options.bootstrap_rounds, options.seed, options.anchor
-    table = compute_ratings(kept, options.method, bootstrap_rounds=rounds, seed=seed, anchor=anchor)
-    style = compute_style_control(kept, rounds, seed, anchor) if options.style_control else None
+    unbounded = unbounded_reason(kept) if options.allow_unbounded and options.method == "bt" and len(kept) else None
+    method: Method = "elo" if unbounded is not None else options.method
+    table = compute_ratings(kept, method, bootstrap_rounds=rounds, seed=seed, anchor=anchor)
+    style = compute_style_control(kept, rounds, seed, anchor) if options.style_control and unbounded is None else None
     categories = (
         ratings_by_category(kept, options.method, rounds, seed, anchor) if options.by_category else None
     )
@@ -88,4 +122,5 @@ def rating_report(battles: Battles, options: ReportOptions = ReportOptions()) ->
         flag_outlier_voters(kept, min_votes=options.outlier_min_votes, alpha=options.outlier_alpha)
         if options.flag_outliers else None
     )
-    return RatingReport(table=table, battles=kept, leaks=leaks, style=style, categories=categories, outliers=outliers)
+    return RatingReport(table=table, battles=kept, leaks=leaks, style=style, categories=categories, outliers=outliers,
+                        unbounded=unbounded)

@@ -10,7 +10,9 @@ Keeping the policy here keeps the store below the arena: it never imports it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -18,8 +20,9 @@ from evalsuite.arena.battles import Battles, battles_from_records
 from evalsuite.arena.pairing import choose_pair
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
+from evalsuite.store.admin_queries import hidden_models
 from evalsuite.store.arena_queries import IssuedBattle
-from evalsuite.store.db import Database
+from evalsuite.store.db import Database, safe_url
 
 
 def issue_battle(database: Database, voter: str, rng: np.random.Generator | None = None) -> IssuedBattle:
@@ -52,22 +55,79 @@ def issue_battle_for(database: Database, voter: str, prompt_id: int, model_a: st
     return arena_queries.store_battle(database, voter, answers[model_a], answers[model_b])
 
 
+VOTER_KIND_NAMES = {"human": "people", "judge": "model judges"}
+Remedy = Literal["unhide", "other_kinds", "vote"]
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """Why the chosen voter kinds leave nothing to rate: a true sentence, and which remedy fits."""
+
+    message: str
+    remedy: Remedy
+
+
+@dataclass(frozen=True)
+class VoteTally:
+    """Stored votes per voter kind, and how many of them the ratings may use (no hidden model).
+
+    One reading for every place that must say why there is nothing to rate, or pick
+    the voter kind to show first, so the CLI and the ratings page tell the same story.
+    """
+
+    stored: Mapping[str, int]
+    rated: Mapping[str, int]
+    hidden: tuple[str, ...]
+
+    def rated_of(self, kinds: Sequence[str]) -> int:
+        return sum(self.rated.get(kind, 0) for kind in kinds)
+
+    def default_kind(self) -> str:
+        """People when they have usable votes, else model judges when those have, else people."""
+        return next((kind for kind in ("human", "judge") if self.rated.get(kind, 0)), "human")
+
+    def shortage(self, kinds: Sequence[str]) -> Shortage | None:
+        """None when ``kinds`` have votes to rate; else what is true about the votes that exist."""
+        if self.rated_of(kinds):
+            return None
+        who = " or ".join(VOTER_KIND_NAMES[kind] for kind in kinds)
+        stored = sum(self.stored.get(kind, 0) for kind in kinds)
+        if stored:
+            return Shortage(f"all {stored} votes by {who} involve a hidden model ({', '.join(self.hidden)})", "unhide")
+        others = {kind: n for kind, n in self.rated.items() if kind not in kinds and n}
+        if others:
+            listed = ", ".join(f"{n} votes by {VOTER_KIND_NAMES.get(kind, kind)}" for kind, n in others.items())
+            return Shortage(f"no votes by {who} yet ({listed} are stored)", "other_kinds")
+        return Shortage(f"no votes by {who} yet", "vote")
+
+
+CLI_REMEDIES: dict[Remedy, str] = {
+    "unhide": "`evalsuite admin unhide-model NAME` counts a hidden model's votes again",
+    "other_kinds": "pass --include-judges to count model-judge votes",
+    "vote": "vote on the arena page (`evalsuite leaderboard`) or run `evalsuite arena judge --judge MODEL`",
+}
+
+
+def vote_tally(database: Database) -> VoteTally:
+    return VoteTally(
+        stored=arena_queries.vote_counts_by_kind(database),
+        rated=arena_queries.vote_counts_by_kind(database, rated_only=True),
+        hidden=tuple(hidden_models(database)),
+    )
+
+
 def stored_battles(
     database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None,
     with_answers: bool = False,
 ) -> Battles:
-    """Stored votes as :class:`Battles` (what the ratings take); ArenaError when there are none.
+    """Stored votes as :class:`Battles` (what the ratings take); ArenaError saying why when there are none.
 
     Human votes only unless ``include_judges``; ``voter_kinds`` selects kinds explicitly;
     ``with_answers`` also loads the answer texts (leak filter, style control).
     """
-    records = arena_queries.vote_records(
-        database, include_judges=include_judges, voter_kinds=voter_kinds, with_answers=with_answers
-    )
+    kinds = arena_queries.selected_kinds(include_judges, voter_kinds)
+    records = arena_queries.vote_records(database, voter_kinds=kinds, with_answers=with_answers)
     if not records:
-        which = "judge or human" if include_judges else "human"
-        raise ArenaError(
-            f"no {which} votes recorded in {database.url}",
-            hint="vote on the arena page (`evalsuite leaderboard`), run `evalsuite arena judge`, or pass --include-judges",
-        )
+        shortage = vote_tally(database).shortage(kinds) or Shortage("no votes to rate", "vote")
+        raise ArenaError(f"{shortage.message} in {safe_url(database.url)}", hint=CLI_REMEDIES[shortage.remedy])
     return battles_from_records(records, source="vote table")

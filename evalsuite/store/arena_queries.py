@@ -441,6 +441,15 @@ def vote_count(database: Database, voter_kind: str | None = None) -> int:
         return int(session.exec(statement).one())
 
 
+def vote_counts_by_kind(database: Database, *, rated_only: bool = False) -> dict[str, int]:
+    """Voter kind -> stored votes; ``rated_only`` leaves out votes with a hidden model, as :func:`vote_records` does."""
+    statement = select(Vote.voter_kind, func.count()).group_by(Vote.voter_kind)
+    if rated_only:
+        statement = statement.where(col(Vote.model_a).not_in(hidden_names()), col(Vote.model_b).not_in(hidden_names()))
+    with database.session() as session:
+        return {str(kind): int(count) for kind, count in session.exec(statement).all()}
+
+
 def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str]]]:
     """(prompt id, unordered pair of model keys) already judged by ``judge``, so a rerun does not judge them twice."""
     key_a, key_b = func.coalesce(Vote.model_a_key, Vote.model_a), func.coalesce(Vote.model_b_key, Vote.model_b)
@@ -471,6 +480,11 @@ def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
         return {int(battle_id or 0): (text_a, text_b) for battle_id, text_a, text_b in session.exec(statement).all()}
 
 
+def selected_kinds(include_judges: bool, voter_kinds: Sequence[str] | None) -> tuple[str, ...]:
+    """The voter kinds a reader asked for: ``voter_kinds`` when given, else people (and judges with ``include_judges``)."""
+    return tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+
+
 def vote_records(
     database: Database, *, include_judges: bool = False, voter_kinds: Sequence[str] | None = None,
     with_answers: bool = False,
@@ -483,7 +497,7 @@ def vote_records(
     ``with_answers`` adds the two answer texts as ``answer_a``/``answer_b`` (for the arena's
     leak filter and style counts); votes without a stored battle get none.
     """
-    kinds = tuple(voter_kinds) if voter_kinds is not None else (VOTER_KINDS if include_judges else ("human",))
+    kinds = selected_kinds(include_judges, voter_kinds)
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at),

@@ -45,6 +45,19 @@ SQL_IN_CHUNK = 900
 CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new database"
 
 
+def safe_url(db: str | Path) -> str:
+    """A path or database URL as it may be printed: without a password."""
+    from sqlalchemy.engine import make_url
+
+    text_value = str(db)
+    if "://" not in text_value:
+        return text_value
+    try:
+        return make_url(text_value).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 (a malformed URL is reported by open_database, not here)
+        return text_value.split("@")[-1]
+
+
 def database_url(db: str | Path) -> str:
     """Turn a path or URL into a SQLAlchemy URL (plain paths mean SQLite files; ``postgresql://`` uses psycopg 3)."""
     text_value = str(db)

@@ -1,11 +1,16 @@
 """Arena ratings: the Elo / Bradley–Terry table with bootstrap intervals, a CI plot, win rates.
 
 Filters: category, vote date range, ties excluded, and whose votes count (people,
-model judges, or both; people only by default, as in `evalsuite arena ratings`).
+model judges, or both). The page opens on people's votes, as `evalsuite arena ratings`
+does, unless only model judges have voted; with nothing to rate it says why (no votes
+yet, votes of another kind only, or only votes with a hidden model).
 As there, votes on answers that name their model or maker are left out (and listed),
 and the sidebar adds style-controlled ratings, per-category ratings and the
 outlier-voter test; every number comes from ``evalsuite.arena.report.rating_report``.
-Ratings are recomputed only when the filters or the number of votes change.
+The table shows whole rating points and a "95% CI" of +a/−b (``evalsuite.arena.display``,
+the same as the CLI) with a warning when there are too few votes to trust it; the exact
+values sit in an expander. Ratings are recomputed only when the filters or the number
+of votes change.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from evalsuite.arena import voting
 from evalsuite.arena.battles import Battles, battles_from_records, filter_battles
+from evalsuite.arena.display import RATING_HEADERS, display_rows
 from evalsuite.arena.ratings import (
     observed_win_rates,
     pair_battle_counts,
@@ -28,10 +35,16 @@ from leaderboard.board_ui.common import database, database_url, escape_markdown
 
 VOTERS = {"People": ("human",), "Model judges": ("judge",), "Both": ("human", "judge")}
 ALL_CATEGORIES = "All categories"
+ROW_PX = 32  # height of one model's row in the charts
+REMEDIES: dict[voting.Remedy, str] = {
+    "unhide": "An operator can un-hide it on the Admin page (or run `evalsuite admin unhide-model NAME`).",
+    "other_kinds": "Pick another kind under **Votes from** in the sidebar.",
+    "vote": "Vote on the Arena page, or run `evalsuite arena judge --judge MODEL`.",
+}
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)
-def _records(url: str, kinds: tuple[str, ...], votes: int) -> list[dict]:
+def _records(url: str, kinds: tuple[str, ...], votes: tuple[int, int]) -> list[dict]:
     return arena_queries.vote_records(database(), voter_kinds=kinds, with_answers=True)
 
 
@@ -45,7 +58,7 @@ def _ratings(records: list[dict], method: str, rounds: int, category: str | None
     )
     style_control, by_category, flag_outliers = extras
     options = ReportOptions(method=method, bootstrap_rounds=rounds, seed=0, style_control=style_control,  # type: ignore[arg-type]
-                            by_category=by_category, flag_outliers=flag_outliers)
+                            by_category=by_category, flag_outliers=flag_outliers, allow_unbounded=True)
     report = rating_report(battles, options)
     return pd.DataFrame(report.table.to_json_rows()), report
 
@@ -74,12 +87,10 @@ def _show_style(report: RatingReport) -> None:
     st.subheader("Style-controlled ratings")
     st.caption("Bradley–Terry fitted jointly with answer length and markdown (headers, lists, bold) as covariates, "
                "FastChat's features (a − b) / (a + b + 1), standardised; coefficients in log-odds per standard deviation.")
-    style = report.style.to_json()
-    plain = report.table.ratings()
-    frame = pd.DataFrame(style["ratings"])  # type: ignore[arg-type]
-    frame["plain rating"] = frame["model"].map(plain)
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.dataframe(pd.DataFrame(style["coefficients"]), hide_index=True, width="stretch")  # type: ignore[arg-type]
+    plain, header = report.table.ratings(), f"Plain {RATING_HEADERS[report.table.method]}"
+    rows = [{**row, header: round(plain[str(row["Model"])])} for row in display_rows(report.style.table)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(report.style.to_json()["coefficients"]), hide_index=True, width="stretch")  # type: ignore[arg-type]
 
 
 def _show_categories(report: RatingReport) -> None:
@@ -87,8 +98,8 @@ def _show_categories(report: RatingReport) -> None:
         return
     st.subheader("Ratings per category")
     rows = [
-        {"category": c.category, **row} for c in report.categories if c.table is not None
-        for row in c.table.to_json_rows()
+        {"Category": c.category, **row} for c in report.categories if c.table is not None
+        for row in display_rows(c.table)
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     for c in report.categories:
@@ -132,45 +143,73 @@ def _filters(records: list[dict]) -> tuple[str | None, datetime | None, datetime
 
 
 def interval_chart(frame: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
-    """Point rating per model with its bootstrap interval, best on top."""
+    """Point rating per model with its bootstrap interval, best on top.
+
+    Sized per model (a step of :data:`ROW_PX`), not as a whole: Streamlit fits charts to
+    their height, and a fixed height leaves the rows only what the axes do not take.
+    """
     order = frame.sort_values("rating", ascending=False)["model"].tolist()
     base = alt.Chart(frame).encode(y=alt.Y("model:N", sort=order, title="model"))
     points = base.mark_point(filled=True, size=70).encode(
         x=alt.X("rating:Q", scale=alt.Scale(zero=False), title="rating"),
-        tooltip=["model:N", alt.Tooltip("rating:Q", format=".1f"), alt.Tooltip("lower:Q", format=".1f"),
-                 alt.Tooltip("upper:Q", format=".1f"), "battles:Q"],
+        tooltip=["model:N", alt.Tooltip("rating:Q", format=".0f"), alt.Tooltip("lower:Q", format=".0f"),
+                 alt.Tooltip("upper:Q", format=".0f"), "battles:Q"],
     )
     whiskers = base.mark_errorbar(ticks=True).encode(x=alt.X("lower:Q", title="rating"), x2="upper:Q")
-    return alt.layer(whiskers, points).properties(height=max(120, 28 * len(order)))
+    return alt.layer(whiskers, points).properties(height=alt.Step(ROW_PX))
 
 
-def win_rate_heatmap(battles: Battles, order: list[str]) -> alt.Chart:
-    """Observed share of points row model took from column model (ties half), with battle counts."""
+def win_rate_heatmap(battles: Battles, order: list[str]) -> alt.LayerChart | alt.FacetChart:
+    """Observed share of points row model took from column model (ties half), one cell per pair that met.
+
+    Sized per row like :func:`interval_chart`: with a fixed height the opponent labels
+    under the x axis took all of it and the rows drew at zero height.
+    """
     rates = observed_win_rates(battles).stack(future_stack=True).rename("win_rate")
     counts = pair_battle_counts(battles).stack(future_stack=True).rename("battles")
     data = pd.concat([rates, counts], axis=1).reset_index(names=["model", "opponent"])
-    data = data[data["battles"] > 0]
-    return (
-        alt.Chart(data)
-        .mark_rect()
-        .encode(
-            x=alt.X("opponent:N", sort=order, title="opponent"),
-            y=alt.Y("model:N", sort=order, title="model"),
-            color=alt.Color("win_rate:Q", scale=alt.Scale(scheme="redblue", domain=[0, 1]), title="win rate"),
-            tooltip=["model:N", "opponent:N", alt.Tooltip("win_rate:Q", format=".2f"), "battles:Q"],
-        )
-        .properties(height=max(120, 30 * len(order)))
+    base = alt.Chart(data[data["battles"] > 0]).encode(
+        x=alt.X("opponent:N", sort=order, title="opponent", axis=alt.Axis(labelAngle=-30, labelLimit=180)),
+        y=alt.Y("model:N", sort=order, title="model", axis=alt.Axis(labelLimit=180)),
+        tooltip=["model:N", "opponent:N", alt.Tooltip("win_rate:Q", format=".2f"), "battles:Q"],
     )
+    cells = base.mark_rect().encode(
+        color=alt.Color("win_rate:Q", scale=alt.Scale(scheme="redblue", domain=[0, 1]), title="win rate"),
+    )
+    labels = base.mark_text(baseline="middle").encode(
+        text=alt.Text("win_rate:Q", format=".2f"),
+        color=alt.condition("abs(datum.win_rate - 0.5) > 0.3", alt.value("white"), alt.value("black")),
+    )
+    return alt.layer(cells, labels).properties(height=alt.Step(ROW_PX))
+
+
+def _voter_kinds(tally: voting.VoteTally) -> tuple[str, ...]:
+    """The "Votes from" switch, opening on the kind that has votes (people first)."""
+    labels = list(VOTERS)
+    first = labels.index(next(label for label, kinds in VOTERS.items() if kinds == (tally.default_kind(),)))
+    return VOTERS[str(st.sidebar.radio("Votes from", labels, index=first, key="arena_voters"))]
+
+
+def _show_table(frame: pd.DataFrame, report: RatingReport) -> None:
+    """Cautions first, then the table people read, then the exact values."""
+    for caution in report.cautions():
+        st.warning(escape_markdown(caution))
+    rows = display_rows(report.table, bt_unbounded=report.unbounded is not None)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.expander("Exact values (as `evalsuite arena ratings --json`)"):
+        st.dataframe(frame, hide_index=True, width="stretch")
 
 
 def main() -> None:
     st.title("Arena ratings")
-    voters = st.sidebar.radio("Votes from", list(VOTERS), key="arena_voters")
-    kinds = VOTERS[str(voters)]
-    records = _records(database_url(), kinds, arena_queries.vote_count(database()))
-    if not records:
-        st.info("No votes of this kind yet. Vote on the Arena page, or run `evalsuite arena judge --judge MODEL`.")
+    tally = voting.vote_tally(database())
+    kinds = _voter_kinds(tally)
+    shortage = tally.shortage(kinds)
+    if shortage is not None:
+        message = shortage.message[:1].upper() + shortage.message[1:]
+        st.info(f"{escape_markdown(message)}. {REMEDIES[shortage.remedy]}")
         return
+    records = _records(database_url(), kinds, (sum(tally.stored.values()), tally.rated_of(kinds)))
     category, since, until, exclude_ties, method, rounds = _filters(records)
     extras = _extras()
     try:
@@ -179,8 +218,9 @@ def main() -> None:
         st.info(escape_markdown(f"{error.message}. {error.hint}"))
         return
     battles = report.battles
-    st.caption(f"{len(battles)} votes · {len(frame)} models · 95 % bootstrap intervals over {rounds} rounds · ties count half")
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(f"{len(battles)} votes · {len(frame)} models · {RATING_HEADERS[report.table.method]} · "
+               f"95 % bootstrap intervals over {rounds} rounds · ties count half")
+    _show_table(frame, report)
     _show_leaks(report)
     _show_style(report)
     _show_categories(report)

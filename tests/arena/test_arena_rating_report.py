@@ -88,12 +88,12 @@ def test_ratings_cli_text_shows_every_section(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "bt ratings from 149 battles" in out and "style rating" in out
+    assert "Bradley–Terry ratings from 149 battles" in out and "Style Bradley–Terry" in out
     assert "leak filter: 1 of 150 battles excluded" in out and "b7" in out
     assert "style coefficients" in out and "ratings per prompt category" in out
     assert "outlier voters: 1 flagged of 5 tested" in out and "Holm" in out and "contrarian" in out
     plain = CliRunner().invoke(app, ["arena", "ratings", "--battles", str(file), "--bootstrap", "0", "--no-leak-filter"])
-    assert "leak filter" not in plain.stdout and "bt ratings from 150 battles" in plain.stdout
+    assert "leak filter" not in plain.stdout and "Bradley–Terry ratings from 150 battles" in plain.stdout
 
 
 def test_style_control_on_a_file_without_counts_fails_cleanly(tmp_path: Path) -> None:
@@ -180,13 +180,32 @@ def test_ratings_page_shows_leaks_style_categories_and_voters(tmp_path: Path, mo
     assert any("left out: an answer names a model" in e.label for e in app.expander)
     assert not app.exception, [e.value for e in app.exception]
     frames = [frame.value for frame in app.dataframe]
-    style_frame = next(f for f in frames if "plain rating" in f.columns)
+    style_frame = next(f for f in frames if "Plain Bradley–Terry" in f.columns)
     assert expected.style is not None
-    assert style_frame["rating"].tolist() == pytest.approx([row.rating for row in expected.style.table.rows])
+    assert style_frame["Bradley–Terry"].tolist() == [round(row.rating) for row in expected.style.table.rows]
     coefficients = next(f for f in frames if "coefficient" in f.columns)
     assert coefficients["coefficient"].tolist() == pytest.approx(list(expected.style.coefficients.values()))
-    per_category = next(f for f in frames if "category" in f.columns)
-    assert sorted(set(per_category["category"])) == ["code", "math"]
+    per_category = next(f for f in frames if "Category" in f.columns)
+    assert sorted(set(per_category["Category"])) == ["code", "math"]
     assert expected.outliers is not None
     assert any(f"flagged of {len(expected.outliers.checks)} tested" in c.value for c in app.caption)
     st.cache_data.clear()
+
+
+def test_report_cautions_on_few_battles_and_falls_back_to_online_elo_only_when_allowed() -> None:
+    """Fewer than FEW_BATTLES battles: a caution per report; an unbounded Bradley–Terry: online Elo if allowed, else the error."""
+    from evalsuite.arena.report import FEW_BATTLES
+    from evalsuite.errors import ArenaError
+
+    one_sided = battles_from_records([{"model_a": "x", "model_b": "y", "winner": "model_a"}] * 3)
+    with pytest.raises(ArenaError, match="unbounded"):
+        rating_report(one_sided, ReportOptions(bootstrap_rounds=0))
+    report = rating_report(one_sided, ReportOptions(bootstrap_rounds=10, allow_unbounded=True))
+    assert report.unbounded is not None and "(x never lost to another group; y never beat another group)" in report.unbounded
+    assert report.style is None
+    assert report.table.to_json_rows() == compute_ratings(one_sided, "elo", bootstrap_rounds=10).to_json_rows()
+    cautions = report.cautions()
+    assert len(cautions) == 2 and cautions[0].startswith("Bradley–Terry ratings are not bounded yet")
+    assert cautions[1].startswith(f"2 of 2 models have fewer than {FEW_BATTLES} battles (x, y)")
+    many = battles_from_records(_records(300, seed=4))  # about 200 battles per model
+    assert rating_report(many, ReportOptions(bootstrap_rounds=0, allow_unbounded=True)).cautions() == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from evalsuite.arena import voting
 from evalsuite.models import demo_models
 from evalsuite.store import arena_queries
 from evalsuite.store.arena_queries import PromptInput
@@ -47,6 +48,26 @@ def fill_voting_db(path: Path) -> Path:
     finally:
         database.close()
     return path
+
+
+def cast_votes(db: Path, count: int, kind: str) -> None:
+    """``count`` votes of ``kind`` on battles the server draws, outcomes a, b, tie in turn."""
+    database = open_database(db)
+    for i in range(count):
+        voter = "judge" if kind == "judge" else f"anon-{i}"
+        battle = voting.issue_battle(database, voter)
+        arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[i % 3], voter, voter_kind=kind)
+    database.close()
+
+
+def vote_on(db: Path, votes: list[tuple[str, str, str]], kind: str = "human") -> None:
+    """One vote per (model A, model B, outcome), each on a battle for prompt 1, from a voter of its own."""
+    database = open_database(db)
+    for i, (model_a, model_b, outcome) in enumerate(votes):
+        voter = f"{kind}-{i}"
+        battle = voting.issue_battle_for(database, voter, 1, model_a, model_b)
+        arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=kind)
+    database.close()
 
 
 def require_demo_models() -> None:

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from arena_flow_fixtures import VOTING_MODELS, cast_votes
 from served_app import ARTIFACTS, launch_chromium, needs_chromium, serve_leaderboard
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -50,3 +51,43 @@ def test_vote_reveal_and_next_in_chromium(voting_db: Path, tmp_path: Path) -> No
     assert len(_sql(voting_db, "SELECT id FROM battle")) == 2  # Next drew a new battle
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copyfile(shot, ARTIFACTS / "arena_vote.png")
+
+
+CELLS_AND_LABELS = """(chart) => {
+  const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; };
+  return {
+    cells: Array.from(chart.querySelectorAll("g.mark-rect.role-mark path")).map(box),
+    labels: Array.from(chart.querySelectorAll("g.role-axis-label text")).map(e => ({text: e.textContent, ...box(e)})),
+  };
+}"""
+
+
+def test_ratings_page_heatmap_draws_a_cell_per_pair_in_chromium(voting_db: Path, tmp_path: Path) -> None:
+    """Issue 20 item 7: the win-rate heatmap drew at zero height (labels on one line, no cells)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    cast_votes(voting_db, 45, "human")
+    met = {pair for a, b in _sql(voting_db, "SELECT model_a, model_b FROM vote") for pair in ((a, b), (b, a))}
+    with serve_leaderboard(voting_db) as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"{url}/arena_ratings", wait_until="domcontentloaded")
+        charts = page.locator("[data-testid='stVegaLiteChart']")
+        expect(charts).to_have_count(2, timeout=90_000)
+        heatmap = charts.nth(1)
+        expect(heatmap.locator("g.mark-rect.role-mark path")).to_have_count(len(met), timeout=30_000)
+        drawn = heatmap.evaluate(CELLS_AND_LABELS)
+        shot = tmp_path / "arena_ratings.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    cells = drawn["cells"]
+    assert all(cell["height"] >= 20 and cell["width"] >= 20 for cell in cells), cells
+    left = min(cell["x"] for cell in cells)
+    rows = [label for label in drawn["labels"] if label["x"] + label["width"] <= left]  # the y axis, left of the cells
+    columns = [label for label in drawn["labels"] if label not in rows]
+    assert sorted(label["text"] for label in rows) == sorted(VOTING_MODELS)
+    assert len({round(label["y"] + label["height"] / 2) for label in rows}) == len(VOTING_MODELS)  # one line per model
+    assert sorted(label["text"] for label in columns) == sorted(VOTING_MODELS)
+    assert len({round(cell["y"]) for cell in cells}) == len(VOTING_MODELS)  # cells on three rows, not one
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "arena_ratings.png")

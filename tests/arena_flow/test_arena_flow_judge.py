@@ -75,7 +75,7 @@ def test_judge_votes_match_a_hand_computed_verdict_and_stay_out_of_ratings(
     again = runner.invoke(app, ["arena", "judge", "--judge", str(tiny_llama), "--device", "cpu", "--db", str(db)])
     assert f"{tiny_llama} judged 0 battles" in again.output  # no pair judged twice
     humans_only = runner.invoke(app, ["arena", "ratings", "--json", "--db", str(db)])
-    assert humans_only.exit_code == 1 and "no human votes recorded" in humans_only.output
+    assert humans_only.exit_code == 1 and "no votes by people yet" in humans_only.output
     with_judges = runner.invoke(app, ["arena", "ratings", "--json", "--bootstrap", "0", "--include-judges", "--db", str(db)])
     assert with_judges.exit_code == 0, with_judges.output
     assert sum(row["battles"] for row in json.loads(with_judges.stdout)) == 2 * 3

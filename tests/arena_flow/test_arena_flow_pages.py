@@ -6,12 +6,14 @@ and with ``compute_ratings`` on those rows.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from arena_flow_fixtures import APP, UNSAFE_ANSWER, VOTING_MODELS
+from arena_flow_fixtures import APP, UNSAFE_ANSWER, VOTING_MODELS, cast_votes, vote_on
 from streamlit.testing.v1 import AppTest
 
 from evalsuite.arena import voting
@@ -37,6 +39,11 @@ def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:
 def _sql(db: Path, query: str) -> list[tuple]:
     with sqlite3.connect(db) as connection:
         return connection.execute(query).fetchall()
+
+
+def _shown(markdown: str) -> str:
+    """Markdown as a reader sees it: the page escapes stored names, so drop the escapes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _texts(app: AppTest) -> list[str]:
@@ -103,15 +110,6 @@ def test_page_says_what_to_do_when_no_prompt_has_two_answers(tmp_path: Path, mon
     assert any("arena generate" in info.value for info in app.info)
 
 
-def _cast(db: Path, count: int, kind: str) -> None:
-    database = open_database(db)
-    for i in range(count):
-        voter = "judge" if kind == "judge" else f"anon-{i}"
-        battle = voting.issue_battle(database, voter)
-        arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[i % 3], voter, voter_kind=kind)
-    database.close()
-
-
 def _expected(db: Path, kinds: str, where: str = "") -> list[dict]:
     winners = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
     rows = _sql(db, f"SELECT model_a, model_b, outcome, created_at FROM vote WHERE voter_kind IN ({kinds}) {where} ORDER BY id")
@@ -129,24 +127,103 @@ def _assert_same_rows(shown: list[dict], expected: list[dict]) -> None:
             assert got[key] == (value if isinstance(value, str) else pytest.approx(value, abs=1e-9)), key
 
 
+def _human_rows(expected: list[dict]) -> list[dict]:
+    """The table people read, worked out from the exact rows: whole points, CI as +a/−b."""
+    return [
+        {"Rank": row["rank"], "Model": row["model"], "Bradley–Terry": round(row["rating"]),
+         "95% CI": f"+{round(row['upper'] - row['rating'])}/−{round(row['rating'] - row['lower'])}",
+         "Battles": row["battles"], "Elo (online)": round(row["elo_online"])}
+        for row in expected
+    ]
+
+
 def test_ratings_page_table_matches_compute_ratings_and_filters_by_voter_and_category(
     voting_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _cast(voting_db, 45, "human")
-    _cast(voting_db, 30, "judge")
+    cast_votes(voting_db, 45, "human")
+    cast_votes(voting_db, 30, "judge")
     app = _app(voting_db, monkeypatch, RATINGS_PAGE)
-    frame = app.dataframe[0].value
-    _assert_same_rows(frame.to_dict("records"), _expected(voting_db, "'human'"))
+    expected = _expected(voting_db, "'human'")
+    assert app.dataframe[0].value.to_dict("records") == _human_rows(expected)
+    _assert_same_rows(app.dataframe[1].value.to_dict("records"), expected)  # the exact values, as --json
+    assert not app.warning  # every model has at least 20 battles
     assert len(app.get("vega_lite_chart")) == 2  # the interval plot and the win-rate heatmap
     app.sidebar.radio(key="arena_voters").set_value("Both").run()
-    assert app.dataframe[0].value["battles"].sum() == 2 * 75
+    assert app.dataframe[0].value["Battles"].sum() == 2 * 75
     app.sidebar.radio(key="arena_voters").set_value("People").run()
     app.sidebar.selectbox(key="arena_category").set_value("math").run()
     assert not app.exception
     expected = _expected(voting_db, "'human'", "AND category = 'math'")
-    _assert_same_rows(app.dataframe[0].value.to_dict("records"), expected)
+    _assert_same_rows(app.dataframe[1].value.to_dict("records"), expected)
+
+
+def test_win_rate_heatmap_has_one_cell_per_pair_and_a_height_per_model(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20 item 7: a fixed 120 px height went to the rotated opponent labels, leaving the rows none.
+
+    The browser test (test_arena_flow_browser.py) measures the drawn cells; here the spec
+    Streamlit sends: a height per model row, every model on both axes, a cell per pair that met.
+    """
+    from streamlit import dataframe_util
+
+    cast_votes(voting_db, 45, "human")
+    app = _app(voting_db, monkeypatch, RATINGS_PAGE)
+    heatmap = app.get("vega_lite_chart")[1].proto
+    spec = json.loads(heatmap.spec)
+    assert isinstance(spec["height"], dict) and spec["height"]["step"] >= 20  # per model row, whatever the axes take
+    layers = spec["layer"]
+    for axis in ("x", "y"):
+        assert sorted(layers[0]["encoding"][axis]["sort"]) == sorted(VOTING_MODELS)
+    (dataset,) = heatmap.datasets
+    cells = dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data)
+    met = {pair for a, b in _sql(voting_db, "SELECT model_a, model_b FROM vote") for pair in ((a, b), (b, a))}
+    assert sorted(zip(cells["model"], cells["opponent"])) == sorted(met)
 
 
 def test_ratings_page_without_votes_explains_how_to_get_some(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(voting_db, monkeypatch, RATINGS_PAGE)
-    assert any("No votes" in info.value for info in app.info)
+    info = _shown(app.info[0].value)
+    assert len(app.info) == 1 and info.startswith("No votes by people yet.") and "arena judge" in info
+
+
+def test_ratings_page_opens_on_judge_votes_when_no_person_has_voted(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cast_votes(voting_db, 80, "judge")
+    app = _app(voting_db, monkeypatch, RATINGS_PAGE)
+    assert app.sidebar.radio(key="arena_voters").value == "Model judges"
+    assert not app.info and app.dataframe[0].value["Battles"].sum() == 2 * 80
+    app.sidebar.radio(key="arena_voters").set_value("People").run()
+    info = _shown(app.info[0].value)
+    assert len(app.info) == 1 and info.startswith("No votes by people yet (80 votes by model judges are stored).")
+    assert "arena judge" not in info and "Votes from" in info
+
+
+def test_ratings_page_says_when_every_vote_involves_a_hidden_model(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalsuite.store import admin_queries
+
+    cast_votes(voting_db, 12, "human")
+    database = open_database(voting_db)
+    for model in VOTING_MODELS[:2]:  # with two of three hidden, every pair has a hidden model
+        admin_queries.hide_model(database, model)
+    database.close()
+    app = _app(voting_db, monkeypatch, RATINGS_PAGE)
+    info = _shown(app.info[0].value)
+    assert len(app.info) == 1 and info.startswith(f"All 12 votes by people involve a hidden model ({VOTING_MODELS[0]}, {VOTING_MODELS[1]}).")
+    assert "un-hide" in info and not app.dataframe
+
+
+def test_ratings_page_with_two_votes_warns_and_shows_elo_while_bradley_terry_is_unbounded(
+    voting_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20 (few votes) and issue 22: a newcomer's two votes give a table and warnings, not an error."""
+    alpha, beta, gamma = VOTING_MODELS
+    vote_on(voting_db, [(alpha, beta, "a"), (gamma, alpha, "b")])  # alpha never loses: no finite Bradley–Terry
+    app = _app(voting_db, monkeypatch, RATINGS_PAGE)
+    warnings = [_shown(warning.value) for warning in app.warning]
+    assert any("Bradley–Terry ratings are not bounded yet" in w and "online Elo instead" in w for w in warnings), warnings
+    assert any("3 of 3 models have fewer than 20 battles" in w for w in warnings), warnings
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["Rank", "Model", "Elo (online)", "95% CI", "Battles", "Bradley–Terry"]
+    assert table.set_index("Model")["Battles"].to_dict() == {alpha: 2, beta: 1, gamma: 1}
+    assert set(table["Bradley–Terry"]) == {"not bounded yet"}
+    # Online Elo by hand: K=4, both start at 1000, so each win moves 2 points; alpha's second game is at 1002 vs 1000.
+    second = 4 * (1 - 1 / (1 + 10 ** ((1000 - 1002) / 400)))
+    assert table.set_index("Model")["Elo (online)"].to_dict() == {alpha: round(1002 + second), beta: 998, gamma: round(1000 - second)}

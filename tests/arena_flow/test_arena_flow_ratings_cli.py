@@ -8,12 +8,13 @@ add nothing of its own), and vote rows read straight from the database with plai
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from arena_flow_fixtures import fill_voting_db
+from arena_flow_fixtures import VOTING_MODELS, fill_voting_db, vote_on
 from raw_sql import sql
 from typer.testing import CliRunner
 
@@ -24,6 +25,7 @@ from evalsuite.cli import app
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 
+PASSWORD = "s3cret-pw"
 WINNER_OF = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 
@@ -169,6 +171,73 @@ def test_ratings_table_output_names_every_model(voting_db: Path) -> None:
     _cast_votes(voting_db, 30)
     result = CliRunner().invoke(app, ["arena", "ratings", "--bootstrap", "10", "--db", str(voting_db)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "bt ratings from 30 battles" in result.output
+    assert "Bradley–Terry ratings from 30 battles" in result.output
     for model in ("alpha-7b", "beta-13b", "gamma<i>3b</i>"):
         assert model in result.output
+
+
+def _table_rows(output: str) -> dict[str, list[str]]:
+    """Model -> the cells of its row in a printed rich table (cells split on the box-drawing bars; the header under "Model")."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in re.split("[│┃]", line.strip("│┃ "))]
+        if len(cells) > 2 and cells[1]:
+            rows[cells[1]] = cells
+    return rows
+
+
+def test_ratings_table_shows_whole_points_a_plus_minus_ci_and_plain_headers(tmp_path: Path) -> None:
+    """Issue 20: 4 decimals and a raw `elo_online` header; now Chatbot Arena's integers and "95% CI" as +a/−b."""
+    file = _battles_file(tmp_path / "battles.json")
+    result = CliRunner().invoke(app, ["arena", "ratings", "--battles", str(file), "--bootstrap", "30"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = _table_rows(result.stdout)
+    assert rows["Model"] == ["Rank", "Model", "Bradley–Terry", "95% CI", "Battles", "Elo (online)"]
+    for row in compute_ratings(read_battles(file), "bt", bootstrap_rounds=30, seed=0).rows:
+        plus, minus = round(row.upper - row.rating), round(row.rating - row.lower)
+        assert row.elo_online is not None
+        assert rows[row.model] == [str(row.rank), row.model, str(round(row.rating)), f"+{plus}/−{minus}", str(row.battles),
+                                   str(round(row.elo_online))]
+    assert "elo_online" not in result.stdout and "warning" not in result.output  # 200 battles per model: no caution
+
+
+def test_ratings_after_two_votes_print_a_table_with_warnings_not_an_error(voting_db: Path) -> None:
+    """Issue 20 (two votes, an interval of −1483 … 3483 and no warning) and issue 22 (one model never lost: an error exit)."""
+    alpha, beta, gamma = VOTING_MODELS
+    vote_on(voting_db, [(alpha, beta, "a"), (beta, alpha, "a")])  # one win each: bounded, but only two votes
+    result = CliRunner().invoke(app, ["arena", "ratings", "--db", str(voting_db)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "warning: 2 of 2 models have fewer than 20 battles" in " ".join(result.stderr.split())
+    assert set(_table_rows(result.stdout)) == {"Model", alpha, beta}
+    vote_on(voting_db, [(gamma, alpha, "b")])  # gamma has only lost: Bradley–Terry has no finite maximum
+    result = CliRunner().invoke(app, ["arena", "ratings", "--db", str(voting_db)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    rows = _table_rows(result.stdout)
+    assert rows["Model"] == ["Rank", "Model", "Elo (online)", "95% CI", "Battles", "Bradley–Terry"]
+    assert {model: (cells[4], cells[5]) for model, cells in rows.items() if model != "Model"} == {
+        alpha: ("3", "not bounded yet"), beta: ("2", "not bounded yet"), gamma: ("1", "not bounded yet")}
+    warnings = " ".join(result.stderr.split())
+    assert "warning: Bradley–Terry ratings are not bounded yet" in warnings and "3 of 3 models have fewer than 20" in warnings
+    strict = CliRunner().invoke(app, ["arena", "ratings", "--json", "--db", str(voting_db)])  # an API: no silent switch
+    assert strict.exit_code == 1 and "Bradley–Terry ratings are unbounded" in strict.output
+
+
+def test_ratings_say_why_there_is_nothing_to_rate(voting_db_on_each_engine: str) -> None:
+    """Issue 20: after `admin hide-model`, `arena ratings --include-judges` told the user to pass --include-judges."""
+    from sqlalchemy.engine import make_url
+
+    db = voting_db_on_each_engine
+    _cast_votes(db, 6, voter_kind="judge")
+    if "://" in db:  # the test server trusts every login, so a password may ride along; it must never be printed
+        db = make_url(db).set(password=PASSWORD).render_as_string(hide_password=False)
+    runner = CliRunner()
+    people = runner.invoke(app, ["arena", "ratings", "--db", db])
+    assert people.exit_code == 1 and PASSWORD not in people.output
+    assert "no votes by people yet (6 votes by model judges are stored)" in people.output and "--include-judges" in people.output
+    for model in VOTING_MODELS[:2]:  # with two of three hidden, every pair has a hidden model
+        assert runner.invoke(app, ["admin", "hide-model", model, "--db", db]).exit_code == 0
+    hidden = runner.invoke(app, ["arena", "ratings", "--include-judges", "--db", db])
+    assert hidden.exit_code == 1 and PASSWORD not in hidden.output
+    line = " ".join(hidden.output.split())
+    assert f"all 6 votes by people or model judges involve a hidden model ({VOTING_MODELS[0]}, {VOTING_MODELS[1]})" in line
+    assert "unhide-model" in line and "--include-judges" not in line

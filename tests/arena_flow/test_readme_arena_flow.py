@@ -62,7 +62,7 @@ def test_readme_arena_flow_ends_in_ratings_for_both_demo_models(tmp_path: Path) 
     assert {row["model"] for row in json_rows} == DEMO_CONTESTANTS
     assert all(row["battles"] == 83 for row in json_rows)
     final = outputs[-1].stdout
-    assert commands[-1][2] == "ratings" and "rank" in final
+    assert commands[-1][2] == "ratings" and "Rank" in final
     assert all(model in final for model in DEMO_CONTESTANTS), final
     database_table = next(o.stdout for o, w in zip(outputs, commands) if w[2] == "ratings" and "--json" not in w)
     assert "0 by people, 83 by model judges" in " ".join(database_table.split())
