@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperOption
 
 from evalsuite.config import RunConfig, default_data_dir, default_db, parse_key_values
 
@@ -93,17 +93,22 @@ def _pair(flag: str, value: str) -> list[str]:
     return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
 
 
-def parse(args: Sequence[str]) -> RunConfig:
-    """The RunConfig `evalsuite run ARGS` builds (its first model), read by run's own option parser."""
-    import typer.main
+class RunParser(Protocol):
+    """`evalsuite run`'s command as its CLI library builds it: what :func:`parse` needs of it."""
 
+    def make_context(self, info_name: str | None, args: list[str]) -> Any: ...
+
+
+def parse(run: RunParser, args: Sequence[str]) -> RunConfig:
+    """The RunConfig `evalsuite run ARGS` builds (its first model), read by ``run``'s own option parser.
+
+    ``run`` is the click command of `evalsuite run`, handed in by the caller (the command tree
+    is built in ``evalsuite.cli``, which imports this module).
+    """
     from evalsuite import model_queue
-    from evalsuite.cli import app  # here, not at the top: evalsuite.cli imports this module
 
-    group = typer.main.get_command(app)
-    assert isinstance(group, TyperGroup)
     # A word run cannot parse is a bug of command_line (the words come from run's own options): it keeps its traceback.
-    with group.commands["run"].make_context("run", list(args)) as context:
+    with run.make_context("run", list(args)) as context:
         models = model_queue.model_list(context.params["model"], context.params["models_file"])
         return config_from_options(context.params, models[0])
 

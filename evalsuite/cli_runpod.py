@@ -39,6 +39,7 @@ ALWAYS_SENT = ("model", "backend")
 
 
 def _launch(
+    run_command: cli_run_options.RunParser,
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="The model to evaluate: a Hub id the pod downloads (HF_TOKEN is passed for gated ones)."),
     backend: str = typer.Option("vllm", help="The backend on the pod: vllm or transformers."),
@@ -65,7 +66,7 @@ def _launch(
     Every other option is an `evalsuite run` option, passed to the pod's run as given.
     """
     run_args = _run_args(ctx, {*run_options, *ALWAYS_SENT})
-    _check_run(cli_run_options.parse(run_args), gpu_count)  # what the pod's run will build, checked before renting
+    _check_run(cli_run_options.parse(run_command, run_args), gpu_count)  # what the pod's run will build, checked before renting
     request = runpod_client.LaunchRequest(
         model=model, run_args=run_args, gpu=gpu, gpu_count=gpu_count, cloud=cloud, image=image, install=install, disk_gb=disk,
         max_hours=max_hours, keep_pod=keep_pod, results_db=db, push_to_hub=push_to_hub, volume_dir=volume_dir, gist=gist,
@@ -88,6 +89,13 @@ def _launch(
     )
 
 
+def _run_command(run: Callable[..., Any]) -> cli_run_options.RunParser:
+    """`evalsuite run` as click parses it, built from ``run``'s own declarations (the parser the pod's run uses)."""
+    solo = typer.Typer()
+    solo.command("run")(run)
+    return typer.main.get_command(solo)
+
+
 def register_launch(run: Callable[..., Any]) -> None:
     """Add `runpod launch`: its own options, then every option of ``run`` a pod can take.
 
@@ -96,13 +104,15 @@ def register_launch(run: Callable[..., Any]) -> None:
     """
     if any(info.name == "launch" for info in runpod_app.registered_commands):
         return
-    own = [p for p in inspect.signature(_launch, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    own = [p for p in inspect.signature(_launch, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "run_command"]
     taken = {p.name for p in own}
     theirs = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in taken and p.name not in NOT_ON_A_POD]
     parameters = [*own, *theirs]
 
+    run_command = _run_command(run)
+
     def launch(**options: Any) -> None:
-        _launch(**options)
+        _launch(run_command, **options)
 
     launch.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     launch.__annotations__ = {p.name: p.annotation for p in parameters}

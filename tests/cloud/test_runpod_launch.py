@@ -310,7 +310,7 @@ def test_every_run_option_round_trips_through_launch_to_the_pods_run(env: dict[s
         assert len(_deploys(runpod_api)) == number
         job = PodJob.from_env({item["key"]: item["value"] for item in request["env"]})  # what the pod reads
         assert _given(job.run_args) == _given(args)  # option for option
-        assert parse(job.run_args) == parse(args)  # the run description the pod's `evalsuite run` builds
+        assert parse(RUN, job.run_args) == parse(RUN, args)  # the run description the pod's `evalsuite run` builds
 
 
 @pytest.mark.parametrize(
