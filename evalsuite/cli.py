@@ -25,6 +25,7 @@ from evalsuite.cli_bundle import register as register_bundle_commands
 from evalsuite.cli_cache import cache_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     DbOption,
+    OneLineErrors,
     _console,
     console,
     err_console,
@@ -33,16 +34,36 @@ from evalsuite.cli_common import (  # noqa: F401 (re-exported)
 )
 from evalsuite.cli_runpod import runpod_app
 from evalsuite.config import RunConfig, check_writable_output, default_data_dir, default_db, parse_key_values
+from evalsuite.redact import mask_secrets
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    cls=OneLineErrors,
 )
 results_app = typer.Typer(help="Read stored runs back from the database; import and bundle runs made elsewhere.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
 register_bundle_commands(results_app)
+
+def _print_version(value: bool) -> None:
+    if value:
+        from evalsuite.version import __version__
+
+        _console().print(f"evalsuite {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print evalsuite's version and exit."),
+) -> None:
+    """Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena."""
+    from evalsuite.redact import mask_log_records
+
+    mask_log_records()  # every command's log lines, from any library, with passwords and tokens masked
+
 
 def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR
@@ -173,7 +194,7 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
 def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
     from evalsuite import model_queue
 
-    table = Table(title=f"queue: {len(results)} models, stored in {db}")
+    table = Table(title=f"queue: {len(results)} models, stored in {mask_secrets(db)}")
     for column in ("model", "run", "status", "seconds", *(("GPUs",) if show_gpus else ()), "main numbers / error"):
         table.add_column(column, overflow="fold")
     for result in results:
@@ -185,10 +206,10 @@ def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
 
 def _print_run_footer(outcome: Any, db: str, output: Path | None) -> None:
     """The last line of a run: what was computed, where it is stored, and how to read it back."""
-    db_option = "" if db == default_db() else f" --db {shlex.quote(db)}"  # a command the user can paste
+    db_option = "" if db == default_db() else f" --db {shlex.quote(mask_secrets(db))}"  # a command to paste (password masked)
     text = Text.assemble(
         (f"run {outcome.run_id} complete", "green"),
-        f": {outcome.computed} requests computed, {outcome.cached} from cache; stored in {db}",
+        f": {outcome.computed} requests computed, {outcome.cached} from cache; stored in {mask_secrets(db)}",
         f" (evalsuite results show {outcome.run_id}{db_option})",
         f"; lm-eval results JSON written to {output}" if output else "",
     )
@@ -289,7 +310,7 @@ def results_list(
         runs = queries.list_runs(database, status=status, model=model)
     finally:
         database.close()
-    table = Table(title=f"runs in {db or default_db()}")
+    table = Table(title=f"runs in {mask_secrets(db or default_db())}")
     for column in ("id", "model", "backend", "status", "tasks", "started", "seconds", "attempts"):
         table.add_column(column)
     for summary in runs:

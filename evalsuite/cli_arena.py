@@ -19,6 +19,7 @@ from evalsuite.backends.registry import backend_help
 from evalsuite.cli_common import DbOption, console, err_console, handles_errors
 from evalsuite.config import decode_scalar, default_db, parse_key_values
 from evalsuite.errors import ArenaError
+from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
     from evalsuite.backends import BackendOptions
@@ -303,7 +304,7 @@ def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool)
     finally:
         database.close()
     people = len(selected) - judged
-    return selected, f"votes in {db or default_db()}: " + (
+    return selected, f"votes in {mask_secrets(db or default_db())}: " + (
         f"{people} by people, {judged} by model judges" if include_judges else "people only"
     )
 

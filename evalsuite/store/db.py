@@ -33,6 +33,7 @@ from sqlmodel import Session, create_engine
 
 from evalsuite import faults
 from evalsuite.errors import DatabaseError, DatabaseWriteRefused
+from evalsuite.redact import mask_secrets
 
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -134,7 +135,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     try:
         engine = create_engine(url, connect_args=connect_args)
     except Exception as exc:  # malformed URL, missing driver
-        raise DatabaseError(f"cannot open database {url}: {exc}") from exc
+        raise DatabaseError(mask_secrets(f"cannot open database {url}: {exc}")) from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _set_sqlite_pragmas)
     dialect = engine.dialect.name
@@ -144,7 +145,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     except (OperationalError, SADatabaseError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        raise DatabaseError(f"cannot use database {url}: {reason}") from exc
+        raise DatabaseError(mask_secrets(f"cannot use database {url}: {reason}")) from exc
     except BaseException:
         engine.dispose()
         raise
@@ -249,7 +250,7 @@ def _upgrade_locked(connection: Connection, *, create: bool) -> None:
     if revision is None:
         state = _unversioned_state(connection)
         if state == "empty" and not create:
-            raise DatabaseError(f"no evalsuite tables in {connection.engine.url.render_as_string()}", CREATE_HINT)
+            raise DatabaseError(f"no evalsuite tables in {mask_secrets(connection.engine.url.render_as_string())}", CREATE_HINT)
         if state == "v1":
             command.stamp(config, BASELINE_REVISION)
             connection.commit()

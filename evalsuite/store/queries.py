@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from evalsuite import faults
 from evalsuite.errors import DatabaseError
+from evalsuite.redact import mask_secrets
 from evalsuite.store import liveness
 from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.retry import retrying
@@ -231,7 +232,7 @@ def _end_run(database: Database, run_id: int, status: str, error: str | None, *,
         record.duration_s = _attempts_seconds(session, run_id)
         record.requests_computed = computed
         record.requests_cached = cached
-        record.error = error
+        record.error = None if error is None else mask_secrets(error)  # stored errors are shown on pages and exports
         session.add(record)
 
 
