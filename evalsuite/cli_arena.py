@@ -39,7 +39,7 @@ RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model
 TrustRemoteCodeOption = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run.")
 BackendArgOption = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_length=4096.")
 BaseUrlOption = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1.")
-ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key [default: OPENAI_API_KEY if set].")
+ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set].")
 
 
 def _backend_options(
@@ -126,7 +126,7 @@ def generate(
     temperature: float = typer.Option(0.0, help="0 = greedy (default); above 0 samples."),
     seed: int = typer.Option(0, help="Sampling seed (only with --temperature > 0)."),
     limit: int | None = typer.Option(None, help="Answer at most N prompts (oldest unanswered first)."),
-    chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template [default: when it has one]."),
+    chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template \\[default: when it has one]."),
     device: str = DeviceOption,
     dtype: str = DtypeOption,
     revision: str | None = RevisionOption,

@@ -19,7 +19,7 @@ from evalsuite.redact import mask_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL [default: $EVALSUITE_DB or results/evalsuite.db].")
+DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL \\[default: $EVALSUITE_DB or results/evalsuite.db].")
 
 PIPE_WIDTH = 200  # piped or captured output: wide enough that tables never truncate model names
 
