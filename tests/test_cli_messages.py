@@ -6,8 +6,13 @@ Each test asserts the exact new line, against a real database, real tiny models 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -68,3 +73,49 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"evalsuite {metadata.version('evalsuite')}\n"
+
+
+def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`evalsuite` in its own process (a kill -9 must not take the test with it); this checkout's code first."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EVALSUITE_FAULT")}
+    environment.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), **env)
+    return subprocess.run([sys.executable, "-m", "evalsuite.cli", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_rerun_after_kill_9_says_why_it_starts_a_new_run_then_resumes_once_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    args = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "2", "--db", str(db)]
+    killed = _cli(args, tmp_path, EVALSUITE_FAULT_AT="task_started", EVALSUITE_FAULT_KIND="kill")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with sqlite3.connect(db) as connection:
+        host, pid = connection.execute("SELECT host, pid FROM run WHERE id = 1").fetchone()
+
+    rerun = _cli(args, tmp_path)  # at once: run 1's heartbeat is seconds old, the default timeout is 180 s
+    assert rerun.returncode == 0, rerun.stderr
+    pattern = (
+        rf"run 1 has this configuration and is still marked running on {re.escape(host)} \(pid {pid}\); "
+        r"its last heartbeat is (\d+) s old and a run is taken over only after 180 s without one, so this is a new run\. "
+        r"If that process is gone \(kill -9\), stop this one and resume run 1 with `--resume 1` once "
+        r"`evalsuite results list` shows it interrupted\n"
+    )
+    found = re.search(pattern, rerun.stderr)
+    assert found is not None and int(found[1]) < 180, rerun.stderr
+    assert "run 2 complete" in rerun.stderr
+
+    # A short heartbeat timeout: run 1 now counts as interrupted and the same command takes it over.
+    resumed = _cli(args, tmp_path, EVALSUITE_HEARTBEAT_S="0.5", EVALSUITE_HEARTBEAT_TIMEOUT_S="1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming run 1 (attempt 2): finished requests come from the cache\n" in resumed.stderr
+    assert "run 1 complete" in resumed.stderr and "still marked running" not in resumed.stderr
+
+
+def test_resume_with_another_limit_says_what_differs(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    first = runner.invoke(app, ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1", "--db", str(db)])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "2", "--num-fewshot", "0", "--db", str(db), "--resume", "1"])
+    assert again.exit_code == 1, again.output
+    assert again.stderr.splitlines()[-1] == (
+        "error: run 1 was made with other options: --limit 1 then, 2 now; --num-fewshot unset then, 0 now"
+        " — hint: repeat the original command with --resume, or start a new run without it"
+    )

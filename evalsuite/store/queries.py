@@ -211,6 +211,18 @@ def find_resumable_run(database: Database, config_hash: str) -> RunRecord | None
     return None
 
 
+def live_run(database: Database, config_hash: str) -> RunRecord | None:
+    """The latest run with this configuration still marked running whose heartbeat is fresh (not taken over)."""
+    now = utcnow()
+    with database.session() as session:
+        statement = (
+            select(RunRecord)
+            .where(RunRecord.config_hash == config_hash, RunRecord.status == RUN_RUNNING)
+            .order_by(col(RunRecord.id).desc())
+        )
+        return next((record for record in session.exec(statement) if not liveness.is_stale(record, now)), None)
+
+
 def finish_run(database: Database, run_id: int, *, computed: int, cached: int) -> None:
     _end_run(database, run_id, RUN_COMPLETE, None, computed=computed, cached=cached)
 
