@@ -647,7 +647,8 @@ def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 def _offline_capable_summaries() -> dict[str, dict[str, Any]]:
     """The lm-eval tasks with a local copy: from the cached index if built, else minimal rows."""
-    cached = task_index.builtin_summaries() if task_index.builtin_cache_path().is_file() else {}
+    names = [name for source in local_sources() for name in source.tasks]
+    cached = task_index.builtin_summaries() if task_index.builtin_cache_path().is_file() else task_index.builtin_summaries_of(names)
     rows = {}
     for source in local_sources():
         for name in source.tasks:

@@ -119,3 +119,36 @@ def test_resume_with_another_limit_says_what_differs(tmp_path: Path) -> None:
         "error: run 1 was made with other options: --limit 1 then, 2 now; --num-fewshot unset then, 0 now"
         " — hint: repeat the original command with --resume, or start a new run without it"
     )
+
+
+def _lm_eval_yaml(relative: str) -> dict:
+    """A task YAML of the installed lm-eval, its includes merged (read here, independently of evalsuite's index)."""
+    import lm_eval.tasks
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    path = Path(lm_eval.tasks.__file__).parent / relative
+    config = yaml.load(path.read_text(), Loader=Loader)
+    include = config.pop("include", None)
+    return {**(_lm_eval_yaml(str(Path(relative).parent / include)) if include else {}), **config}
+
+
+def test_tasks_lists_kind_and_metrics_of_lm_eval_tasks_and_groups_without_an_index(tmp_path: Path, monkeypatch) -> None:
+    """A fresh clone (no lm-eval index cached) showed blank output and metrics for these tasks, and mmlu as a task."""
+    monkeypatch.setenv("EVALSUITE_CACHE", str(tmp_path / "no-cache-yet"))
+    result = runner.invoke(app, ["tasks"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    rows = {cells[0]: cells[1:4] for line in result.stdout.splitlines() if (cells := [c.strip() for c in line.strip("│ ").split("│")]) and len(cells) >= 4}
+    files = {
+        "hellaswag": "hellaswag/hellaswag.yaml", "arc_challenge": "arc/arc_challenge.yaml", "gsm8k": "gsm8k/gsm8k.yaml",
+        "winogrande": "winogrande/default.yaml", "truthfulqa_mc2": "truthfulqa/truthfulqa_mc2.yaml",
+    }  # fmt: skip
+    for name, relative in files.items():
+        config = _lm_eval_yaml(relative)
+        assert rows[name] == ["task", config["output_type"], ", ".join(m["metric"] for m in config["metric_list"])], (name, rows[name])
+    leaf = _lm_eval_yaml("mmlu/default/_default_template_yaml")  # every mmlu subject includes it
+    group = _lm_eval_yaml("mmlu/default/_mmlu.yaml")
+    assert rows["mmlu"] == ["group", leaf["output_type"], ", ".join(m["metric"] for m in group["aggregate_metric_list"])]
