@@ -364,7 +364,8 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
             _console().print(f"imported from {origin}: an imported run cannot be resumed here; rerun it on its machine or pod", highlight=False, markup=False, soft_wrap=True)
     _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
     _print_attempts(attempts, run_row.status)
-    _print_cache_sources(run_id, db or default_db())
+    if run_row.requests_cached:  # a run that reused no answer has no cache sources to name
+        _print_cache_sources(run_id, db or default_db())
     _print_run_metrics(run_id, db or default_db())
 
 

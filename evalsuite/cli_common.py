@@ -41,9 +41,10 @@ def handles_errors(command: F) -> F:
             print_error(exc.message, exc.hint)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            # A run converts Ctrl-C into an error naming its id; this is Ctrl-C anywhere else.
+            # A run converts Ctrl-C into an error naming its id (and how to resume it); this is Ctrl-C in any
+            # other command, which has no run to resume: its writes are whole or not made.
             _console(stderr=True).print(
-                "[bold red]interrupted[/] — what was already stored is kept; `evalsuite results list` shows any unfinished run and its id for --resume",
+                "[bold red]interrupted[/] — the command stopped before it finished; nothing was half-written: run it again",
                 soft_wrap=True,
             )
             raise typer.Exit(130) from None

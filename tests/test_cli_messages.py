@@ -152,3 +152,58 @@ def test_tasks_lists_kind_and_metrics_of_lm_eval_tasks_and_groups_without_an_ind
     leaf = _lm_eval_yaml("mmlu/default/_default_template_yaml")  # every mmlu subject includes it
     group = _lm_eval_yaml("mmlu/default/_mmlu.yaml")
     assert rows["mmlu"] == ["group", leaf["output_type"], ", ".join(m["metric"] for m in group["aggregate_metric_list"])]
+
+
+def test_ctrl_c_in_results_export_does_not_talk_about_resuming_a_run(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C lands while the export is rendered (raised where the signal would land: no run is involved)."""
+    from evalsuite import export
+    from evalsuite.store.db import open_database
+
+    db = tmp_path / "r.db"
+    open_database(db).close()
+
+    def interrupted(*_args: object, **_kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "render", interrupted)
+    result = runner.invoke(app, ["results", "export", "--db", str(db)])
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted — the command stopped before it finished; nothing was half-written: run it again\n"
+
+
+def test_results_show_names_no_cache_sources_for_a_run_that_used_no_cached_answer(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    base = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1", "--db", str(db)]
+    other_task = ["run", "--model", "demo/pico-s", "--tasks", "arc_easy_200", "--limit", "1", "--db", str(db)]
+    for args in (base, other_task, base):  # run 2: same model identity, other requests (none cached); run 3 reuses run 1's
+        assert runner.invoke(app, args).exit_code == 0
+    fresh = runner.invoke(app, ["results", "show", "2", "--db", str(db)])
+    assert "0 from cache" in fresh.stdout and "cached answers" not in fresh.stdout, fresh.stdout
+    reused = runner.invoke(app, ["results", "show", "3", "--db", str(db)])
+    assert "requests: 0 computed, 3 from cache" in reused.stdout, reused.stdout
+    assert "cached answers for this model identity from earlier runs — run 1: 3" in reused.stdout, reused.stdout
+
+
+def test_an_empty_database_file_is_named_as_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = runner.invoke(app, ["results", "list", "--db", str(empty)])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: the database file {empty} is empty (0 bytes): it holds no runs yet — hint: check --db (or EVALSUITE_DB); `evalsuite run` creates a new database\n"
+
+
+def test_leaderboard_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    import socket
+
+    from evalsuite.store.db import open_database
+
+    db = tmp_path / "r.db"
+    open_database(db).close()
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        done = _cli(["leaderboard", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)], tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == (
+        f"error: port {port} on 127.0.0.1 is already in use by another program — hint: pass --port with a free port "
+        f"(e.g. --port {port + 1}), or stop the program that holds {port}\n"
+    )

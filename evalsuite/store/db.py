@@ -68,8 +68,10 @@ def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
     """Create the parent folder (writers only) and refuse files that are not SQLite databases."""
     if path.is_dir():
         raise DatabaseError(f"database path {path} is a directory")
-    if not create and (not path.exists() or path.stat().st_size == 0):
+    if not create and not path.exists():
         raise DatabaseError(f"no database at {path}", CREATE_HINT)
+    if not create and path.stat().st_size == 0:  # a file is there: "no database" would send the user looking elsewhere
+        raise DatabaseError(f"the database file {path} is empty (0 bytes): it holds no runs yet", CREATE_HINT)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
