@@ -207,3 +207,18 @@ def test_leaderboard_on_a_busy_port_says_so(tmp_path: Path) -> None:
         f"error: port {port} on 127.0.0.1 is already in use by another program — hint: pass --port with a free port "
         f"(e.g. --port {port + 1}), or stop the program that holds {port}\n"
     )
+
+
+def test_too_many_shots_names_num_fewshot_not_the_templates(tmp_path: Path) -> None:
+    """pubmedqa draws its examples from the 20-row train_fewshot.jsonl (counted here from the file)."""
+    from evalsuite.task_index import TASKS_ROOT
+
+    pool = len((TASKS_ROOT / "data" / "pubmedqa" / "train_fewshot.jsonl").read_text().splitlines())
+    args = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1", "--dry-run", "--db", str(tmp_path / "r.db")]
+    refused = runner.invoke(app, [*args, "--num-fewshot", "100000"])
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines()[-1] == (
+        f"error: --num-fewshot 100000 asks for more examples than task 'pubmedqa' has to draw few-shot examples from ({pool})"
+        f" — hint: pass --num-fewshot {pool} or fewer"
+    )
+    assert runner.invoke(app, [*args, "--num-fewshot", str(pool)]).exit_code == 0
