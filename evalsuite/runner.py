@@ -24,7 +24,7 @@ from typing import Any
 
 from evalsuite import environment, faults, results_layout, run_plan
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
+from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
 from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
@@ -499,13 +499,27 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
                     f"run {run_id} has the judged task {spec.name}, which is not re-scored from the cache alone (it needs both tokenizers)",
                     "run the same `evalsuite run` command again: its answers and judgments come from the cache",
                 )
-            results = _evaluate(config, lm, spec, loaded)
+            results = _evaluate_cached(config, lm, spec, loaded, run_id)
             _store(database, run_id, config, model, lm, loaded, results)
             results_layout.merge(merged, results)
     finally:
         database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
+
+
+def _evaluate_cached(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks, run_id: int) -> dict[str, Any]:
+    """Evaluate from the cache alone; a --text-file that changed since the run is named as the cause, not the cache."""
+    try:
+        return _evaluate(config, lm, spec, loaded)
+    except MissingFromCache as exc:
+        if config.text_file is None:
+            raise
+        raise ConfigError(  # a missing file is refused before this, when the task is loaded
+            f"run {run_id} measured perplexity on --text-file {config.text_file}, which has changed since "
+            f"(its text makes other requests); {exc.message}",
+            f"put the file back as it was for run {run_id}, or measure the new text with `evalsuite run --text-file {config.text_file}`",
+        ) from exc
 
 
 def _stored_namespace(database: Database, identity_id: int | None, config: RunConfig, model: ModelSpec) -> str:

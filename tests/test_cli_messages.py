@@ -222,3 +222,22 @@ def test_too_many_shots_names_num_fewshot_not_the_templates(tmp_path: Path) -> N
         f" — hint: pass --num-fewshot {pool} or fewer"
     )
     assert runner.invoke(app, [*args, "--num-fewshot", str(pool)]).exit_code == 0
+
+
+def test_rescore_after_the_text_file_changed_names_the_file_not_the_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = Path("mine.txt")
+    original = "The quick brown fox jumps over the lazy dog.\nA second line of text.\n"
+    text.write_text(original)
+    db = str(tmp_path / "r.db")
+    assert runner.invoke(app, ["run", "--model", "demo/pico-s", "--text-file", str(text), "--db", db]).exit_code == 0
+    text.write_text("Entirely different words now.\n")
+    changed = runner.invoke(app, ["rescore", "1", "--db", db])
+    assert changed.exit_code == 1
+    assert changed.stderr.splitlines()[-1] == (
+        "error: run 1 measured perplexity on --text-file mine.txt, which has changed since (its text makes other requests); "
+        "1 loglikelihood_rolling requests are not in the cache — hint: put the file back as it was for run 1, "
+        "or measure the new text with `evalsuite run --text-file mine.txt`"
+    )
+    text.write_text(original)  # the same text again: rescoring works, so the file was the whole cause
+    assert runner.invoke(app, ["rescore", "1", "--db", db]).exit_code == 0
