@@ -8,6 +8,7 @@ A consequence: :func:`launch` never returns, so drive it from a subprocess, neve
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -46,9 +47,26 @@ def streamlit_command(*, port: int, host: str) -> list[str]:
     ]  # fmt: skip
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another program listens on, in our words (Streamlit's own message is a raw OSError line)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use by another program",
+                f"pass --port with a free port (e.g. --port {port + 1}), or stop the program that holds {port}",
+            ) from exc
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}", "check --host and --port") from exc
+
+
 def launch(db: str, *, port: int, host: str = "localhost") -> NoReturn:
     """Become `streamlit run leaderboard/app.py` on ``db``; returns only by raising on a bad --db."""
     open_database(db, create=False).close()  # fail here, with a clear message, on a bad --db (never create one)
+    check_port_free(host, port)
     command = streamlit_command(port=port, host=host)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -18,13 +18,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from evalsuite.backends.registry import backend_help
+from evalsuite.backends.registry import ARENA_BACKENDS, backend_help
 from evalsuite.cli_admin import admin_app
 from evalsuite.cli_arena import arena_app
 from evalsuite.cli_bundle import register as register_bundle_commands
 from evalsuite.cli_cache import cache_app
 from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     DbOption,
+    OneLineErrors,
     _console,
     console,
     err_console,
@@ -35,17 +36,37 @@ from evalsuite.cli_compare import register as register_compare_command
 from evalsuite.cli_run_options import config_from_options
 from evalsuite.cli_runpod import register_launch, runpod_app
 from evalsuite.config import RunConfig, check_writable_output, default_db
+from evalsuite.redact import mask_secrets
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    cls=OneLineErrors,
 )
 results_app = typer.Typer(help="Read stored runs back from the database; import and bundle runs made elsewhere.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
 register_bundle_commands(results_app)
 register_compare_command(results_app)
+
+def _print_version(value: bool) -> None:
+    if value:
+        from evalsuite.version import __version__
+
+        _console().print(f"evalsuite {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print evalsuite's version and exit."),
+) -> None:
+    """Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena."""
+    from evalsuite.redact import mask_log_records
+
+    mask_log_records()  # every command's log lines, from any library, with passwords and tokens masked
+
 
 def _quiet_libraries(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR
@@ -53,6 +74,14 @@ def _quiet_libraries(verbose: bool) -> None:
         logging.getLogger(name).setLevel(level)
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _suite_help() -> str:
+    """The --suite help, naming every suite of the registry (tasks/suites.yaml)."""
+    from evalsuite.suites import suite_names
+
+    names = suite_names()
+    return f"A suite: {', '.join(names)} (see `evalsuite tasks`)." if names else "A suite (see `evalsuite tasks`)."
 
 
 @app.command()
@@ -64,15 +93,15 @@ def run(
     gpu_sets: list[str] = typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process)."),
     backend: str = typer.Option("transformers", help=backend_help()),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
-    suite: str | None = typer.Option(None, help="A suite: quick, open-llm-v1, open-llm-v2."),
+    suite: str | None = typer.Option(None, help=_suite_help()),
     limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
     num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
     batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto (vllm: the cap on concurrent sequences, max_num_seqs; openai: requests in flight, auto = 8)."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present); vllm runs where its build targets."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
-    seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling [default: lm-eval's 0/1234/1234/1234]."),
+    seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling \\[default: lm-eval's 0/1234/1234/1234]."),
     db: str | None = DbOption,
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs [default: $EVALSUITE_DATA_DIR]."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs \\[default: $EVALSUITE_DATA_DIR]."),
     text_file: Path | None = typer.Option(None, "--text-file", help="Measure perplexity on your own text file."),
     include_path: list[Path] = typer.Option([], "--include-path", help="Extra folder of lm-eval task YAML files (repeatable)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Also write the results as lm-eval's results JSON."),
@@ -80,17 +109,17 @@ def run(
     revision: str | None = typer.Option(None, help="Hub branch, tag or commit of the model."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run."),
     apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the tokenizer's chat template."),
-    fewshot_as_multiturn: bool | None = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns [default: on with --apply-chat-template]."),
+    fewshot_as_multiturn: bool | None = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns \\[default: on with --apply-chat-template]."),
     system_instruction: str | None = typer.Option(None, "--system-instruction", help="System message prepended to every prompt."),
     backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_model_len=4096."),
     base_url: str | None = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
-    api_key_env: str | None = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key [default: OPENAI_API_KEY if set]."),
+    api_key_env: str | None = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set]."),
     judge: str | None = typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name)."),
-    judge_backend: str = typer.Option("transformers", "--judge-backend", help="The judge's backend: transformers, vllm or openai."),
+    judge_backend: str = typer.Option("transformers", "--judge-backend", help=f"The judge's backend: {', '.join(ARENA_BACKENDS)}."),
     judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
-    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key [default: OPENAI_API_KEY if set]."),
+    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set]."),
     judge_arg: list[str] = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions."),
-    judge_max_tokens: int | None = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most [default: the task's; MT-Bench: 2048, as FastChat]."),
+    judge_max_tokens: int | None = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most \\[default: the task's; MT-Bench: 2048, as FastChat]."),
     gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable)."),
     resume: int | None = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Compute every request again instead of reusing cached answers (new answers are still stored)."),
@@ -139,7 +168,7 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
 def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
     from evalsuite import model_queue
 
-    table = Table(title=f"queue: {len(results)} models, stored in {db}")
+    table = Table(title=f"queue: {len(results)} models, stored in {mask_secrets(db)}")
     for column in ("model", "run", "status", "seconds", *(("GPUs",) if show_gpus else ()), "main numbers / error"):
         table.add_column(column, overflow="fold")
     for result in results:
@@ -151,10 +180,10 @@ def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
 
 def _print_run_footer(outcome: Any, db: str, output: Path | None) -> None:
     """The last line of a run: what was computed, where it is stored, and how to read it back."""
-    db_option = "" if db == default_db() else f" --db {shlex.quote(db)}"  # a command the user can paste
+    db_option = "" if db == default_db() else f" --db {shlex.quote(mask_secrets(db))}"  # a command to paste (password masked)
     text = Text.assemble(
         (f"run {outcome.run_id} complete", "green"),
-        f": {outcome.computed} requests computed, {outcome.cached} from cache; stored in {db}",
+        f": {outcome.computed} requests computed, {outcome.cached} from cache; stored in {mask_secrets(db)}",
         f" (evalsuite results show {outcome.run_id}{db_option})",
         f"; lm-eval results JSON written to {output}" if output else "",
     )
@@ -255,7 +284,7 @@ def results_list(
         runs = queries.list_runs(database, status=status, model=model)
     finally:
         database.close()
-    table = Table(title=f"runs in {db or default_db()}")
+    table = Table(title=f"runs in {mask_secrets(db or default_db())}")
     for column in ("id", "model", "backend", "status", "tasks", "started", "seconds", "attempts"):
         table.add_column(column)
     for summary in runs:
@@ -301,7 +330,8 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
             _console().print(f"imported from {origin}: an imported run cannot be resumed here; rerun it on its machine or pod", highlight=False, markup=False, soft_wrap=True)
     _console().print(f"requests: {run_row.requests_computed} computed, {run_row.requests_cached} from cache")
     _print_attempts(attempts, run_row.status)
-    _print_cache_sources(run_id, db or default_db())
+    if run_row.requests_cached:  # a run that reused no answer has no cache sources to name
+        _print_cache_sources(run_id, db or default_db())
     _print_run_metrics(run_id, db or default_db())
 
 
@@ -358,7 +388,7 @@ def results_export(
         help="all (every task, as on the leaderboard), a suite (its score, ranked: quick, open-llm-v1, ...), "
         "or rows (one row per stored score of every run).",
     ),
-    run: list[int] = typer.Option([], "--run", help="Only these run ids (repeatable) [default: all]."),
+    run: list[int] = typer.Option([], "--run", help="Only these run ids (repeatable) \\[default: all]."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file (missing folders are made) instead of stdout."),
 ) -> None:
     """Export stored scores by the leaderboard's rules, as JSON, CSV or a Markdown table."""

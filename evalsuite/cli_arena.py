@@ -19,6 +19,7 @@ from evalsuite.backends.registry import backend_help
 from evalsuite.cli_common import DbOption, console, err_console, handles_errors
 from evalsuite.config import decode_scalar, default_db, parse_key_values
 from evalsuite.errors import ArenaError
+from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
     from evalsuite.backends import BackendOptions
@@ -38,7 +39,7 @@ RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model
 TrustRemoteCodeOption = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run.")
 BackendArgOption = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_length=4096.")
 BaseUrlOption = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1.")
-ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key [default: OPENAI_API_KEY if set].")
+ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set].")
 
 
 def _backend_options(
@@ -125,7 +126,7 @@ def generate(
     temperature: float = typer.Option(0.0, help="0 = greedy (default); above 0 samples."),
     seed: int = typer.Option(0, help="Sampling seed (only with --temperature > 0)."),
     limit: int | None = typer.Option(None, help="Answer at most N prompts (oldest unanswered first)."),
-    chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template [default: when it has one]."),
+    chat_template: bool | None = typer.Option(None, "--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template \\[default: when it has one]."),
     device: str = DeviceOption,
     dtype: str = DtypeOption,
     revision: str | None = RevisionOption,
@@ -294,7 +295,6 @@ def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool)
     from evalsuite.arena import voting
     from evalsuite.arena.battles import read_battles
     from evalsuite.store import arena_queries
-    from evalsuite.store.db import safe_url
 
     if battles is not None:
         return read_battles(battles), str(battles)
@@ -305,7 +305,7 @@ def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool)
     finally:
         database.close()
     people = len(selected) - judged
-    return selected, f"votes in {safe_url(db or default_db())}: " + (
+    return selected, f"votes in {mask_secrets(db or default_db())}: " + (
         f"{people} by people, {judged} by model judges" if include_judges else "people only"
     )
 

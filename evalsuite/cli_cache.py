@@ -13,7 +13,7 @@ cache_app = typer.Typer(help="Manage the request cache: the model answers that r
 @cache_app.command("clear")
 @handles_errors
 def cache_clear(
-    model: str | None = typer.Option(None, "--model", "-m", help="Only this model's answers (its name as stored, e.g. demo/pico-s) [default: all]."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Only this model's answers (its name as stored, e.g. demo/pico-s) \\[default: all]."),
     db: str | None = DbOption,
 ) -> None:
     """Delete cached answers so the next run computes them again; runs and scores are kept."""

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import UsageError  # Typer vendors Click; this is the class its parser raises
+from typer.core import TyperGroup
 
 from evalsuite.errors import EvalsuiteError
+from evalsuite.redact import mask_secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL [default: $EVALSUITE_DB or results/evalsuite.db].")
+DbOption = typer.Option(None, "--db", help="Database path or SQLAlchemy URL \\[default: $EVALSUITE_DB or results/evalsuite.db].")
 
 PIPE_WIDTH = 200  # piped or captured output: wide enough that tables never truncate model names
 
@@ -34,19 +38,85 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except EvalsuiteError as exc:
-            # Messages are text, not markup: a judge's "[[rating]]" or a "[backend]" label must print as written.
-            message, hint = escape(exc.message), escape(exc.hint)
-            _console(stderr=True).print(f"[bold red]error:[/] {message} — [bold]hint:[/] {hint}", markup=True, highlight=False, soft_wrap=True)
+            print_error(exc.message, exc.hint)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            # A run converts Ctrl-C into an error naming its id; this is Ctrl-C anywhere else.
+            # A run converts Ctrl-C into an error naming its id (and how to resume it); this is Ctrl-C in any
+            # other command, which has no run to resume: its writes are whole or not made.
             _console(stderr=True).print(
-                "[bold red]interrupted[/] — what was already stored is kept; `evalsuite results list` shows any unfinished run and its id for --resume",
+                "[bold red]interrupted[/] — the command stopped before it finished; nothing was half-written: run it again",
                 soft_wrap=True,
             )
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_error(message: str, hint: str) -> None:
+    """The one error line every command prints: ``error: … — hint: …`` on stderr, secrets masked."""
+    # Messages are text, not markup: a judge's "[[rating]]" or a "[backend]" label must print as written.
+    shown_message, shown_hint = escape(mask_secrets(message)), escape(mask_secrets(hint))
+    _console(stderr=True).print(f"[bold red]error:[/] {shown_message} — [bold]hint:[/] {shown_hint}", markup=True, highlight=False, soft_wrap=True)
+
+
+def usage_error_text(exc: UsageError) -> tuple[str, str]:
+    """A bad flag or value (``--limit 1.5``, ``--lmit``) as the error line's message and hint, not Click's box."""
+    command = _command_path(exc.ctx)
+    param = getattr(exc, "param", None)
+    if not isinstance(exc, typer.BadParameter) or param is None:
+        return exc.format_message(), f"see `{command} --help`"
+    name = param.opts[-1] if param.param_type_name == "option" else str(param.name).upper()
+    value = _rejected_input(exc)
+    reason = exc.message.split(",")[0].strip()  # Typer's validator adds a restatement after a comma
+    reason = reason[:1].lower() + reason[1:]
+    given = f" {value!r}" if value is not None else ""
+    return f"invalid value for {name}{given}: {reason}", f"see `{command} --help` for the values {name} takes"
+
+
+def _command_path(ctx: Any) -> str:
+    """`evalsuite results show`, whatever the program was called (`python -m evalsuite.cli`, a test runner)."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(["evalsuite", *names])
+
+
+def _rejected_input(exc: BaseException) -> object | None:
+    """The value the user typed, when the validator that refused it (pydantic, under Typer) recorded it."""
+    errors = getattr(exc.__cause__, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found and isinstance(found[0], dict):
+            return found[0].get("input")
+    return None
+
+
+class OneLineErrors(TyperGroup):
+    """The root command: a usage error of any command prints the same one line as a library error, exit 1.
+
+    Click's own handling would print a boxed message and exit 2; one format and one exit status
+    for every refusal lets scripts and users read all of them alike.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group prints its help: not an error
+            raise
+        print_error(*usage_error_text(exc))
+        raise typer.Exit(1) from None
 
 
 class _LazyConsole:

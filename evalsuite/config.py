@@ -271,8 +271,27 @@ class RunConfig:
         encoded = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(encoded).hexdigest()[:32]
 
+    def result_differences(self, stored: dict[str, Any]) -> list[str]:
+        """The result-defining options that differ from a stored run's config, as `--limit 5 then, 10 now`.
+
+        Why --resume refuses a run: the user sees which flag to repeat, not only "another configuration".
+        """
+        current = self.to_json()
+        differences = []
+        for key in sorted(set(current) | set(stored)):
+            if key in _NON_RESULT_FIELDS or key == "seeds":  # seeds follow from --seed, which is compared itself
+                continue
+            before, now = stored.get(key), current.get(key)
+            if json.dumps(before, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
+                differences.append(f"--{key.replace('_', '-')} {_shown(before)} then, {_shown(now)} now")
+        return differences
+
     def with_changes(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value in (None, [], {}) else json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
 
 
 def check_writable_output(path: Path, flag: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from evalsuite import environment, faults, results_layout, run_plan
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
+from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
 from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
@@ -32,9 +32,10 @@ from evalsuite.judged import is_judged, judged_task
 from evalsuite.judged import session as judged_session
 from evalsuite.judged.base import JudgedTask
 from evalsuite.models import ModelSpec
-from evalsuite.store import import_queries, queries
+from evalsuite.store import import_queries, liveness, queries
 from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
+from evalsuite.store.schema import RunRecord, utcnow
 from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
     identity = build_identity(config, model, device)
     judged = [t for _, t in loaded_tasks if not isinstance(t, LoadedTasks)]
     judge = judged_session.prepare(config, model, judged) if judged else None  # an unknown judge fails before anything is stored
-    start = _start_or_resume(database, config, model, specs, identity, judge)
+    start = _start_or_resume(database, config, model, specs, identity, judge, report)
     run_id = start.run_id
     heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at)
     cached_lm: CachedLM | None = None
@@ -276,7 +277,7 @@ def _limit_for(config: RunConfig, spec: TaskSpec) -> int | None:
 
 def _start_or_resume(
     database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec], identity: ModelIdentity,
-    judge: judged_session.JudgeSetup | None = None,
+    judge: judged_session.JudgeSetup | None = None, report: Reporter = log.info,
 ) -> queries.RunStart:
     """Open the run row: --resume ID, an unfinished run of the same config nobody works on, or a new one.
 
@@ -294,17 +295,20 @@ def _start_or_resume(
                 "rerun it on its machine or pod, or start a new run here without --resume",
             )
         if existing.config_hash != config_hash:
+            differences = config.result_differences(dict(existing.config or {}))
             raise ConfigError(
-                f"run {config.resume} was made with another configuration or other weights",
+                f"run {config.resume} was made with "
+                + (f"other options: {'; '.join(differences)}" if differences else "other weights or another model identity"),
                 "repeat the original command with --resume, or start a new run without it",
             )
-        return queries.reopen_run(database, config.resume, versions=environment.package_versions(), hardware=environment.hardware())
+        return _resumed(queries.reopen_run(database, config.resume, versions=environment.package_versions(), hardware=environment.hardware()), report)
     resumable = queries.find_resumable_run(database, config_hash)
     if resumable is not None and resumable.id is not None:
         try:
-            return queries.reopen_run(database, resumable.id, versions=environment.package_versions(), hardware=environment.hardware())
+            return _resumed(queries.reopen_run(database, resumable.id, versions=environment.package_versions(), hardware=environment.hardware()), report)
         except DatabaseError:
             log.info("run %s was resumed by another process first; starting a new run", resumable.id)
+    _say_why_not_taken_over(queries.live_run(database, config_hash), report)
     model_row = queries.get_or_create_model(
         database,
         name=model.name,
@@ -334,6 +338,24 @@ def _start_or_resume(
         hardware=environment.hardware(),
     )
     return queries.RunStart(run=run_row, attempt=1, started_at=run_row.started_at)
+
+
+def _resumed(start: queries.RunStart, report: Reporter) -> queries.RunStart:
+    report(f"resuming run {start.run_id} (attempt {start.attempt}): finished requests come from the cache")
+    return start
+
+
+def _say_why_not_taken_over(live: RunRecord | None, report: Reporter) -> None:
+    """A run of this configuration still beats (or its process was killed a moment ago): say why a new run starts."""
+    if live is None:
+        return
+    age = (utcnow() - liveness.last_seen(live)).total_seconds()
+    report(
+        f"run {live.id} has this configuration and is still marked running on {live.host} (pid {live.pid}); "
+        f"its last heartbeat is {age:.0f} s old and a run is taken over only after {liveness.heartbeat_timeout():.0f} s "
+        f"without one, so this is a new run. If that process is gone (kill -9), stop this one and resume run {live.id} "
+        f"with `--resume {live.id}` once `evalsuite results list` shows it interrupted"
+    )
 
 
 def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
@@ -477,13 +499,27 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
                     f"run {run_id} has the judged task {spec.name}, which is not re-scored from the cache alone (it needs both tokenizers)",
                     "run the same `evalsuite run` command again: its answers and judgments come from the cache",
                 )
-            results = _evaluate(config, lm, spec, loaded)
+            results = _evaluate_cached(config, lm, spec, loaded, run_id)
             _store(database, run_id, config, model, lm, loaded, results)
             results_layout.merge(merged, results)
     finally:
         database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
+
+
+def _evaluate_cached(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks, run_id: int) -> dict[str, Any]:
+    """Evaluate from the cache alone; a --text-file that changed since the run is named as the cause, not the cache."""
+    try:
+        return _evaluate(config, lm, spec, loaded)
+    except MissingFromCache as exc:
+        if config.text_file is None:
+            raise
+        raise ConfigError(  # a missing file is refused before this, when the task is loaded
+            f"run {run_id} measured perplexity on --text-file {config.text_file}, which has changed since "
+            f"(its text makes other requests); {exc.message}",
+            f"put the file back as it was for run {run_id}, or measure the new text with `evalsuite run --text-file {config.text_file}`",
+        ) from exc
 
 
 def _stored_namespace(database: Database, identity_id: int | None, config: RunConfig, model: ModelSpec) -> str:

@@ -109,6 +109,14 @@ def _cli_text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def suite_names() -> tuple[str, ...]:
+    """The suites' names, without parsing them (for `--help`: a malformed suite fails when it is used, not on every command)."""
+    try:
+        return tuple(_suites_file()["suites"])
+    except TaskFileError:
+        return ()
+
+
 def suites() -> dict[str, SuiteSpec]:
     """Every suite defined in ``tasks/suites.yaml``, by name."""
     return {name: _parse_suite(name, raw) for name, raw in _suites_file()["suites"].items()}

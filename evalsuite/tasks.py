@@ -511,6 +511,20 @@ def load_tasks(
     return loaded
 
 
+def _check_fewshot_pool(task: Any, name: str) -> None:
+    """More shots than the task has examples to draw from is an option error, not a template error."""
+    shots = int(getattr(task.config, "num_fewshot", None) or 0)
+    pool = getattr(getattr(task, "sampler", None), "df", None)
+    if pool is None or shots < len(pool):  # the common case: no scan of the pool
+        return
+    available = len(pool) - (1 if task.eval_docs[0] in list(pool) else 0)  # lm-eval never shows a document as its own example
+    if shots > available:
+        raise ConfigError(
+            f"--num-fewshot {shots} asks for more examples than task '{name}' has to draw few-shot examples from ({available})",
+            f"pass --num-fewshot {available} or fewer",
+        )
+
+
 def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> None:
     """Build the first document's requests now, so a template that cannot render fails before any model loads.
 
@@ -521,6 +535,7 @@ def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> Non
     """
     if len(task.eval_docs) == 0:
         return
+    _check_fewshot_pool(task, name)
     try:
         task.set_fewshot_seed(seed=1234)
         task.build_all_requests(samples=[0], rank=0, world_size=1)
@@ -647,7 +662,8 @@ def _own_summaries(include_path: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 def _offline_capable_summaries() -> dict[str, dict[str, Any]]:
     """The lm-eval tasks with a local copy: from the cached index if built, else minimal rows."""
-    cached = task_index.builtin_summaries() if task_index.builtin_cache_path().is_file() else {}
+    names = [name for source in local_sources() for name in source.tasks]
+    cached = task_index.builtin_summaries() if task_index.builtin_cache_path().is_file() else task_index.builtin_summaries_of(names)
     rows = {}
     for source in local_sources():
         for name in source.tasks:

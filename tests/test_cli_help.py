@@ -38,3 +38,31 @@ def test_help_renders_for_every_command() -> None:
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
         assert "Usage" in result.output
+
+
+def test_no_help_text_loses_words_to_rich_markup() -> None:
+    """A help string's `[default: …]` or `[[A]]` was read as Rich markup and dropped, leaving "… ." (issue 20)."""
+    from rich.text import Text
+
+    runner = CliRunner()
+    root = typer.main.get_command(app)
+    for path, command in _commands(root):
+        texts = [command.help or ""] + [p.help or "" for p in command.params if getattr(p, "help", None)]
+        for text in texts:
+            assert Text.from_markup(text).plain == text.replace("\\[", "["), f"`evalsuite {' '.join(path)}`: {text!r}"
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output
+        assert not [line for line in shown.splitlines() if " . " in line or line.rstrip(" │").endswith(" .")], (path, shown)
+
+
+def test_run_help_names_every_registered_suite_and_backend() -> None:
+    from evalsuite.backends.registry import REGISTRY
+    from evalsuite.suites import suites
+
+    shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "400"}).output
+    suite_line = next(line for line in shown.splitlines() if line.startswith("│ --suite "))
+    backend_line = next(line for line in shown.splitlines() if line.startswith("│ --backend "))
+    assert "nous" in suites()  # the suite the old hand-written list left out
+    for name in suites():
+        assert f" {name}," in suite_line or f" {name} (" in suite_line, suite_line
+    for name in REGISTRY:
+        assert f"{name} (" in backend_line, backend_line

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,10 +99,20 @@ def load_model(
     pretrained: str, dtype: torch.dtype | str, device: torch.device, hub_kwargs: dict[str, Any]
 ) -> transformers.PreTrainedModel:
     """``AutoModelForCausalLM`` on ``device`` in eval mode, SDPA attention where supported."""
+    report: list[str] = []
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            pretrained, dtype=dtype, attn_implementation="sdpa", **hub_kwargs
-        )
+        with _loading_report(report):
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                pretrained, dtype=dtype, attn_implementation="sdpa", **hub_kwargs
+            )
+    except RuntimeError as error:
+        mismatch = _shape_mismatch(str(error), report)
+        if mismatch is None:
+            raise
+        raise BackendError(
+            f"the config.json of {pretrained!r} does not match its weights: {mismatch}",
+            hint="use the config.json saved with these weights (hidden_size, layer, head and vocabulary counts set every tensor's shape)",
+        ) from error
     except ValueError as error:
         if "sdpa" in str(error).lower():
             model = transformers.AutoModelForCausalLM.from_pretrained(pretrained, dtype=dtype, **hub_kwargs)
@@ -112,6 +124,47 @@ def load_model(
     except OSError as error:
         raise UnknownModelError(f"cannot load weights of {pretrained!r}: {error}".splitlines()[0]) from error
     return model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub types .to() too narrowly
+
+
+# transformers logs the per-tensor table of a failed load on this logger, then raises "look at the above report".
+_LOADING_REPORT_LOGGER = "transformers.modeling_utils"
+
+
+@contextmanager
+def _loading_report(lines: list[str]) -> Iterator[None]:
+    """Keep transformers' load report, to put it in the error, even when its logs are quieted.
+
+    A filter on the logger (not a handler): records below the level the user chose are read
+    here and then dropped, so a quiet run still prints nothing of it.
+    """
+    logger = logging.getLogger(_LOADING_REPORT_LOGGER)
+    shown_from, level = logger.getEffectiveLevel(), logger.level
+
+    def keep(record: logging.LogRecord) -> bool:
+        lines.extend(record.getMessage().splitlines())
+        return record.levelno >= shown_from
+
+    logger.addFilter(keep)
+    logger.setLevel(min(shown_from, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+        logger.setLevel(level)
+
+
+def _shape_mismatch(error: str, report: list[str]) -> str | None:
+    """A tensor whose shape in the weights differs from the one config.json implies, in words; None for other errors."""
+    rows = sorted(line for line in report if "size mismatch" in line)
+    if rows:
+        key, _, detail = (part.strip() for part in rows[0].split("|", 2))
+        shapes = re.findall(r"Size\((\[[^\]]*\])\)", detail)
+        if len(shapes) == 2:
+            return f"{key} is {shapes[0]} in the weights but {shapes[1]} by the config"
+        return f"{key}: {detail}"
+    if "size mismatch" in error:  # older transformers: torch's load_state_dict message
+        return next(line.strip() for line in error.splitlines() if "size mismatch" in line)
+    return None
 
 
 def max_context_length(

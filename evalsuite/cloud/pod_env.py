@@ -7,6 +7,8 @@ The launcher (``evalsuite runpod launch``) sets these on the pod; the pod-side e
 
 from __future__ import annotations
 
+from evalsuite import redact
+
 POD_ID = "RUNPOD_POD_ID"
 API_KEY = "RUNPOD_API_KEY"
 RUN_ARGS = "EVALSUITE_RUN_ARGS"  # the `evalsuite run` options, shell-quoted (shlex.join)
@@ -26,7 +28,7 @@ HF_TOKEN = "HF_TOKEN"
 GITHUB_TOKEN = "GITHUB_API_TOKEN"
 
 SECRETS = (HF_TOKEN, API_KEY, GITHUB_TOKEN)  # never printed, logged or stored: shown as "***"
-MASK = "***"
+MASK = redact.MASK
 DEFAULT_LOG_PORT = 8000
 # After the MAX_HOURS deadline the run is stopped (at most ~30 s) and the bundle written and sent home; the pod's
 # watchdog removes the pod at MAX_HOURS + this margin whatever is still going on (a hung upload), so a pod costs at
@@ -35,12 +37,8 @@ DEFAULT_DEADLINE_MARGIN_S = 600.0
 
 
 def mask_secrets(text: str, env: dict[str, str]) -> str:
-    """``text`` with the value of every secret in ``env`` replaced by ``***``."""
-    for name in SECRETS:
-        value = env.get(name)
-        if value:
-            text = text.replace(value, MASK)
-    return text
+    """``text`` with every secret (the values of ``env``'s secret variables, URL passwords, tokens) shown as ``***``."""
+    return redact.mask_secrets(text, env)
 
 
 def truthy(value: str | None) -> bool:

@@ -64,14 +64,9 @@ def to_database(bundle_dir: Path, db: str) -> Delivery:
 
 def _safe_url(db: str) -> str:
     """A database URL without its password (it may be printed and stored)."""
-    from sqlalchemy.engine import make_url
+    from evalsuite.redact import mask_secrets
 
-    if "://" not in db:
-        return db
-    try:
-        return make_url(db).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 (a malformed URL is reported by open_database, not here)
-        return db.split("@")[-1]
+    return mask_secrets(db)
 
 
 def _hub_api(token_env: str = "HF_TOKEN") -> Any:

@@ -33,6 +33,7 @@ from sqlmodel import Session, create_engine
 
 from evalsuite import faults
 from evalsuite.errors import DatabaseError, DatabaseWriteRefused
+from evalsuite.redact import mask_secrets
 
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -46,16 +47,10 @@ CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new datab
 
 
 def safe_url(db: str | Path) -> str:
-    """A path or database URL as it may be printed: without a password."""
-    from sqlalchemy.engine import make_url
+    """A path or database URL as it may be printed: without a password (:func:`evalsuite.redact.mask_secrets`)."""
+    from evalsuite.redact import mask_secrets
 
-    text_value = str(db)
-    if "://" not in text_value:
-        return text_value
-    try:
-        return make_url(text_value).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 (a malformed URL is reported by open_database, not here)
-        return text_value.split("@")[-1]
+    return mask_secrets(str(db))
 
 
 def database_url(db: str | Path) -> str:
@@ -80,8 +75,10 @@ def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
     """Create the parent folder (writers only) and refuse files that are not SQLite databases."""
     if path.is_dir():
         raise DatabaseError(f"database path {path} is a directory")
-    if not create and (not path.exists() or path.stat().st_size == 0):
+    if not create and not path.exists():
         raise DatabaseError(f"no database at {path}", CREATE_HINT)
+    if not create and path.stat().st_size == 0:  # a file is there: "no database" would send the user looking elsewhere
+        raise DatabaseError(f"the database file {path} is empty (0 bytes): it holds no runs yet", CREATE_HINT)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -147,7 +144,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     try:
         engine = create_engine(url, connect_args=connect_args)
     except Exception as exc:  # malformed URL, missing driver
-        raise DatabaseError(f"cannot open database {url}: {exc}") from exc
+        raise DatabaseError(mask_secrets(f"cannot open database {url}: {exc}")) from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _set_sqlite_pragmas)
     dialect = engine.dialect.name
@@ -157,7 +154,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     except (OperationalError, SADatabaseError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        raise DatabaseError(f"cannot use database {url}: {reason}") from exc
+        raise DatabaseError(mask_secrets(f"cannot use database {url}: {reason}")) from exc
     except BaseException:
         engine.dispose()
         raise
@@ -262,7 +259,7 @@ def _upgrade_locked(connection: Connection, *, create: bool) -> None:
     if revision is None:
         state = _unversioned_state(connection)
         if state == "empty" and not create:
-            raise DatabaseError(f"no evalsuite tables in {connection.engine.url.render_as_string()}", CREATE_HINT)
+            raise DatabaseError(f"no evalsuite tables in {mask_secrets(connection.engine.url.render_as_string())}", CREATE_HINT)
         if state == "v1":
             command.stamp(config, BASELINE_REVISION)
             connection.commit()

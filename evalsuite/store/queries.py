@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from evalsuite import faults
 from evalsuite.errors import DatabaseError
+from evalsuite.redact import mask_secrets
 from evalsuite.store import liveness
 from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.retry import retrying
@@ -210,6 +211,18 @@ def find_resumable_run(database: Database, config_hash: str) -> RunRecord | None
     return None
 
 
+def live_run(database: Database, config_hash: str) -> RunRecord | None:
+    """The latest run with this configuration still marked running whose heartbeat is fresh (not taken over)."""
+    now = utcnow()
+    with database.session() as session:
+        statement = (
+            select(RunRecord)
+            .where(RunRecord.config_hash == config_hash, RunRecord.status == RUN_RUNNING)
+            .order_by(col(RunRecord.id).desc())
+        )
+        return next((record for record in session.exec(statement) if not liveness.is_stale(record, now)), None)
+
+
 def finish_run(database: Database, run_id: int, *, computed: int, cached: int) -> None:
     _end_run(database, run_id, RUN_COMPLETE, None, computed=computed, cached=cached)
 
@@ -231,7 +244,7 @@ def _end_run(database: Database, run_id: int, status: str, error: str | None, *,
         record.duration_s = _attempts_seconds(session, run_id)
         record.requests_computed = computed
         record.requests_cached = cached
-        record.error = error
+        record.error = None if error is None else mask_secrets(error)  # stored errors are shown on pages and exports
         session.add(record)
 
 

@@ -193,6 +193,6 @@ def test_sigterm_before_the_run_row_exists_is_a_clean_interruption_that_stores_n
     stopped = run_cli(run_args(db, output), run_env("host-a", **fault), tmp_path, tmp_path / "stopped.log")
     assert stopped.exitcode == 130, stopped.log[-3000:]
     assert "Traceback" not in stopped.log
-    assert stopped.log.rstrip().splitlines()[-1].startswith("interrupted — what was already stored is kept")
+    assert stopped.log.rstrip().splitlines()[-1].startswith("interrupted — the command stopped before it finished; nothing was half-written: run it again")
     after = stored_state.read(db)
     assert after is not None and after.integrity == "ok" and after.runs == {}
