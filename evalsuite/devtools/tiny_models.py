@@ -50,14 +50,20 @@ def save_random_llama(
     vocab_size: int | None = None,
     tie_word_embeddings: bool = False,
     dtype: torch.dtype = torch.float32,
+    sliding_window: int | None = None,
 ) -> Path:
     """Save a seeded random Llama of this shape with a BPE tokenizer; returns ``directory``.
 
     ``vocab_size`` defaults to the tokenizer's; a larger one (e.g. 32000) gives
-    a real model's LM-head cost for benches.
+    a real model's LM-head cost for benches. A ``sliding_window`` makes it a
+    Mistral (a Llama whose every layer attends within that many positions).
     """
     tokenizer = save_bpe_tokenizer(directory, tokenizer_vocab)
-    config = transformers.LlamaConfig(
+    windowed = sliding_window is not None
+    config_class = transformers.MistralConfig if windowed else transformers.LlamaConfig
+    window: dict[str, Any] = {"sliding_window": sliding_window} if windowed else {}
+    config = config_class(
+        **window,
         vocab_size=vocab_size or len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
@@ -72,7 +78,7 @@ def save_random_llama(
         tie_word_embeddings=tie_word_embeddings,
     )
     torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config)
+    model = (transformers.MistralForCausalLM if windowed else transformers.LlamaForCausalLM)(config)
     torch.nn.Module.to(model, dtype)  # transformers' typed ``to`` wrapper does not accept a bare dtype for mypy
     model.save_pretrained(directory)
     return directory
