@@ -82,6 +82,13 @@ SHAPES = {
         "random Llama, hidden 768, 12 layers, MLP 2048, vocab 4000 (tied), window 2048",
         {"tokenizer_vocab": 4000, **_BODY},
     ),
+    # The head-light body as a Mistral with a 64-token sliding window, shorter than most
+    # HellaSwag rows: packed scoring must apply the window per position (issue 25).
+    "head-light-window": Shape(
+        "head-light-window",
+        "random Mistral, the head-light body with a 64-token sliding window",
+        {"tokenizer_vocab": 4000, "sliding_window": 64, **_BODY},
+    ),
 }
 
 

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 # Bump whenever a change in evalsuite's scoring code moves any number (log-likelihoods,
 # greedy flags, generations, rolling sums): every answer cached under the old value is
 # then recomputed instead of being served to new runs. History: 1 = first release;
-# 2 = log-likelihood sums accumulated in float64.
-SCORING_VERSION = 2
+# 2 = log-likelihood sums accumulated in float64; 3 = packed rows follow sliding windows
+# (Mistral, Gemma 2/3, Phi-3, Qwen2 windows shorter than the prompt moved by up to 10+ nats).
+SCORING_VERSION = 3
 
 # --backend-arg keys that set the context length (their value is the identity's max_length).
 MAX_LENGTH_ARGS = ("max_length", "max_model_len")

@@ -3,7 +3,8 @@
 Kept apart from ``transformers.py`` so the scoring class reads as the lm-eval
 interface only. The selective LM-head split (body + head) is verified here once
 per model against the model's own ``forward``; a model whose logits we cannot
-reproduce falls back to full logits instead of giving different numbers.
+reproduce falls back to full logits instead of giving different numbers. The
+packed, shared-context scoring is verified the same way (``_packing_check``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ import transformers
 from lm_eval.models.utils import configure_pad_token, resolve_max_length
 from lm_eval.models.utils_hf import get_dtype
 
+from evalsuite.backends import _packing_check
+from evalsuite.backends._attention import attention_layout
 from evalsuite.backends._scoring import ModelParts
 from evalsuite.errors import BackendError, UnknownModelError
 
@@ -98,13 +101,16 @@ def load_tokenizer(
 def load_model(
     pretrained: str, dtype: torch.dtype | str, device: torch.device, hub_kwargs: dict[str, Any]
 ) -> transformers.PreTrainedModel:
-    """``AutoModelForCausalLM`` on ``device`` in eval mode, SDPA attention where supported."""
+    """``AutoModelForCausalLM`` on ``device`` in eval mode, with transformers' default attention.
+
+    The default is SDPA where the architecture supports it and eager attention
+    otherwise (Bloom, ...), the same choice lm-eval's ``HFLM`` gets; scoring
+    builds its masks in the form the chosen implementation takes.
+    """
     report: list[str] = []
     try:
         with _loading_report(report):
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                pretrained, dtype=dtype, attn_implementation="sdpa", **hub_kwargs
-            )
+            model = transformers.AutoModelForCausalLM.from_pretrained(pretrained, dtype=dtype, **hub_kwargs)
     except RuntimeError as error:
         mismatch = _shape_mismatch(str(error), report)
         if mismatch is None:
@@ -114,13 +120,11 @@ def load_model(
             hint="use the config.json saved with these weights (hidden_size, layer, head and vocabulary counts set every tensor's shape)",
         ) from error
     except ValueError as error:
-        if "sdpa" in str(error).lower():
-            model = transformers.AutoModelForCausalLM.from_pretrained(pretrained, dtype=dtype, **hub_kwargs)
-        else:
-            raise BackendError(
-                f"{pretrained!r} is not a causal language model transformers can load: {error}".splitlines()[0],
-                hint="evalsuite's transformers backend runs decoder-only (AutoModelForCausalLM) models",
-            ) from error
+        raise BackendError(
+            f"{pretrained!r} is not a causal language model transformers can load: {error}".splitlines()[0],
+            hint="evalsuite's transformers backend runs models AutoModelForCausalLM loads (decoder-only); "
+            "encoder-decoder and encoder-only models are not supported",
+        ) from error
     except OSError as error:
         raise UnknownModelError(f"cannot load weights of {pretrained!r}: {error}".splitlines()[0]) from error
     return model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub types .to() too narrowly
@@ -165,6 +169,11 @@ def _shape_mismatch(error: str, report: list[str]) -> str | None:
     if "size mismatch" in error:  # older transformers: torch's load_state_dict message
         return next(line.strip() for line in error.splitlines() if "size mismatch" in line)
     return None
+
+
+def attention_implementation(model: transformers.PreTrainedModel) -> str:
+    """The attention kernel transformers chose (``sdpa``, ``eager``, ...): it can change rounding."""
+    return str(getattr(model.config, "_attn_implementation", None) or "eager")
 
 
 def max_context_length(
@@ -215,22 +224,26 @@ def _logit_finisher(model: transformers.PreTrainedModel) -> Callable[[torch.Tens
     return finish
 
 
-def model_parts(model: transformers.PreTrainedModel, pad_token_id: int) -> ModelParts:
-    """Split the model into body and LM head, checked against the model's own logits.
+def model_parts(model: transformers.PreTrainedModel, pad_token_id: int, max_length: int) -> ModelParts:
+    """Split the model into body and LM head, both checked against the model's own forward.
 
-    The check runs a 7-token input both ways; if the split's logits differ
+    The split check runs a 7-token input both ways; if the split's logits differ
     (an architecture with an unusual head), scoring uses full logits instead.
+    Then the packed-row check (``_packing_check``) sets how long a row may be
+    and still share its context and line.
     """
-    attention = getattr(model.config, "_attn_implementation", "eager") or "eager"
-    mask_is_boolean = attention != "eager"
+    layout = attention_layout(model.config)
     head = model.get_output_embeddings()
     body = model.base_model
+    parts = None
     if head is not None and body is not model:
-        parts = ModelParts(body, head, _logit_finisher(model), mask_is_boolean, pad_token_id)
-        if _split_matches_forward(model, parts):
-            return parts
-    log.warning("%s: LM head cannot be applied selectively; scoring uses full logits", type(model).__name__)
-    return ModelParts(_FullLogitsBody(model), torch.nn.Identity(), lambda x: x, mask_is_boolean, pad_token_id)
+        parts = ModelParts(body, head, _logit_finisher(model), layout, pad_token_id)
+        if not _split_matches_forward(model, parts):
+            parts = None
+    if parts is None:
+        log.warning("%s: LM head cannot be applied selectively; scoring uses full logits", type(model).__name__)
+        parts = ModelParts(_FullLogitsBody(model), torch.nn.Identity(), lambda x: x, layout, pad_token_id)
+    return replace(parts, pack_limit=_packing_check.pack_limit(model, parts, max_length))
 
 
 def _split_matches_forward(model: transformers.PreTrainedModel, parts: ModelParts) -> bool:

@@ -20,6 +20,12 @@ Rows of different questions are then packed side by side into lines (best-fit
 decreasing, positions restarting per row, a block-diagonal mask) so a batch
 carries almost no padding: padding is work too.
 
+The mask must do everything the model's own mask does, sliding windows
+included (``_attention``). A model whose layout the packed mask cannot
+reproduce (checked at load, ``_loading``) has a *pack limit*: rows longer than
+it are scored one continuation per row with the model's own mask, as lm-eval's
+``HFLM`` runs them (:func:`plan_lines`).
+
 Everything here is model-agnostic torch; loading lives in ``_loading``,
 tokenisation in ``_hf_tokenizer``, the lm-eval interface in ``transformers``.
 """
@@ -29,9 +35,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
+
+from evalsuite.backends._attention import AttentionLayout, packed_masks
 
 # Lines are at least this wide when packing rows: wide enough that short rows share a
 # line (padding is wasted compute), narrow enough that the masked attention over a
@@ -108,6 +116,23 @@ def pack_lines(rows: Sequence[ScoringRow], min_width: int = PACK_MIN_WIDTH) -> l
     return lines
 
 
+def plan_lines(rows: Sequence[ScoringRow], pack_limit: int | None) -> tuple[list[PackedLine], list[PackedLine]]:
+    """(packed lines, unpacked lines): rows within ``pack_limit`` are packed, longer ones split per continuation.
+
+    An unpacked line holds one context and one continuation, so it needs no mask
+    of ours: the model builds its own (windows, ALiBi and all). The two kinds are
+    returned apart because one forward pass takes one kind of mask.
+    """
+    fits = [row for row in rows if pack_limit is None or row.length <= pack_limit]
+    alone = [
+        PackedLine([ScoringRow(row.context, [branch])])
+        for row in rows
+        if pack_limit is not None and row.length > pack_limit
+        for branch in row.branches
+    ]
+    return pack_lines(fits), alone
+
+
 @dataclass(frozen=True)
 class BranchScore:
     """Summed log-probability of a continuation and whether greedy decoding yields it."""
@@ -127,16 +152,18 @@ class ModelParts:
         head: the vocabulary projection (``model.get_output_embeddings()``).
         finish_logits: what the model's own ``forward`` does to logits after
             the head (soft-capping, scaling); identity for most models.
-        mask_is_boolean: True for SDPA/flash-style kernels (True = attend),
-            False for eager attention, which adds a float mask.
+        layout: the model's attention layout, which packed masks reproduce.
         pad_token_id: id fed at padded positions (never scored).
+        pack_limit: rows of at most this many tokens may share a context and a
+            line; longer rows are scored unpacked (None: no limit, 0: never packed).
     """
 
     body: torch.nn.Module
     head: torch.nn.Module
     finish_logits: Callable[[torch.Tensor], torch.Tensor]
-    mask_is_boolean: bool
+    layout: AttentionLayout
     pad_token_id: int
+    pack_limit: int | None = None
 
 
 def pack_rows(groups: dict[tuple[int, ...], list[Branch]], max_row_tokens: int) -> list[ScoringRow]:
@@ -229,8 +256,8 @@ def _layout(lines: Sequence[PackedLine], pad_token_id: int) -> _BatchLayout:
                 segments.extend([branch_number] * (len(branch.tokens) - 1))
             documents.extend([document] * (len(ids) - start))
         padding = width - len(ids)
-        shared = len(line.rows) > 1 or len(line.rows[0].branches) > 1
-        layout.needs_mask = layout.needs_mask or padding > 0 or shared
+        # Right padding alone needs no mask: under causal attention no real token sees it.
+        layout.needs_mask = layout.needs_mask or len(line.rows) > 1 or len(line.rows[0].branches) > 1
         layout.input_ids.append(ids + [pad_token_id] * padding)
         layout.position_ids.append(positions + [0] * padding)
         layout.document_ids.append(documents + [-1] * padding)
@@ -238,38 +265,11 @@ def _layout(lines: Sequence[PackedLine], pad_token_id: int) -> _BatchLayout:
     return layout
 
 
-def _attention_mask(document_ids: torch.Tensor, segment_ids: torch.Tensor, boolean: bool, dtype: torch.dtype) -> torch.Tensor:
-    """4D mask [batch, 1, q, k]: causal, within one row of the line, and a branch sees only its context and itself.
-
-    Padding (document -1, segment -1) attends to earlier padding and itself, so
-    no query row is fully masked (a fully masked row would make SDPA return NaN);
-    its outputs are unused.
-    """
-    width = segment_ids.shape[1]
-    index = torch.arange(width, device=segment_ids.device)
-    causal = index[None, :] <= index[:, None]
-    same_document = document_ids[:, :, None] == document_ids[:, None, :]
-    same_segment = segment_ids[:, :, None] == segment_ids[:, None, :]
-    key_in_context = (segment_ids == 0)[:, None, :]
-    allowed = causal[None] & same_document & (same_segment | key_in_context)
-    if boolean:
-        return allowed[:, None]
-    blocked = torch.zeros(allowed.shape, dtype=dtype, device=segment_ids.device)
-    blocked.masked_fill_(~allowed, torch.finfo(dtype).min)
-    return blocked[:, None]
-
-
 def score_batch(parts: ModelParts, lines: Sequence[PackedLine], device: torch.device) -> list[BranchScore]:
     """One forward pass over ``lines``; returns a score for every branch in them."""
     layout = _layout(lines, parts.pad_token_id)
     input_ids = torch.tensor(layout.input_ids, dtype=torch.long, device=device)
-    position_ids = torch.tensor(layout.position_ids, dtype=torch.long, device=device)
-    mask = None
-    if layout.needs_mask:
-        document_ids = torch.tensor(layout.document_ids, dtype=torch.long, device=device)
-        segment_ids = torch.tensor(layout.segment_ids, dtype=torch.long, device=device)
-        mask = _attention_mask(document_ids, segment_ids, parts.mask_is_boolean, _parameter_dtype(parts.body))
-    hidden = parts.body(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False)
+    hidden = parts.body(input_ids=input_ids, use_cache=False, **_shared_context_inputs(parts, layout, device))
     hidden_states = hidden.last_hidden_state.reshape(-1, hidden.last_hidden_state.shape[-1])
     predict_at = torch.tensor(layout.predict_at, dtype=torch.long, device=device)
     targets = torch.tensor(layout.targets, dtype=torch.long, device=device)
@@ -285,6 +285,22 @@ def score_batch(parts: ModelParts, lines: Sequence[PackedLine], device: torch.de
         BranchScore(branch.key, float(total), bool(missed == 0))
         for branch, total, missed in zip(layout.branches, sums.tolist(), misses.tolist(), strict=True)
     ]
+
+
+def _shared_context_inputs(parts: ModelParts, layout: _BatchLayout, device: torch.device) -> dict[str, Any]:
+    """Our masks and restarting positions where rows share a line or a context; else nothing.
+
+    Without them the model builds its own mask and positions, which is exactly
+    right for one context and one continuation per line (and works for models
+    that take no ``position_ids``, such as Bloom).
+    """
+    if not layout.needs_mask:
+        return {}
+    document_ids = torch.tensor(layout.document_ids, dtype=torch.long, device=device)
+    segment_ids = torch.tensor(layout.segment_ids, dtype=torch.long, device=device)
+    position_ids = torch.tensor(layout.position_ids, dtype=torch.long, device=device)
+    masks = packed_masks(parts.layout, document_ids, segment_ids, position_ids, _parameter_dtype(parts.body))
+    return {"attention_mask": masks, "position_ids": position_ids}
 
 
 def _project_and_score(

@@ -37,9 +37,9 @@ from evalsuite.backends._scoring import (
     PackedLine,
     ScoringRow,
     iter_with_oom_split,
-    pack_lines,
     pack_rows,
     plan_batches,
+    plan_lines,
     score_batch,
 )
 from evalsuite.errors import BackendError, RequestError
@@ -96,9 +96,17 @@ class TransformersLM(HFTokenizerRules, TemplateLM):
         self.pretrained = pretrained
         self._max_length = _loading.max_context_length(self.model, self.tokenizer, max_length)
         self._max_rows = _parse_batch_size(batch_size)
-        self._parts = _loading.model_parts(self.model, int(self.tokenizer.pad_token_id))
+        self._parts = _loading.model_parts(self.model, int(self.tokenizer.pad_token_id), self._max_length)
+        self._told_unpacked = False
         self._token_budget = max_batch_tokens or self._default_token_budget()
         self._remember_prefix_text()
+
+    def get_model_info(self) -> dict[str, Any]:
+        """What lm-eval records in a run's config: the attention kernel (it can change rounding) and packing."""
+        return {
+            "attn_implementation": _loading.attention_implementation(self.model),
+            "pack_limit": self._parts.pack_limit,
+        }
 
     @property
     def token_budget(self) -> int | None:
@@ -184,7 +192,9 @@ class TransformersLM(HFTokenizerRules, TemplateLM):
 
     def _score_rows(self, rows: list[ScoringRow], expected: int, disable_tqdm: bool) -> dict[int, BranchScore]:
         scores: dict[int, BranchScore] = {}
-        batches = plan_batches(pack_lines(rows), self._token_budget, self._max_rows)
+        packed, unpacked = plan_lines(rows, self._parts.pack_limit)
+        self._tell_unpacked(len(unpacked), expected)
+        batches = plan_batches(packed, self._token_budget, self._max_rows) + plan_batches(unpacked, self._token_budget, self._max_rows)
         progress = tqdm(total=expected, disable=disable_tqdm, desc="Scoring loglikelihood requests")
         with torch.inference_mode():
             for _batch, batch_scores in iter_with_oom_split(batches, self._run_batch, self._shrink_budget):
@@ -192,6 +202,17 @@ class TransformersLM(HFTokenizerRules, TemplateLM):
                 progress.update(len(batch_scores))
         progress.close()
         return scores
+
+    def _tell_unpacked(self, unpacked: int, expected: int) -> None:
+        """Say once per model that some requests took the slower unpacked path, and why."""
+        if unpacked and not self._told_unpacked:
+            self._told_unpacked = True
+            limit = self._parts.pack_limit
+            reason = f"are longer than the {limit} tokens packed scoring reproduces" if limit else "cannot be packed"
+            log.warning(
+                "%s: %d of %d requests %s; they are scored one per row with the model's own attention mask "
+                "(slower, same numbers)", type(self.model).__name__, unpacked, expected, reason,
+            )
 
     def _run_batch(self, lines: list[PackedLine]) -> list[BranchScore]:
         return score_batch(self._parts, lines, self._device)

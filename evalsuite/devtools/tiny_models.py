@@ -8,7 +8,9 @@ that float rounding could flip.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import torch
 import transformers
@@ -48,14 +50,20 @@ def save_random_llama(
     vocab_size: int | None = None,
     tie_word_embeddings: bool = False,
     dtype: torch.dtype = torch.float32,
+    sliding_window: int | None = None,
 ) -> Path:
     """Save a seeded random Llama of this shape with a BPE tokenizer; returns ``directory``.
 
     ``vocab_size`` defaults to the tokenizer's; a larger one (e.g. 32000) gives
-    a real model's LM-head cost for benches.
+    a real model's LM-head cost for benches. A ``sliding_window`` makes it a
+    Mistral (a Llama whose every layer attends within that many positions).
     """
     tokenizer = save_bpe_tokenizer(directory, tokenizer_vocab)
-    config = transformers.LlamaConfig(
+    windowed = sliding_window is not None
+    config_class = transformers.MistralConfig if windowed else transformers.LlamaConfig
+    window: dict[str, Any] = {"sliding_window": sliding_window} if windowed else {}
+    config = config_class(
+        **window,
         vocab_size=vocab_size or len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
@@ -70,7 +78,55 @@ def save_random_llama(
         tie_word_embeddings=tie_word_embeddings,
     )
     torch.manual_seed(0)
-    model = transformers.LlamaForCausalLM(config)
+    model = (transformers.MistralForCausalLM if windowed else transformers.LlamaForCausalLM)(config)
     torch.nn.Module.to(model, dtype)  # transformers' typed ``to`` wrapper does not accept a bare dtype for mypy
     model.save_pretrained(directory)
     return directory
+
+
+# One tiny random config per decoder family the transformers backend claims to run.
+# ``window`` is the sliding window (None: the family has none here); every family is
+# 2 layers, hidden 64, 4 heads, 128 positions, sharp (initializer_range 0.2).
+_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
+_ROPE = {**_SHAPE, "num_key_value_heads": 2, "max_position_embeddings": 128, "initializer_range": 0.2}
+
+
+def _family_configs(window: int) -> dict[str, tuple[type[transformers.PretrainedConfig], dict[str, Any], int | None]]:
+    """(config class, options, declared window) per family."""
+    gemma = {**_ROPE, "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": window}
+    return {
+        "llama": (transformers.LlamaConfig, dict(_ROPE), None),
+        "mistral": (transformers.MistralConfig, {**_ROPE, "sliding_window": window}, window),
+        # Gemma 2: sliding and global layers alternate; final logits soft-capped at 30, attention at 50.
+        "gemma2": (transformers.Gemma2Config, {**gemma, "final_logit_softcapping": 30.0}, window),
+        "gemma3": (transformers.Gemma3TextConfig, {**gemma, "layer_types": ["sliding_attention", "full_attention"]}, window),
+        "phi3": (transformers.Phi3Config, {**_ROPE, "sliding_window": window, "original_max_position_embeddings": 128}, window),
+        # Qwen2: layers from max_window_layers on slide, so layer 0 is global and layer 1 local.
+        "qwen2": (transformers.Qwen2Config, {**_ROPE, "use_sliding_window": True, "sliding_window": window, "max_window_layers": 1}, window),
+        "gpt2": (transformers.GPT2Config, {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 128, "initializer_range": 0.2}, None),
+        "gpt_neox": (transformers.GPTNeoXConfig, {k: v for k, v in _ROPE.items() if k != "num_key_value_heads"}, None),
+        "bloom": (transformers.BloomConfig, {"hidden_size": 64, "n_layer": 2, "n_head": 4, "initializer_range": 0.2}, None),
+    }
+
+
+DECODER_FAMILIES = tuple(_family_configs(16))
+
+
+def save_random_decoder(
+    directory: Path, family: str, tokenizer: transformers.PreTrainedTokenizerFast, *, window: int = 16
+) -> tuple[Path, int | None]:
+    """Save a seeded random model of ``family`` (see ``DECODER_FAMILIES``) with ``tokenizer``.
+
+    Returns the directory and the sliding window the config declares (None: none).
+    """
+    config_class, options, declared = _family_configs(window)[family]
+    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.eos_token_id}
+    config = config_class(**{"vocab_size": len(tokenizer), **options, **special})
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(directory)
+    # An explicit pad token: otherwise a family's own tokenizer class (Qwen2's) adds one outside the vocabulary.
+    padded = copy.deepcopy(tokenizer)
+    padded.pad_token = padded.eos_token
+    padded.save_pretrained(directory)
+    return directory, declared

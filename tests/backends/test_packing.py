@@ -38,7 +38,7 @@ def test_line_width_grows_to_the_longest_row() -> None:
 def test_packed_rows_score_exactly_as_rows_run_alone(tiny_llama: Path) -> None:
     """A row's log-probabilities do not depend on what shares its line (block-diagonal mask, restarting positions)."""
     model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
-    parts = _loading.model_parts(model, pad_token_id=0)
+    parts = _loading.model_parts(model, pad_token_id=0, max_length=128)
     rng = random.Random(1)
     rows = [
         ScoringRow(tuple(rng.randrange(3, 500) for _ in range(rng.randint(5, 60))),
