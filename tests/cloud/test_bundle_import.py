@@ -129,6 +129,21 @@ def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folde
     }
 
 
+def test_an_lm_eval_run_of_a_relative_path_is_named_as_evalsuite_names_the_model(
+    lm_eval_output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's `lm_eval ... pretrained=evalsuite/demo_models/pico-s` (relative to the clone): `demo/pico-s`, not the path."""
+    data = json.loads(next(lm_eval_output.rglob("results_*.json")).read_text())
+    args = data["config"]["model_args"]
+    relative = str(PICO_S.relative_to(REPO))
+    data["config"]["model_args"] = {**args, "pretrained": relative} if isinstance(args, dict) else args.replace(str(PICO_S), relative)
+    results = tmp_path / "results_2026-01-01T00-00-00.000000.json"
+    results.write_text(json.dumps(data))
+    monkeypatch.chdir(REPO)  # where that lm_eval command ran
+    out = _evalsuite("results", "import", str(results), "--db", str(tmp_path / "home.db"))
+    assert out.startswith("imported run 1: demo/pico-s (complete, 2 scores, 0 samples)")
+
+
 @pytest.fixture(scope="module")
 def evalsuite_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local run of demo/pico-s (run 1 of origin.db), with its --output results JSON beside the database."""
