@@ -23,13 +23,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalsuite import results_layout
 from evalsuite.errors import BundleError, EvalsuiteError
 from evalsuite.store import import_queries
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE, RUN_FAILED, MetricRecord, SampleRecord
+
+if TYPE_CHECKING:
+    from evalsuite.models import ModelSpec
 
 RUN_RECORD = "evalsuite_run.json"
 BUNDLE_FORMAT = "evalsuite-bundle"
@@ -50,11 +53,12 @@ class ImportOutcome:
     source: Path
     bundle_id: str
     run_id: int
-    created: bool  # False: imported before, nothing written
+    created: bool  # False: imported before (or made here, see ``made_here``), nothing written
     model: str
     status: str
     metrics: int
     samples: int
+    made_here: bool = False  # the file is the `evalsuite run --output` of run ``run_id`` of this database
 
 
 # ---------------------------------------------------------------- writing
@@ -279,9 +283,11 @@ def _import_lm_eval(database: Database, path: Path, data: dict[str, Any]) -> Imp
     bundle_id = "lm-eval-" + hashlib.sha256(path.read_bytes()).hexdigest()
     raw_config = data.get("config")
     config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
-    model_args = config.get("model_args")
-    pretrained = _pretrained(model_args) or str(data.get("model_name") or "unknown")
-    model = _lm_eval_model(pretrained, config)
+    pretrained = _pretrained(config.get("model_args")) or str(data.get("model_name") or "unknown")
+    own = _output_run(database, data)
+    if own is not None:
+        return ImportOutcome(path, bundle_id, own, created=False, model=pretrained, status=RUN_COMPLETE, metrics=0, samples=0, made_here=True)
+    model = _lm_eval_model(database, pretrained, config, data.get("evalsuite"))
     samples = _samples_beside(path)
     results = {**data, "samples": samples}
     multiturn = data.get("fewshot_as_multiturn")
@@ -289,7 +295,7 @@ def _import_lm_eval(database: Database, path: Path, data: dict[str, Any]) -> Imp
     started = datetime.fromtimestamp(float(data["date"]), UTC) if isinstance(data.get("date"), (int, float)) else None
     duration = _float(data.get("total_evaluation_time_seconds"))
     run = {
-        "backend": f"lm-eval:{config.get('model') or 'unknown'}",
+        "backend": f"{import_queries.LM_EVAL_BACKEND_PREFIX}{config.get('model') or 'unknown'}",
         "status": RUN_COMPLETE,
         "config": {
             "model": pretrained, "tasks": sorted(data["results"]), "limit": config.get("limit"), "fewshot_as_multiturn": bool(multiturn) if chat else None,
@@ -323,25 +329,51 @@ def _pretrained(model_args: Any) -> str | None:
     return None
 
 
-def _lm_eval_model(pretrained: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The model row: hashed like a local run's when its folder is here, else named only."""
-    from evalsuite.models import resolve_model
+def _output_run(database: Database, data: dict[str, Any]) -> int | None:
+    """The run of this database that wrote ``data`` with ``evalsuite run --output`` (None: another run, or lm-eval's own file)."""
+    own = data.get("evalsuite")
+    if not isinstance(own, dict) or not isinstance(own.get("run_id"), int):
+        return None
+    metrics, _ = results_layout.to_records(0, {**data, "samples": {}}, None, token_count=None)
+    written = datetime.fromtimestamp(float(data["date"]), UTC) if isinstance(data.get("date"), (int, float)) else None
+    scores = {(m.task, m.metric, m.filter): m.value for m in metrics}
+    found = import_queries.is_output_of(database, own["run_id"], weights_sha256=own.get("weights_sha256"), written_at=written, scores=scores)
+    return own["run_id"] if found else None
 
-    if Path(pretrained).expanduser().is_dir():
-        try:
-            spec = resolve_model(pretrained)
-        except EvalsuiteError:
-            spec = None
-        if spec is not None:
-            return {
-                "name": pretrained, "source": spec.stored_source, "revision": spec.revision, "weights_sha256": spec.weights_sha256,
-                "tokenizer_sha256": spec.tokenizer_sha256, "config_sha256": spec.config_sha256, "params": spec.params,
-                "dtype": config.get("model_dtype"), "architecture": spec.architecture,
-            }
+
+def _lm_eval_model(database: Database, pretrained: str, config: dict[str, Any], own: Any) -> dict[str, Any]:
+    """The model row: hashed like a local run's when its folder (or demo alias) is here and named as the
+    stored runs of the same files name it (else as a local run would: ``demo/pico-s``, the path); else named only."""
+    spec = _local_model(pretrained)
+    if spec is None:
+        weights = own.get("weights_sha256") if isinstance(own, dict) else None  # an `evalsuite run --output` file
+        return {
+            "name": pretrained, "source": pretrained, "revision": config.get("model_revision"),
+            "weights_sha256": weights or config.get("model_sha") or UNHASHED, "params": config.get("model_num_parameters"),
+            "dtype": config.get("model_dtype"),
+        }
+    stored_name = import_queries.model_name_with_hashes(database, spec.weights_sha256, spec.tokenizer_sha256, spec.config_sha256)
     return {
-        "name": pretrained, "source": pretrained, "revision": config.get("model_revision"), "weights_sha256": config.get("model_sha") or UNHASHED,
-        "params": config.get("model_num_parameters"), "dtype": config.get("model_dtype"),
+        "name": stored_name or spec.name, "source": spec.stored_source, "revision": spec.revision, "weights_sha256": spec.weights_sha256,
+        "tokenizer_sha256": spec.tokenizer_sha256, "config_sha256": spec.config_sha256, "params": spec.params,
+        "dtype": config.get("model_dtype"), "architecture": spec.architecture,
     }
+
+
+def _local_model(pretrained: str) -> ModelSpec | None:
+    """The model lm-eval loaded, when its files are here: a demo alias, or a folder (a path into the
+    demo models is named by its alias, as `evalsuite run` names it)."""
+    from evalsuite.models import DEMO_MODELS_DIR, DEMO_PREFIX, resolve_model
+
+    folder = Path(pretrained).expanduser()
+    if folder.is_dir() and folder.resolve().parent == DEMO_MODELS_DIR.resolve():
+        pretrained = DEMO_PREFIX + folder.resolve().name
+    elif not (pretrained.startswith(DEMO_PREFIX) or folder.is_dir()):
+        return None  # a Hub id: never downloaded by an import
+    try:
+        return resolve_model(pretrained)
+    except EvalsuiteError:
+        return None
 
 
 def _samples_beside(results_path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -46,6 +46,8 @@ def _print_outcome(outcome: ImportOutcome) -> None:
             f"imported run {outcome.run_id}: {outcome.model} ({outcome.status}, {outcome.metrics} scores, "
             f"{outcome.samples} samples) from {outcome.source}"
         )
+    elif outcome.made_here:
+        line = f"already stored as run {outcome.run_id}: {outcome.source} is that run's --output (nothing written)"
     else:
         line = f"already imported as run {outcome.run_id}: {outcome.source} (nothing written)"
     _console().print(line, highlight=False, soft_wrap=True, markup=False)

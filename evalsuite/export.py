@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from evalsuite.store import import_queries, queries
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE
+from evalsuite.suites import SuiteSpec
 
 FORMATS = ("json", "csv", "md", "autoeval")
 ALL_VIEW = "all"
@@ -152,7 +154,13 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[s
 
 
 def markdown_view(view: board.BoardView) -> str:
-    """The view as the board shows it: ranked table, unranked models with what they lack, column settings."""
+    """The view as the board shows it: ranked table, unranked models with what they lack, column settings.
+
+    The "all tasks" view has a column per score variant (dozens on a real database), so it is
+    cut into one table per suite or benchmark instead (:func:`markdown_all_tasks`).
+    """
+    if view.name == board.ALL_TASKS:
+        return markdown_all_tasks(view)
     ranked = board.display_records(view, view.ranked)
     sample = board.display_records(view, view.rows[:1])
     header = list(sample[0]) if sample else [board.MODEL]
@@ -168,6 +176,74 @@ def markdown_view(view: board.BoardView) -> str:
         rows = [list(r.values()) + (["; ".join(row.lacks)] if with_lacks else []) for r, row in zip(records, view.unranked)]
         lines += _md_table(unranked_header, rows) + [""]
     lines += ["Column settings:", ""]
+    lines += _md_table(["column", "settings"], [[c.label, c.describe()] for c in view.columns])
+    return "\n".join(lines) + "\n"
+
+
+MD_MAX_COLUMNS = 8  # score columns per Markdown table: wider tables do not fit a model card or a terminal
+OTHER_TASKS = "other tasks"
+COLUMN_SETTINGS = "column settings"
+
+
+@dataclass(frozen=True)
+class ColumnGroup:
+    """Columns of the "all tasks" view shown as one Markdown table, under ``title``."""
+
+    title: str
+    columns: tuple[board.Column, ...]
+
+
+def task_groups(suite_specs: Mapping[str, SuiteSpec]) -> dict[str, str]:
+    """Task -> the title of its group: the first suite (file order) that lists it, with the benchmark
+    it counts towards where the suite names one (``nous · AGIEval``)."""
+    titles: dict[str, str] = {}
+    for suite in suite_specs.values():
+        benchmarks = {m.task: m.benchmark for m in suite.metrics if m.benchmark and m.benchmark != m.task}
+        for task in [*(spec.name for spec in suite.tasks), *(m.task for m in suite.metrics)]:
+            titles.setdefault(task, f"{suite.name} · {benchmarks[task]}" if task in benchmarks else suite.name)
+    return titles
+
+
+def column_groups(columns: Sequence[board.Column], titles: Mapping[str, str], *, width: int = MD_MAX_COLUMNS) -> list[ColumnGroup]:
+    """The columns by group (suites in file order, then tasks of no suite), each cut into tables of at most
+    ``width`` columns; a task's variants stay in one table unless the task alone has more."""
+    order = list(dict.fromkeys([*titles.values(), OTHER_TASKS]))
+    by_title: dict[str, list[list[board.Column]]] = {}
+    for column in columns:
+        tasks = by_title.setdefault(titles.get(column.task, OTHER_TASKS), [])
+        if tasks and tasks[-1][0].task == column.task:
+            tasks[-1].append(column)
+        else:
+            tasks.append([column])
+    groups: list[ColumnGroup] = []
+    for title in sorted(by_title, key=order.index):
+        parts: list[list[board.Column]] = [[]]
+        for task_columns in by_title[title]:
+            for column in task_columns:
+                fits = len(parts[-1]) < width and (column is not task_columns[0] or len(parts[-1]) + len(task_columns) <= width)
+                if not fits and parts[-1]:
+                    parts.append([])
+                parts[-1].append(column)
+        for number, part in enumerate(parts, start=1):
+            suffix = f" (part {number} of {len(parts)})" if len(parts) > 1 else ""
+            groups.append(ColumnGroup(title + suffix, tuple(part)))
+    return groups
+
+
+def markdown_all_tasks(view: board.BoardView) -> str:
+    """The "all tasks" view as one table per group of columns (:func:`column_groups`), each with the
+    models that have a score in it, then the settings of every column."""
+    from evalsuite.suites import suites
+
+    records = board.display_records(view)
+    lines = [f"## {view.name}", ""] + [f"{note}  " for note in view.notes] + [""]
+    if not view.columns:
+        lines += _md_table([board.MODEL], [[record[board.MODEL]] for record in records]) + [""]
+    for group in column_groups(view.columns, task_groups(suites())):
+        labels = [column.label for column in group.columns]
+        body = [[record[board.MODEL], *(record[label] for label in labels)] for record in records if any(record[label] for label in labels)]
+        lines += [f"### {group.title}", ""] + _md_table([board.MODEL, *labels], body) + [""]
+    lines += [f"### {COLUMN_SETTINGS}", ""]
     lines += _md_table(["column", "settings"], [[c.label, c.describe()] for c in view.columns])
     return "\n".join(lines) + "\n"
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
 
 from evalsuite.store import queries
 from evalsuite.store.db import Database
-from evalsuite.store.schema import MetricRecord, RunAttempt, RunRecord, SampleRecord
+from evalsuite.store.schema import MetricRecord, ModelRecord, RunAttempt, RunRecord, SampleRecord
 
 BUNDLE_HASH_PREFIX = "bundle:"
+LM_EVAL_BACKEND_PREFIX = "lm-eval:"  # the backend of a run imported from lm-eval's results layout ("lm-eval:hf")
 RowsBuilder = Callable[[int], tuple[list[MetricRecord], list[SampleRecord]]]
+ScoreValues = dict[tuple[str, str, str], float | None]  # (task, metric, filter) -> value
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,20 @@ class ImportedRun:
 
     run_id: int
     created: bool
+
+
+def imported_scoring(backend: str | None) -> str | None:
+    """What scored a run imported from lm-eval's output, for the board's key (None: not such a run).
+
+    Such a run has no evalsuite identity (scoring version, chat-template hash), so its scores
+    are never put in one column with scores made here: ``lm-eval hf (imported)`` for the
+    ``lm_eval`` CLI's ``hf`` model, ``evalsuite-vllm --output (imported)`` for the results
+    JSON of a run made elsewhere (``evalsuite run --output``, read as lm-eval's layout).
+    """
+    if not backend or not backend.startswith(LM_EVAL_BACKEND_PREFIX):
+        return None
+    scorer = backend[len(LM_EVAL_BACKEND_PREFIX):]
+    return f"{scorer} --output (imported)" if scorer.startswith("evalsuite-") else f"lm-eval {scorer} (imported)"
 
 
 def bundle_hash(bundle_id: str) -> str:
@@ -69,6 +85,41 @@ def imported_bundle_ids(database: Database) -> set[str]:
     with database.session() as session:
         hashes = session.exec(select(RunRecord.config_hash).where(col(RunRecord.config_hash).startswith(BUNDLE_HASH_PREFIX))).all()
     return {value[len(BUNDLE_HASH_PREFIX):] for value in hashes}
+
+
+def model_name_with_hashes(database: Database, weights_sha256: str, tokenizer_sha256: str | None, config_sha256: str | None) -> str | None:
+    """The name of the first model row with exactly these files (None: no run of them is stored), so an
+    import of a model folder lands on the board row of the local runs of the same files, whatever path named it."""
+    statement = (
+        select(ModelRecord.name)
+        .where(
+            ModelRecord.weights_sha256 == weights_sha256, ModelRecord.tokenizer_sha256 == tokenizer_sha256,
+            ModelRecord.config_sha256 == config_sha256,
+        )
+        .order_by(col(ModelRecord.id))
+    )
+    with database.session() as session:
+        return session.exec(statement).first()
+
+
+def is_output_of(database: Database, run_id: int, *, weights_sha256: str | None, written_at: datetime | None, scores: ScoreValues) -> bool:
+    """Whether stored run ``run_id`` wrote this ``evalsuite run --output`` file (then importing it would copy the run).
+
+    The file names its run id, which another database may use for another run, so the run must
+    also have the file's weights, have started before the file was written, and hold every
+    score of the file with the same value.
+    """
+    with database.session() as session:
+        run = session.get(RunRecord, run_id)
+        model = session.get(ModelRecord, run.model_id) if run is not None else None
+        stored = session.exec(select(MetricRecord).where(MetricRecord.run_id == run_id)).all() if run is not None else []
+        if run is None or model is None or is_imported(run) or model.weights_sha256 != weights_sha256:
+            return False
+        started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=UTC)
+    if written_at is not None and written_at < started:
+        return False
+    values = {(m.task, m.metric, m.filter): m.value for m in stored}
+    return bool(scores) and all(key in values and values[key] == value for key, value in scores.items())
 
 
 def store_imported_run(

@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 
 from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database
+from evalsuite.store.import_queries import imported_scoring
 from evalsuite.store.schema import DATA_SHA256, RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
 
 _TABLES = SQLModel.metadata.tables  # SQLAlchemy Core tables of the schema's SQLModel classes
@@ -310,7 +311,7 @@ def _with_run_settings(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         if row[4] not in per_run:
             chat, multiturn, system, judge, *scoring = row[width - 1:]
             flag = bool(chat) if multiturn in (None, "null") else str(multiturn).lower() in ("1", "true")
-            per_run[row[4]] = (flag, _scoring_text(scoring, system, judge))
+            per_run[row[4]] = (flag, _scoring_text(scoring, system, judge, imported=imported_scoring(row[5])))
         cells.append((*row[:width], *per_run[row[4]]))
     return cells
 
@@ -334,9 +335,10 @@ def _judge() -> Any:
     return _RUN.c.config["judge_label"].as_string()
 
 
-def _scoring_text(scoring: list[Any], system_instruction: str | None, judge: str | None = None) -> str | None:
-    """``v2 · template 1a2b3c4d · system 5e6f7a8b · judge J``: the identity parts that change numbers, short."""
-    parts = []
+def _scoring_text(scoring: list[Any], system_instruction: str | None, judge: str | None = None, imported: str | None = None) -> str | None:
+    """``v2 · template 1a2b3c4d · system 5e6f7a8b · judge J``: the identity parts that change numbers, short;
+    an imported lm-eval run (no identity) says whose scoring it is (``lm-eval hf (imported)``)."""
+    parts = [imported] if imported else []
     if scoring and scoring[0] is not None:
         parts.append(f"v{scoring[0]}")
     if len(scoring) > 1 and scoring[1]:

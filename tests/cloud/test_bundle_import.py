@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from evalsuite import board
 from evalsuite.board import ComparabilityKey, comparability_key
 from evalsuite.cli import app
 from evalsuite.models import DEMO_MODELS_DIR
@@ -121,16 +123,87 @@ def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folde
     assert keys == {
         ComparabilityKey(
             task_version=str(reference["versions"]["pubmedqa"]), n_shot=reference["n-shot"]["pubmedqa"], n_docs=counts["effective"],
-            limited=counts["effective"] < counts["original"], chat_template=bool(reference["chat_template"]), scoring=None,
+            limited=counts["effective"] < counts["original"], chat_template=bool(reference["chat_template"]),
+            scoring=f"lm-eval {reference['config']['model']} (imported)",
         )
     }
 
 
+def test_an_lm_eval_run_of_a_relative_path_is_named_as_evalsuite_names_the_model(
+    lm_eval_output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's `lm_eval ... pretrained=evalsuite/demo_models/pico-s` (relative to the clone): `demo/pico-s`, not the path."""
+    data = json.loads(next(lm_eval_output.rglob("results_*.json")).read_text())
+    args = data["config"]["model_args"]
+    relative = str(PICO_S.relative_to(REPO))
+    data["config"]["model_args"] = {**args, "pretrained": relative} if isinstance(args, dict) else args.replace(str(PICO_S), relative)
+    results = tmp_path / "results_2026-01-01T00-00-00.000000.json"
+    results.write_text(json.dumps(data))
+    monkeypatch.chdir(REPO)  # where that lm_eval command ran
+    out = _evalsuite("results", "import", str(results), "--db", str(tmp_path / "home.db"))
+    assert out.startswith("imported run 1: demo/pico-s (complete, 2 scores, 0 samples)")
+
+
 @pytest.fixture(scope="module")
 def evalsuite_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local run of demo/pico-s (run 1 of origin.db), with its --output results JSON beside the database."""
     db = tmp_path_factory.mktemp("origin") / "origin.db"
-    _evalsuite("run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "5", "--dtype", "float32", "--db", str(db))
+    _evalsuite(
+        "run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "5", "--dtype", "float32", "--db", str(db),
+        "--output", str(db.parent / OUTPUT_JSON),
+    )
     return db
+
+
+OUTPUT_JSON = "output.json"
+
+
+def test_an_lm_eval_import_joins_the_local_runs_row_in_a_column_of_its_own(lm_eval_output: Path, evalsuite_run: Path, tmp_path: Path) -> None:
+    """Same files as the local `demo/pico-s` run: same board row; lm-eval's scoring: its own column, named, never `scoring None`."""
+    db = shutil.copy(evalsuite_run, tmp_path / "home.db")
+    out = _evalsuite("results", "import", str(lm_eval_output), "--db", str(db))
+    assert out.startswith("imported run 2: demo/pico-s (complete, 2 scores, 5 samples)")  # not the folder's path
+    database = open_database(db, create=False)
+    try:
+        cells = list(leaderboard_cells(database))
+        assert queries.get_run(database, 2).model.id == queries.get_run(database, 1).model.id
+    finally:
+        database.close()
+    view = board.all_tasks_view(cells)
+    (row,) = view.rows
+    assert row.model == "demo/pico-s" and row.runs == (1, 2)
+    acc = [column for column in view.columns if (column.task, column.metric) == ("pubmedqa", "acc")]
+    by_run = {row.cells[column.label].run_id: column for column in acc}
+    assert sorted(by_run) == [1, 2]  # one column per scoring: the two runs' numbers are never one column
+    assert by_run[2].keys[0].scoring == "lm-eval hf (imported)" and "scoring lm-eval hf (imported)" in by_run[2].label
+    assert by_run[1].keys[0].scoring and "imported" not in by_run[1].keys[0].scoring
+    assert not any("None" in column.label or "None" in column.describe() for column in view.columns)
+
+
+def test_importing_our_own_output_into_its_database_copies_nothing_and_elsewhere_imports_it(
+    evalsuite_run: Path, lm_eval_output: Path, tmp_path: Path
+) -> None:
+    output = evalsuite_run.parent / OUTPUT_JSON
+    home = Path(shutil.copy(evalsuite_run, tmp_path / "home.db"))
+    before = _metric_rows(home, 1)
+    same = _evalsuite("results", "import", str(output), "--db", str(home))
+    assert same.startswith("already stored as run 1: ") and "nothing written" in same
+    assert _run_ids(home) == [1] and _metric_rows(home, 1) == before
+
+    other = tmp_path / "other.db"  # its run 1 is another run (an lm-eval import): the file is imported
+    _evalsuite("results", "import", str(lm_eval_output), "--db", str(other))
+    imported = _evalsuite("results", "import", str(output), "--db", str(other))
+    assert imported.startswith("imported run 2: demo/pico-s (complete, 2 scores, 0 samples)")
+    scores = {(m["task"], m["metric"], m["value"], m["stderr"]) for m in _metric_rows(other, 2)}
+    assert scores == {(m["task"], m["metric"], m["value"], m["stderr"]) for m in before}
+    database = open_database(other, create=False)
+    try:
+        model = queries.get_run(database, 2).model
+    finally:
+        database.close()
+    assert model.name == "demo/pico-s" and model.weights_sha256 == json.loads(output.read_text())["evalsuite"]["weights_sha256"]
+    again = _evalsuite("results", "import", str(output), "--db", str(other))
+    assert again.startswith("already imported as run 2: ")
 
 
 def test_a_bundle_round_trip_keeps_every_row_and_the_board_key(evalsuite_run: Path, tmp_path: Path) -> None:
