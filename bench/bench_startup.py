@@ -6,7 +6,9 @@ Both sides are the real command lines, each in a fresh process, alternating, at 
 CPU, on the random ~88M Llama of ``bench_multiple_choice`` (``head-light``). Inside each process the
 worker only adds counters: seconds spent in the model's ``loglikelihood`` (compute) and in its
 constructor (model load), and every top-level ``datasets.Dataset.map``/``filter`` call (a *dataset
-pass*) with the rows it went over. "outside scoring" = whole process − compute.
+pass*) with the rows it went over. "outside scoring" = whole process − compute; "CPU-s outside
+scoring" = the process's CPU seconds (all threads) less those inside ``loglikelihood``, which moves
+far less than wall time when other jobs share the machine.
 
 lm-eval reads the same local HellaSwag file through a task YAML written to a temporary folder:
 lm-eval's own ``hellaswag.yaml`` (prompt, ``process_docs``, metrics) with ``custom_dataset`` pointed
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -104,6 +107,7 @@ class Counters:
     def __init__(self) -> None:
         self.load_s = 0.0
         self.compute_s = 0.0
+        self.compute_cpu_s = 0.0  # CPU seconds (all threads) inside loglikelihood
         self.passes: list[tuple[str, int]] = []
         self._depth = 0
 
@@ -111,11 +115,13 @@ class Counters:
         original = getattr(cls, method)
 
         def timed(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return original(obj, *args, **kwargs)
             finally:
                 setattr(self, attribute, getattr(self, attribute) + time.perf_counter() - start)
+                if attribute == "compute_s":
+                    self.compute_cpu_s += time.process_time() - start_cpu
 
         setattr(cls, method, timed)
 
@@ -204,9 +210,11 @@ def worker(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         run = evalsuite_worker if args.worker == "evalsuite" else lm_eval_worker
         scores = run(args, counters, Path(scratch))
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # the whole process so far, every thread
     write_result(
         args.result, counters.load_s, {"hellaswag": counters.compute_s}, {"hellaswag": scores},
         passes=len(counters.passes), rows_passed=sum(rows for _, rows in counters.passes),
+        cpu_outside_s=usage.ru_utime + usage.ru_stime - counters.compute_cpu_s,
     )  # fmt: skip
 
 
@@ -226,14 +234,18 @@ def sides_for(args: argparse.Namespace, model: Path) -> list[Side]:
 
 def startup_rows(measurement: Measurement) -> str:
     """Outside scoring (whole − compute) and dataset passes per run, per side: the start-up figures."""
-    lines = ["| side | outside scoring, s | dataset passes per run | rows passed over per run | acc, acc_norm |", "|---|---|---|---|---|"]
+    lines = [
+        "| side | outside scoring, s | CPU-s outside scoring | dataset passes per run | rows passed over per run | acc, acc_norm |",
+        "|---|---|---|---|---|---|",
+    ]
     for side in measurement.sides:
         samples = measurement.of(side.name)
         outside = [s.whole_s - sum(s.compute_s.values()) for s in samples]
         passes = sorted({s.extra["passes"] for s in samples})
         rows = sorted({s.extra["rows_passed"] for s in samples})
         scores = sorted({tuple(s.scores["hellaswag"].values()) for s in samples})
-        lines.append(f"| {side.name} | {spread(outside)} | {', '.join(map(str, passes))} | {', '.join(map(str, rows))} | {scores} |")
+        cpu = [s.extra["cpu_outside_s"] for s in samples]
+        lines.append(f"| {side.name} | {spread(outside)} | {spread(cpu)} | {', '.join(map(str, passes))} | {', '.join(map(str, rows))} | {scores} |")
     return "\n".join(lines)
 
 

@@ -129,6 +129,7 @@ def test_hellaswag_requests_equal_lm_evals_on_the_same_records(shared_data: Path
     ours = _as_run_reads(loaded, "hellaswag")
     assert len(ours.eval_docs) == len(raw)
     assert _requests(ours, 100) == _requests(reference, 100)
+    assert ours.dump_config()["process_docs"] == reference.dump_config()["process_docs"]  # the stored config names lm-eval's source
 
 
 def test_no_progress_bar_before_the_run_header(shared_data: Path, tmp_path: Path) -> None:
