@@ -242,6 +242,13 @@ def builtin_summaries() -> dict[str, dict[str, Any]]:
 
 
 def builtin_index() -> dict[str, Any]:
+    """lm-eval's built-in entries by name (a new dict each call; the entries are shared and never changed)."""
+    return dict(_builtin_entries())
+
+
+@lru_cache(maxsize=1)
+def _builtin_entries() -> dict[str, Any]:
+    """The 14,683 Entry objects, made once per process: a run needs them to select its tasks and again to load them."""
     from lm_eval.tasks._index import Entry, Kind
 
     return {

@@ -33,9 +33,10 @@ from __future__ import annotations
 import csv
 import difflib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 
@@ -333,7 +334,7 @@ def _task_factory_class() -> type:
                 source = _source_for(cfg)
                 if source is not None:
                     cfg = _with_local_copy(cfg, source, self.data_dir)
-            return cfg
+            return _process_docs_once(cfg)
 
         def build(self, entry: Any, *, overrides: dict[str, Any] | None = None, registry: dict[str, Any]) -> Any:
             try:
@@ -344,6 +345,43 @@ def _task_factory_class() -> type:
                 raise _build_error(entry, self.data_dir, exc) from exc
 
     return LocalDataTaskFactory
+
+
+def _process_docs_once(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` whose ``process_docs`` (task's and few-shot's) run once per split, not once per read.
+
+    lm-eval calls ``process_docs`` (a ``Dataset.map`` over the whole split) on every read of
+    ``eval_docs`` and the few-shot docs: building the task, sizing ``--limit``, each
+    ``doc_iterator``, collecting results, our header and first-document check; nine passes over
+    HellaSwag's 10,042 rows per run. The split a task reads is one immutable Dataset object, so
+    its processed result is kept with the task's own config (nothing outlives the task, nothing
+    is written to disk) and the documents stay exactly those lm-eval would process.
+    """
+    out = dict(cfg)
+    if callable(out.get("process_docs")):
+        out["process_docs"] = _once_per_dataset(out["process_docs"])
+    fewshot = out.get("fewshot_config")
+    if isinstance(fewshot, dict) and callable(fewshot.get("process_docs")):
+        out["fewshot_config"] = {**fewshot, "process_docs": _once_per_dataset(fewshot["process_docs"])}
+    return out
+
+
+def _once_per_dataset(process_docs: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process_docs`` remembering its result per input Dataset object.
+
+    ``functools.wraps`` keeps the original's name and source (``inspect.getsource`` unwraps),
+    so the task config lm-eval stores with the results is unchanged. The input is kept
+    alongside its result, so its ``id`` cannot be reused by another object while remembered.
+    """
+    done: dict[int, tuple[Any, Any]] = {}
+
+    @wraps(process_docs)
+    def once(dataset: Any) -> Any:
+        if id(dataset) not in done:
+            done[id(dataset)] = (dataset, process_docs(dataset))
+        return done[id(dataset)][1]
+
+    return once
 
 
 def _build_error(entry: Any, data_dir: Path | None, exc: Exception) -> TaskFileError:
@@ -499,15 +537,16 @@ def load_tasks(
     index = _index_for([s.name for s in specs], list(include_path))
     manager = _make_manager(index, Path(data_dir).resolve() if data_dir is not None else None)
     loaded = LoadedTasks(manager=manager, tasks=[], names=[s.name for s in specs], specs=specs)
-    for spec in specs:
-        if spec.name not in index:
-            raise _unknown(spec.name, [*index, *suites(), *aliases()])
-        built = manager._factory.build(index[spec.name], overrides=overrides.get(spec.name), registry=index)
-        for obj in built if isinstance(built, list) else [built]:
-            loaded.tasks.append(obj)
-            _register_leaves(loaded, obj, spec, num_fewshot)
-    for name, task in loaded.leaves.items():
-        _check_first_document(task, name, index)
+    with _quiet_dataset_progress():
+        for spec in specs:
+            if spec.name not in index:
+                raise _unknown(spec.name, [*index, *suites(), *aliases()])
+            built = manager._factory.build(index[spec.name], overrides=overrides.get(spec.name), registry=index)
+            for obj in built if isinstance(built, list) else [built]:
+                loaded.tasks.append(obj)
+                _register_leaves(loaded, obj, spec, num_fewshot)
+        for name, task in loaded.leaves.items():
+            _check_first_document(task, name, index)
     return loaded
 
 
@@ -525,6 +564,26 @@ def _check_fewshot_pool(task: Any, name: str) -> None:
         )
 
 
+@contextmanager
+def _quiet_dataset_progress() -> Iterator[None]:
+    """No ``datasets`` progress bars while tasks are built: they print before the run header.
+
+    Preparing a split (lm-eval's ``process_docs`` map) drew an unlabelled ``Map: 10042`` bar
+    per pass, above the header that says what will run. The state is restored afterwards,
+    and left alone when the user disabled the bars already.
+    """
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    if are_progress_bars_disabled():
+        yield
+        return
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        enable_progress_bars()
+
+
 def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> None:
     """Build the first document's requests now, so a template that cannot render fails before any model loads.
 
@@ -533,12 +592,13 @@ def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> Non
     would surface as a traceback minutes later. ``simple_evaluate`` (and ``request_counts``)
     re-seed the few-shot sampler afterwards, so this check changes nothing they draw.
     """
-    if len(task.eval_docs) == 0:
+    docs = task.eval_docs
+    if len(docs) == 0:
         return
     _check_fewshot_pool(task, name)
     try:
         task.set_fewshot_seed(seed=1234)
-        task.build_all_requests(samples=[0], rank=0, world_size=1)
+        _document_requests(task, 0, docs[0])
     except EvalsuiteError:
         raise
     except Exception as exc:
@@ -549,6 +609,18 @@ def _check_first_document(task: Any, name: str, index: Mapping[str, Any]) -> Non
             f"task '{name}' from {source} cannot build its first document's requests ({text})",
             hint="check the templates (doc_to_text, doc_to_target, doc_to_choice, description) against the data's fields",
         ) from exc
+
+
+def _document_requests(task: Any, doc_id: int, doc: Any) -> list[Any]:
+    """One document's requests, as lm-eval's ``build_all_requests`` makes them (plain prompts, no chat template).
+
+    Its per-document steps without its loop, which draws an unlabelled progress bar (``0/1``
+    for one document) and, given ``samples``, reads the whole split to pick them.
+    """
+    shots = task.config.num_fewshot or 0
+    context = task.fewshot_context(doc, num_fewshot=shots, gen_prefix=task.doc_to_prefix(doc))
+    made = task.construct_requests(doc=doc, ctx=context, metadata=(task.config["task"], doc_id, task.config.repeats))
+    return made if isinstance(made, list) else [made]
 
 
 def _leaf_tasks(obj: Any) -> list[Any]:
@@ -618,8 +690,9 @@ def request_counts(loaded: LoadedTasks, limit: int | None) -> dict[str, int]:
     counts: dict[str, int] = {}
     for name, task in loaded.leaves.items():
         task.set_fewshot_seed(seed=1234)
-        task.build_all_requests(samples=indices.get(name), rank=0, world_size=1)
-        counts[name] = len(task.instances)
+        docs = task.eval_docs
+        chosen = indices.get(name, range(len(docs)))
+        counts[name] = sum(len(_document_requests(task, doc_id, docs[doc_id])) for doc_id in chosen)
     return counts
 
 
