@@ -16,7 +16,9 @@ create it exactly once.
 
 from __future__ import annotations
 
+import atexit
 import sqlite3
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,6 +129,19 @@ class Database:
         self.engine.dispose()
 
 
+# Engines still open, closed by an exit handler: a SQLite connection left open keeps its last
+# writes in the ``-wal`` file beside the database (safe, but lost by whoever copies the .db alone),
+# and the CLI leaves without the interpreter's teardown (``evalsuite.cli.main``), which would
+# otherwise close them by garbage collection.
+_OPEN_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    for engine in list(_OPEN_ENGINES):
+        engine.dispose()
+
+
 def open_database(db: str | Path, *, create: bool = True) -> Database:
     """Open the database at a path or SQLAlchemy URL and bring its schema up to date.
 
@@ -147,6 +162,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
         raise DatabaseError(mask_secrets(f"cannot open database {url}: {exc}")) from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    _OPEN_ENGINES.add(engine)
     dialect = engine.dialect.name
     event.listen(engine, "checkout", lambda dbapi_connection, _record, _proxy: faults.apply_storage_fault(dbapi_connection, dialect))
     try:
