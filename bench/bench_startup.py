@@ -162,7 +162,7 @@ def evalsuite_worker(args: argparse.Namespace, counters: Counters, scratch: Path
     if args.evalsuite_src is not None:  # the --before side: that checkout's evalsuite, not this one's
         sys.path.insert(0, str(args.evalsuite_src.resolve()))
     from evalsuite.backends.transformers import TransformersLM
-    from evalsuite.cli import main
+    from evalsuite.cli import app
 
     counters.time_into(TransformersLM, "__init__", "load_s")
     counters.time_into(TransformersLM, "loglikelihood", "compute_s")
@@ -170,9 +170,24 @@ def evalsuite_worker(args: argparse.Namespace, counters: Counters, scratch: Path
     run_cli(
         ["evalsuite", "run", "--model", str(args.model), "--tasks", "hellaswag", "--limit", str(args.limit),
          "--data-dir", str(args.data_dir), "--db", str(scratch / "r.db"), "--output", str(output)],
-        main,
+        app,  # the command without main's exit: the worker still has its figures to write (see `leave_as_the_console_command_does`)
     )  # fmt: skip
     return _scores(json.loads(output.read_text())["results"]["hellaswag"])
+
+
+def leave_as_the_console_command_does(worker_name: str) -> None:
+    """End an evalsuite worker the way that checkout's `evalsuite` command ends, so whole-process time is the command's.
+
+    The console command (``evalsuite.cli.main``) leaves with ``os._exit`` after its work, where the
+    checkout has ``_leave``; older checkouts, and lm-eval's CLI, go through the interpreter's teardown.
+    """
+    if worker_name != "evalsuite":
+        return
+    from evalsuite import cli
+
+    leave = getattr(cli, "_leave", None)
+    if leave is not None:
+        leave(SystemExit(0))
 
 
 def lm_eval_worker(args: argparse.Namespace, counters: Counters, scratch: Path) -> dict[str, float]:
@@ -216,6 +231,7 @@ def worker(args: argparse.Namespace) -> None:
         passes=len(counters.passes), rows_passed=sum(rows for _, rows in counters.passes),
         cpu_outside_s=usage.ru_utime + usage.ru_stime - counters.compute_cpu_s,
     )  # fmt: skip
+    leave_as_the_console_command_does(args.worker)
 
 
 # ---------------------------------------------------------------- parent side
