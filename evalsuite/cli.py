@@ -69,9 +69,11 @@ def _root(
 
 
 def _quiet_libraries(verbose: bool) -> None:
+    """Libraries' chatter only with --verbose; evalsuite's own warnings always (a fallback that costs speed, a slow dtype)."""
     level = logging.INFO if verbose else logging.ERROR
-    for name in ("lm_eval", "lm-eval", "transformers", "datasets", "vllm", "evalsuite"):
+    for name in ("lm_eval", "lm-eval", "transformers", "datasets", "vllm"):
         logging.getLogger(name).setLevel(level)
+    logging.getLogger("evalsuite").setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 

@@ -170,6 +170,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     except (OperationalError, SADatabaseError) as exc:
         engine.dispose()
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        reason = " ".join(line.strip() for line in reason.splitlines() if line.strip())  # the error is one line (libpq adds a second)
         raise DatabaseError(mask_secrets(f"cannot use database {url}: {reason}")) from exc
     except BaseException:
         engine.dispose()

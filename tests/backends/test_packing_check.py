@@ -50,7 +50,7 @@ def test_window_the_model_does_not_apply_packs_only_short_rows(
     config = transformers.AutoConfig.from_pretrained(directory)
     config.sliding_window = WINDOW
     config.save_pretrained(directory)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="evalsuite"):  # an earlier CLI test may have quieted evalsuite's loggers
         ours = TransformersLM(str(directory), dtype="float32")
         docs = arc_docs(limit=4) + [("Q: 2+2?", [" 4", " 5"])]  # one question short enough to pack
         requests = choice_requests(docs)
@@ -72,7 +72,7 @@ def test_bloom_loads_with_eager_attention_and_is_scored_unpacked(
 ) -> None:
     """ALiBi (Bloom) has no SDPA: the default eager attention loads, and the check keeps it off packed rows."""
     directory, _ = save_random_decoder(tmp_path, "bloom", bpe)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="evalsuite"):  # an earlier CLI test may have quieted evalsuite's loggers
         ours = TransformersLM(str(directory), dtype="float32")
     assert ours.get_model_info() == {"attn_implementation": "eager", "pack_limit": 0}
     assert "BloomForCausalLM: packed scoring differs from the model's own forward; every request is scored unpacked" in caplog.text
