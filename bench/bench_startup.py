@@ -158,9 +158,26 @@ def run_cli(argv: list[str], entry: Callable[[], Any]) -> None:
     sys.argv = argv[:1]
 
 
+def import_evalsuite_from(checkout: Path) -> None:
+    """Make ``import evalsuite`` in this process load ``checkout``'s package (nothing has imported evalsuite yet).
+
+    The package is registered under its own name from that folder, so its submodules come from there
+    too; the import path itself is left alone.
+    """
+    import importlib.util
+
+    package = checkout.resolve() / "evalsuite"
+    spec = importlib.util.spec_from_file_location("evalsuite", package / "__init__.py", submodule_search_locations=[str(package)])
+    if spec is None or spec.loader is None or "evalsuite" in sys.modules:
+        raise SystemExit(f"cannot load evalsuite from {checkout} in this worker")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["evalsuite"] = module
+    spec.loader.exec_module(module)
+
+
 def evalsuite_worker(args: argparse.Namespace, counters: Counters, scratch: Path) -> dict[str, float]:
     if args.evalsuite_src is not None:  # the --before side: that checkout's evalsuite, not this one's
-        sys.path.insert(0, str(args.evalsuite_src.resolve()))
+        import_evalsuite_from(args.evalsuite_src)
     from evalsuite.backends.transformers import TransformersLM
     from evalsuite.cli import app
 

@@ -43,6 +43,7 @@ def test_readme_mt_bench_commands_run_as_written(tmp_path: Path, monkeypatch: py
             outputs.append(result.output)
     assert len(server.requests) == 2 * 3  # --limit 3: two turns each
     shown = outputs[-1]
-    for metric in ("score ↑", "score_turn1 ↑", "score_turn2 ↑", "no_rating ↓"):
+    for metric in ("score ↑", "score_turn1 ↑", "score_turn2 ↑", "no_rating"):
         assert metric in shown
+    assert "no_rating ↓" not in shown and "no_rating ↑" not in shown  # a count, not a score: no direction
     assert "7.0000" in shown  # every judgment said 7

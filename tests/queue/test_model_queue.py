@@ -72,7 +72,7 @@ def test_queue_continues_past_failing_models_and_summarises(db_url: str, tmp_pat
         resolve_model(missing)
     assert rows[missing] == ["—", "failed", rows[missing][2], unknown.value.message]
     assert rows[str(broken)][:2] == [str(stored[str(broken)].id), "failed"]
-    assert "size" in rows[str(broken)][3] and details[str(broken)].run.error
+    assert "does not match its weights" in rows[str(broken)][3] and details[str(broken)].run.error
 
 
 def test_models_file_lists_models_with_comments(tmp_path: Path) -> None:
