@@ -19,10 +19,11 @@ import numpy as np
 from evalsuite.arena.battles import Battles, battles_from_records
 from evalsuite.arena.pairing import choose_pair
 from evalsuite.errors import ArenaError
+from evalsuite.redact import mask_secrets
 from evalsuite.store import arena_queries
 from evalsuite.store.admin_queries import hidden_models
 from evalsuite.store.arena_queries import IssuedBattle
-from evalsuite.store.db import Database, safe_url
+from evalsuite.store.db import Database
 
 
 def issue_battle(database: Database, voter: str, rng: np.random.Generator | None = None) -> IssuedBattle:
@@ -129,5 +130,5 @@ def stored_battles(
     records = arena_queries.vote_records(database, voter_kinds=kinds, with_answers=with_answers)
     if not records:
         shortage = vote_tally(database).shortage(kinds) or Shortage("no votes to rate", "vote")
-        raise ArenaError(f"{shortage.message} in {safe_url(database.url)}", hint=CLI_REMEDIES[shortage.remedy])
+        raise ArenaError(f"{shortage.message} in {mask_secrets(database.url)}", hint=CLI_REMEDIES[shortage.remedy])
     return battles_from_records(records, source="vote table")

@@ -21,6 +21,7 @@ from typing import Any
 
 from evalsuite.cloud import pod_env
 from evalsuite.errors import CloudError, ConfigError
+from evalsuite.redact import mask_secrets
 
 POD_NAME_PREFIX = "evalsuite-"
 # RunPod's stock PyTorch image, pinned by tag; the pod installs evalsuite into it at start.
@@ -217,7 +218,7 @@ def default_hub_repo(env: dict[str, str]) -> str:
 def destinations(request: LaunchRequest) -> list[str]:
     out = []
     if request.results_db:
-        out.append(f"database {_safe_url(request.results_db)}")
+        out.append(f"database {mask_secrets(request.results_db)}")
     if request.push_to_hub:
         out.append(f"Hub dataset {request.push_to_hub} (import with `evalsuite results pull {request.push_to_hub}`)")
     if request.volume_dir:
@@ -225,12 +226,6 @@ def destinations(request: LaunchRequest) -> list[str]:
     if request.gist:
         out.append("a " + ("public" if request.public_gist else "private") + " gist")
     return out
-
-
-def _safe_url(url: str) -> str:
-    from evalsuite.cloud.transports import _safe_url as safe
-
-    return safe(url)
 
 
 def _pod_environment(request: LaunchRequest, env: dict[str, str], install: str | None) -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalsuite.errors import CloudError
+from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
     from evalsuite.bundle import ImportOutcome
@@ -58,15 +59,8 @@ def to_database(bundle_dir: Path, db: str) -> Delivery:
         finally:
             database.close()
     except EvalsuiteError as exc:
-        return Delivery("db", _safe_url(db), exc.message)
-    return Delivery("db", f"{_safe_url(db)} run {outcomes[0].run_id}")
-
-
-def _safe_url(db: str) -> str:
-    """A database URL without its password (it may be printed and stored)."""
-    from evalsuite.redact import mask_secrets
-
-    return mask_secrets(db)
+        return Delivery("db", mask_secrets(db), exc.message)
+    return Delivery("db", f"{mask_secrets(db)} run {outcomes[0].run_id}")
 
 
 def _hub_api(token_env: str = "HF_TOKEN") -> Any:

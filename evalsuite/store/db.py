@@ -48,13 +48,6 @@ SQL_IN_CHUNK = 900
 CREATE_HINT = "check --db (or EVALSUITE_DB); `evalsuite run` creates a new database"
 
 
-def safe_url(db: str | Path) -> str:
-    """A path or database URL as it may be printed: without a password (:func:`evalsuite.redact.mask_secrets`)."""
-    from evalsuite.redact import mask_secrets
-
-    return mask_secrets(str(db))
-
-
 def database_url(db: str | Path) -> str:
     """Turn a path or URL into a SQLAlchemy URL (plain paths mean SQLite files; ``postgresql://`` uses psycopg 3)."""
     text_value = str(db)
