@@ -179,7 +179,7 @@ def evalsuite_worker(args: argparse.Namespace, counters: Counters, scratch: Path
     if args.evalsuite_src is not None:  # the --before side: that checkout's evalsuite, not this one's
         import_evalsuite_from(args.evalsuite_src)
     from evalsuite.backends.transformers import TransformersLM
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     counters.time_into(TransformersLM, "__init__", "load_s")
     counters.time_into(TransformersLM, "loglikelihood", "compute_s")
@@ -195,12 +195,12 @@ def evalsuite_worker(args: argparse.Namespace, counters: Counters, scratch: Path
 def leave_as_the_console_command_does(worker_name: str) -> None:
     """End an evalsuite worker the way that checkout's `evalsuite` command ends, so whole-process time is the command's.
 
-    The console command (``evalsuite.cli.main``) leaves with ``os._exit`` after its work, where the
+    The console command (``evalsuite.cli.app.main``) leaves with ``os._exit`` after its work, where the
     checkout has ``_leave``; older checkouts, and lm-eval's CLI, go through the interpreter's teardown.
     """
     if worker_name != "evalsuite":
         return
-    from evalsuite import cli
+    from evalsuite.cli import app as cli
 
     leave = getattr(cli, "_leave", None)
     if leave is not None:

@@ -11,8 +11,8 @@ The Python API (:mod:`evalsuite.api`) — the same work as the CLI, returning Da
 from __future__ import annotations
 
 from evalsuite.api import RunResult, leaderboard, ratings, rescore, results, run, runs
-from evalsuite.config import RunConfig
 from evalsuite.errors import EvalsuiteError
+from evalsuite.identity.run_config import RunConfig
 from evalsuite.version import __version__
 
 __all__ = [

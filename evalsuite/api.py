@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalsuite.config import RunConfig, default_data_dir, default_db
+from evalsuite.identity.run_config import RunConfig, default_data_dir, default_db
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,12 +79,12 @@ def run(
 ) -> RunResult:
     """Evaluate ``model`` on ``tasks`` (or a ``suite``) and store the run, as `evalsuite run` does.
 
-    Every keyword of :class:`evalsuite.config.RunConfig` is accepted (``options`` takes the
+    Every keyword of :class:`evalsuite.identity.run_config.RunConfig` is accepted (``options`` takes the
     rest, e.g. ``apply_chat_template=True``); the same checks run before the model loads, and an
     interrupted call is resumable with ``resume=RUN_ID``. Cached answers are reused exactly
     as by the CLI. Progress lines go to the ``evalsuite`` logger.
     """
-    from evalsuite import runner
+    from evalsuite.execution import runner
 
     config = RunConfig(
         model=model, tasks=tuple(tasks or ()), suite=suite, limit=limit, num_fewshot=num_fewshot,
@@ -100,7 +100,7 @@ def run(
 
 def rescore(run_id: int, *, db: str | None = None) -> pd.DataFrame:
     """Recompute a stored run's metrics from its cached answers (no model), e.g. after a scoring fix."""
-    from evalsuite import runner
+    from evalsuite.execution import runner
 
     runner.rescore(run_id, db or default_db(), report=_log.info)
     return results(run_id, db=db)
@@ -142,7 +142,8 @@ def leaderboard(view: str = "all", *, db: str | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from evalsuite import board, export
+    from evalsuite.board import rules as board
+    from evalsuite.formats import export
     from evalsuite.store import leaderboard_queries
 
     name = export.check_view(view)

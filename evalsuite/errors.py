@@ -1,6 +1,6 @@
 """Errors a user can cause, each carrying a one-line hint that names the fix.
 
-The library raises these; ``evalsuite.cli`` prints ``error: <message> — hint: <hint>``
+The library raises these; ``evalsuite.cli.app`` prints ``error: <message> — hint: <hint>``
 to stderr and exits 1 without a traceback. Any other exception is a bug and keeps
 its traceback.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from evalsuite.admin import web_admin_enabled
+from evalsuite.board.admin import web_admin_enabled
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

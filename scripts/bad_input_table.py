@@ -30,8 +30,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR
 
 RUN = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "2"]
 

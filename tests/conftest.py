@@ -128,12 +128,12 @@ VLLM_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEV
 
 
 def run_evalsuite_subprocess(*args: str, timeout: float = 900) -> Any:
-    """`python -m evalsuite.cli ARGS` from the repository root; fails the test with stderr's tail unless it exits 0."""
+    """`python -m evalsuite.cli.app ARGS` from the repository root; fails the test with stderr's tail unless it exits 0."""
     import subprocess
     import sys
 
     completed = subprocess.run(
-        [sys.executable, "-m", "evalsuite.cli", *args], cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV},
+        [sys.executable, "-m", "evalsuite.cli.app", *args], cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV},
         capture_output=True, text=True, timeout=timeout,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -154,7 +154,7 @@ def evalsuite_ok(*args: str) -> str:
     """The evalsuite CLI in this process (CliRunner); fails the test with its output unless it exits 0. Returns stdout."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output + (repr(result.exception) if result.exception else "")

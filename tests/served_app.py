@@ -54,7 +54,7 @@ def serve_leaderboard(db: Path) -> Iterator[str]:
     """`evalsuite leaderboard --db DB` on a free port; yields its URL, stops it afterwards."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    command = [sys.executable, "-m", "evalsuite.cli", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
     process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

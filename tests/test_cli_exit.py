@@ -1,6 +1,6 @@
 """The console command leaves through ``os._exit`` after its work: nothing printed or stored may be lost on the way.
 
-``evalsuite.cli.main`` skips the interpreter's teardown once a command has finished. These
+``evalsuite.cli.app.main`` skips the interpreter's teardown once a command has finished. These
 tests run the real console script in a subprocess and check what a user would notice if
 that went wrong: exit statuses, the last lines of output, and a SQLite database whose
 writes still sit in its ``-wal`` file (left behind when a connection is never closed).
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite.cli import _leave
+from evalsuite.cli.app import _leave
 
 
 def _evalsuite(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "evalsuite.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "evalsuite.cli.app", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_finished_run_leaves_its_database_whole_and_its_output_flushed(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_an_error_still_exits_1_with_its_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("code", "status", "printed"), [(None, 0, ""), (0, 0, ""), (3, 3, ""), ("stopped", 1, "stopped\n")])
 def test_leaving_keeps_sys_exits_meaning_of_the_status(code: object, status: int, printed: str, tmp_path: Path) -> None:
     """``_leave`` in a child process: the status and message ``sys.exit(code)`` would give."""
-    script = f"from evalsuite.cli import _leave\n_leave(SystemExit({code!r}))\nprint('not reached')"
+    script = f"from evalsuite.cli.app import _leave\n_leave(SystemExit({code!r}))\nprint('not reached')"
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert (child.returncode, child.stdout, child.stderr) == (status, "", printed)
 

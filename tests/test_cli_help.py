@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -56,7 +56,7 @@ def test_no_help_text_loses_words_to_rich_markup() -> None:
 
 def test_run_help_names_every_registered_suite_and_backend() -> None:
     from evalsuite.backends.registry import REGISTRY
-    from evalsuite.suites import suites
+    from evalsuite.tasks.suites import suites
 
     shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "400"}).output
     suite_line = next(line for line in shown.splitlines() if line.startswith("│ --suite "))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR
 
 runner = CliRunner()
 
@@ -79,7 +79,7 @@ def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
     """`evalsuite` in its own process (a kill -9 must not take the test with it); this checkout's code first."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EVALSUITE_FAULT")}
     environment.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), **env)
-    return subprocess.run([sys.executable, "-m", "evalsuite.cli", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "evalsuite.cli.app", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
 
 
 def test_rerun_after_kill_9_says_why_it_starts_a_new_run_then_resumes_once_interrupted(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_tasks_lists_kind_and_metrics_of_lm_eval_tasks_and_groups_without_an_ind
 
 def test_ctrl_c_in_results_export_does_not_talk_about_resuming_a_run(tmp_path: Path, monkeypatch) -> None:
     """Ctrl-C lands while the export is rendered (raised where the signal would land: no run is involved)."""
-    from evalsuite import export
+    from evalsuite.formats import export
     from evalsuite.store.db import open_database
 
     db = tmp_path / "r.db"
@@ -211,7 +211,7 @@ def test_leaderboard_on_a_busy_port_says_so(tmp_path: Path) -> None:
 
 def test_too_many_shots_names_num_fewshot_not_the_templates(tmp_path: Path) -> None:
     """pubmedqa draws its examples from the 20-row train_fewshot.jsonl (counted here from the file)."""
-    from evalsuite.task_index import TASKS_ROOT
+    from evalsuite.tasks.index import TASKS_ROOT
 
     pool = len((TASKS_ROOT / "data" / "pubmedqa" / "train_fewshot.jsonl").read_text().splitlines())
     args = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1", "--dry-run", "--db", str(tmp_path / "r.db")]

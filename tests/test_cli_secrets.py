@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.redact import mask_secrets
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
@@ -82,7 +82,7 @@ def test_the_leaderboard_launcher_masks_the_password(tmp_path: Path) -> None:
     """`evalsuite leaderboard` replaces its process with Streamlit, so it runs as a subprocess."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
-        [sys.executable, "-m", "evalsuite.cli", "leaderboard", "--db", URL, "--port", "1"],
+        [sys.executable, "-m", "evalsuite.cli.app", "leaderboard", "--db", URL, "--port", "1"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 1, done.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite.config import LM_EVAL_DEFAULT_SEEDS, RunConfig, check_writable_output, parse_key_values
 from evalsuite.errors import ConfigError
+from evalsuite.identity.run_config import LM_EVAL_DEFAULT_SEEDS, RunConfig, check_writable_output, parse_key_values
 
 
 @pytest.mark.parametrize("limit", [-1, 0])

@@ -28,7 +28,7 @@ from transformers import (
 )
 
 from evalsuite.arena.judge import JUDGE_PROMPT
-from evalsuite.models import DEMO_MODELS_DIR, demo_models
+from evalsuite.identity.models import DEMO_MODELS_DIR, demo_models
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELDOUT_FILE = REPO_ROOT / "tasks" / "data" / "wikitext2" / "test_first8_articles.jsonl"

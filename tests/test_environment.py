@@ -8,7 +8,7 @@ from pathlib import Path
 import lm_eval.evaluator
 import pytest
 
-from evalsuite import environment
+from evalsuite.identity import environment
 
 
 def _git(folder: Path, *args: str) -> str:

@@ -16,11 +16,12 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite import identity, runner
-from evalsuite.cli import app
-from evalsuite.config import RunConfig
-from evalsuite.identity import ModelIdentity, build_identity
-from evalsuite.models import DEMO_MODELS_DIR, resolve_model
+from evalsuite.cli.app import app
+from evalsuite.execution import runner
+from evalsuite.identity import model_identity as identity
+from evalsuite.identity.model_identity import ModelIdentity, build_identity
+from evalsuite.identity.models import DEMO_MODELS_DIR, resolve_model
+from evalsuite.identity.run_config import RunConfig
 
 REQUESTS = 2 * 3  # pubmedqa: three choices per question
 

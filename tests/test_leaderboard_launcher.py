@@ -34,7 +34,7 @@ def _fresh_database(path: Path) -> Path:
 def test_leaderboard_stops_on_sigterm_and_hides_the_developer_toolbar(tmp_path: Path) -> None:
     db = _fresh_database(tmp_path / "board.db")
     port = free_port()
-    command = [sys.executable, "-m", "evalsuite.cli", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # Its own session, so that whatever it leaves behind can be cleaned up below if the test fails.
     process = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -59,7 +59,7 @@ def test_leaderboard_stops_on_sigterm_and_hides_the_developer_toolbar(tmp_path: 
 
 def test_leaderboard_on_a_mistyped_database_says_so_and_creates_nothing(tmp_path: Path) -> None:
     typo = tmp_path / "evalsuite.bd"
-    command = [sys.executable, "-m", "evalsuite.cli", "leaderboard", "--db", str(typo), "--port", str(free_port())]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "leaderboard", "--db", str(typo), "--port", str(free_port())]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("error:") and "— hint:" in done.stderr and "Traceback" not in done.stderr

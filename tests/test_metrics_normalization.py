@@ -12,7 +12,7 @@ from evalsuite.metrics.normalization import (
     random_baseline,
     suite_score,
 )
-from evalsuite.tasks import suites
+from evalsuite.tasks.loading import suites
 
 LM_EVAL_TASKS = Path(__import__("lm_eval.tasks", fromlist=["x"]).__file__).parent
 

@@ -79,7 +79,7 @@ def test_signatures_name_sacrebleu_settings_and_version() -> None:
 
 def test_direction_comes_from_the_task_yaml_and_ter_is_lower_better() -> None:
     """lm-eval reports the direction the YAML states; evalsuite's Python states none to drift from it."""
-    from evalsuite.tasks import load_tasks, select_tasks
+    from evalsuite.tasks.loading import load_tasks, select_tasks
 
     task = load_tasks(select_tasks(["wmt22_en_de"], None)).leaves["wmt22_en_de"]
     assert task.higher_is_better() == {"bleu": True, "chrf": True, "ter": False}

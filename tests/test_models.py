@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.errors import UnknownModelError
-from evalsuite.models import resolve_model
+from evalsuite.identity.models import resolve_model
 
 
 def test_local_model_identity_is_the_sha256_of_its_weights(tiny_llama: Path) -> None:

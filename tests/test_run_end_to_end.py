@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR
 from tests.conftest import evalsuite_ok as _evalsuite
 
 REPO = Path(__file__).resolve().parent.parent
@@ -165,7 +165,7 @@ def test_run_outside_a_git_checkout_prints_no_git_errors(tmp_path: Path) -> None
     if shutil.which("git"):  # (without git there is nothing to complain; the run must still be quiet)
         probe = subprocess.run(["git", "rev-parse", "--git-dir"], cwd=workdir, env=env, capture_output=True, text=True)
         assert probe.returncode != 0 and "fatal: not a git repository" in probe.stderr  # the setting the bug needs
-    command = [sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--tasks", "pubmedqa,arc_easy_200",
+    command = [sys.executable, "-m", "evalsuite.cli.app", "run", "--model", "demo/pico-s", "--tasks", "pubmedqa,arc_easy_200",
                "--limit", "2", "--db", str(tmp_path / "r.db"), "--output", str(tmp_path / "out.json")]  # fmt: skip
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from evalsuite import run_plan
-from evalsuite.suites import TaskSpec
-from evalsuite.tasks import load_tasks
+from evalsuite.execution import plan as run_plan
+from evalsuite.tasks.loading import load_tasks
+from evalsuite.tasks.suites import TaskSpec
 
 
 def _csv_rows(path: Path) -> int:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite import run_plan
-from evalsuite.cli import app
-from evalsuite.tasks import TaskSpec, load_tasks
+from evalsuite.cli.app import app
+from evalsuite.execution import plan as run_plan
+from evalsuite.tasks.loading import TaskSpec, load_tasks
 from tests.conftest import evalsuite_ok
 
 LM_EVAL_TASKS = Path(__import__("lm_eval.tasks", fromlist=["x"]).__file__).parent
@@ -21,7 +21,7 @@ TRAIN_ROWS, TEST_ROWS, LIMIT, SHOTS = 7, 12, 5, 2
 # A user task whose process_docs writes one line per pass (the rows it was given) beside itself.
 COUNTED_YAML = f"""\
 task: counted
-custom_dataset: !function evalsuite.tasks.jsonl_dataset
+custom_dataset: !function evalsuite.tasks.loading.jsonl_dataset
 dataset_kwargs: {{data_files: {{train: train.jsonl, test: test.jsonl}}}}
 training_split: train
 test_split: test

@@ -1,4 +1,4 @@
-"""Task and suite resolution (evalsuite.tasks) against lm-eval itself and the raw data files."""
+"""Task and suite resolution (evalsuite.tasks.loading) against lm-eval itself and the raw data files."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from evalsuite import task_index
-from evalsuite import tasks as T
 from evalsuite.errors import ConfigError, TaskFileError, UnknownTaskError
-from evalsuite.tasks import (
+from evalsuite.tasks import index as task_index
+from evalsuite.tasks import loading as T
+from evalsuite.tasks.loading import (
     TaskSpec,
     catalog,
     load_tasks,
@@ -325,7 +325,7 @@ def test_malformed_user_yaml_names_the_file(tmp_path: Path) -> None:
 
 def test_user_yaml_with_bad_config_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "mine.yaml"
-    bad.write_text("task: mine\noutput_type: not_a_type\ncustom_dataset: !function evalsuite.tasks.jsonl_dataset\n")
+    bad.write_text("task: mine\noutput_type: not_a_type\ncustom_dataset: !function evalsuite.tasks.loading.jsonl_dataset\n")
     with pytest.raises(TaskFileError, match=re.escape(str(bad))):
         load_tasks([TaskSpec("mine")], include_path=[tmp_path])
 
@@ -333,7 +333,7 @@ def test_user_yaml_with_bad_config_names_the_file(tmp_path: Path) -> None:
 def test_user_yaml_task_runs_from_include_path(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"q": "2+2", "a": 1}\n{"q": "1+1", "a": 0}\n')
     (tmp_path / "mine.yaml").write_text(
-        "task: mine\ncustom_dataset: !function evalsuite.tasks.jsonl_dataset\n"
+        "task: mine\ncustom_dataset: !function evalsuite.tasks.loading.jsonl_dataset\n"
         "dataset_kwargs: {data_files: {test: d.jsonl}}\ntest_split: test\noutput_type: multiple_choice\n"
         "doc_to_text: '{{q}}='\ndoc_to_choice: ['2', '4']\ndoc_to_target: a\n"
     )
@@ -414,7 +414,7 @@ def test_quick_suite_runs_through_simple_evaluate(tiny_llama: Path, tmp_path: Pa
     assert results["wmt22_en_de"]["bleu,none"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
     assert results["wmt22_en_de"]["ter,none"] == pytest.approx(sacrebleu.corpus_ter(hyps, [refs]).score)
     # The board ranks by the stored direction; it must be what lm-eval reports from the YAML (TER lower).
-    from evalsuite import results_layout
+    from evalsuite.formats import layout as results_layout
 
     stored = {m.metric: m.higher_is_better for m in results_layout.to_records(1, out, loaded, token_count=None)[0] if m.task == "wmt22_en_de"}
     assert stored == out["higher_is_better"]["wmt22_en_de"] == {"bleu": True, "chrf": True, "ter": False}
@@ -427,7 +427,7 @@ def test_quick_suite_runs_through_simple_evaluate(tiny_llama: Path, tmp_path: Pa
 
 
 def test_tasks_root_prefers_the_wheel_copy_over_a_folder_beside_the_package(tmp_path: Path) -> None:
-    from evalsuite.task_index import TASKS_ROOT, tasks_root
+    from evalsuite.tasks.index import TASKS_ROOT, tasks_root
 
     package = tmp_path / "site-packages" / "evalsuite"
     package.mkdir(parents=True)

@@ -69,7 +69,7 @@ def test_out_of_memory_at_start_up_is_one_line_and_nothing_complete(tmp_path: Pa
     """A KV cache too small for one sequence: vLLM refuses to start; evalsuite says how to fix it."""
     db = tmp_path / "oom.db"
     command = [
-        sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--backend", "vllm", "--tasks", "pubmedqa",
+        sys.executable, "-m", "evalsuite.cli.app", "run", "--model", "demo/pico-s", "--backend", "vllm", "--tasks", "pubmedqa",
         "--limit", "2", "--db", str(db), "--backend-arg", "kv_cache_memory_bytes=4096",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "ERROR"}
@@ -78,6 +78,6 @@ def test_out_of_memory_at_start_up_is_one_line_and_nothing_complete(tmp_path: Pa
     error_lines = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "out of memory" in error_lines[0], completed.stderr[-3000:]
     # vLLM's engine process logs its own failure; evalsuite's process prints no traceback of its own.
-    assert "evalsuite/cli.py" not in completed.stdout + completed.stderr
+    assert "evalsuite/cli/app.py" not in completed.stdout + completed.stderr
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT status FROM run").fetchall() == [("failed",)]

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
 
 
 def answer_model_key(spec: ModelSpec) -> str:

@@ -42,7 +42,7 @@ from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 
 if TYPE_CHECKING:
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
 
 DEFAULT_MAX_TOKENS = 256
 PLAIN_PROMPT = "Question: {prompt}\nAnswer:"

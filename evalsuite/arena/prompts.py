@@ -22,7 +22,7 @@ from typing import Any
 
 from evalsuite.errors import ArenaError
 from evalsuite.store.arena_queries import PromptInput
-from evalsuite.task_index import TASKS_ROOT
+from evalsuite.tasks.index import TASKS_ROOT
 
 MT_BENCH_FILE = Path("arena") / "mt_bench_questions.jsonl"
 MT_BENCH_SOURCE = "mt-bench"

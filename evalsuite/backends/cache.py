@@ -1,6 +1,6 @@
 """A request-level cache in the run's database, wrapped around any lm-eval `LM`.
 
-Each request is keyed by the model's identity (``evalsuite.identity``: weights,
+Each request is keyed by the model's identity (``evalsuite.identity.model_identity``: weights,
 tokenizer and config hashes, backend options, scoring version, library versions)
 and the request's arguments. Responses are written chunk by chunk as they finish,
 so a run killed at any moment (Ctrl-C, ``kill -9``, power loss) keeps everything
@@ -25,9 +25,8 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
-from evalsuite import faults
 from evalsuite.errors import EvalsuiteError
-from evalsuite.store import queries
+from evalsuite.store import faults, queries
 from evalsuite.store.db import Database
 
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")

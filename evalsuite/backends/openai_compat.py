@@ -37,7 +37,7 @@ own, so that its numbers equal the in-process backends' and its failures are one
   with ``--dtype float32`` (its ``auto`` runs those in 16 bits; the in-process backend keeps float32).
 
 The model's identity for the request cache and the board is the endpoint's fingerprint
-(:func:`evalsuite.models.endpoint_spec`: base URL, served name, what ``/v1/models`` reports,
+(:func:`evalsuite.identity.models.endpoint_spec`: base URL, served name, what ``/v1/models`` reports,
 the local tokenizer's hash), built by :func:`resolve_endpoint` before the run starts.
 """
 
@@ -129,8 +129,8 @@ def served_entry(client: EndpointClient, model: str) -> dict[str, Any]:
 
 
 def resolve_endpoint(model: str, base_url: str, api_key_env: str | None, args: dict[str, Any]) -> Any:
-    """The :class:`~evalsuite.models.ModelSpec` of ``model`` as served at ``base_url`` (asks ``/v1/models``)."""
-    from evalsuite.models import endpoint_spec
+    """The :class:`~evalsuite.identity.models.ModelSpec` of ``model`` as served at ``base_url`` (asks ``/v1/models``)."""
+    from evalsuite.identity.models import endpoint_spec
 
     client = make_client(base_url, api_key_env, args)
     try:

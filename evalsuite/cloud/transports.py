@@ -1,6 +1,6 @@
 """How a pod's bundle comes home: a folder (the pod's network volume), a database, a Hub dataset, a gist.
 
-Every transport carries the same bundle (evalsuite.bundle); the database transport is
+Every transport carries the same bundle (evalsuite.formats.bundle); the database transport is
 `results import` run on the pod against the shared database, so a bundle that arrives
 twice (a retried pod, a later `results pull`) is still one run.
 """
@@ -17,7 +17,7 @@ from evalsuite.errors import CloudError
 from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
-    from evalsuite.bundle import ImportOutcome
+    from evalsuite.formats.bundle import ImportOutcome
     from evalsuite.store.db import Database
 
 HUB_BUNDLES_DIR = "bundles"
@@ -48,8 +48,8 @@ def to_folder(bundle_dir: Path, folder: Path) -> Delivery:
 
 def to_database(bundle_dir: Path, db: str) -> Delivery:
     """Import the bundle into a database (``postgresql://…`` shared with the launching machine)."""
-    from evalsuite import bundle
     from evalsuite.errors import EvalsuiteError
+    from evalsuite.formats import bundle
     from evalsuite.store.db import open_database
 
     try:
@@ -105,7 +105,7 @@ def pull_from_hub(database: Database, repo: str, *, token_env: str = "HF_TOKEN")
 
     from huggingface_hub.errors import HfHubHTTPError
 
-    from evalsuite import bundle
+    from evalsuite.formats import bundle
     from evalsuite.store import import_queries
 
     api = _hub_api(token_env)

@@ -35,7 +35,7 @@ from evalsuite.errors import JudgeOutputError, TaskFileError
 from evalsuite.judged.base import JudgedContext, JudgedOutcome, chat_context, generate_texts, generation_room
 from evalsuite.judged.prompts import JudgePrompt, chat_turns, extract_rating, load_judge_prompts, single_fields
 from evalsuite.store.schema import MetricRecord, SampleRecord
-from evalsuite.task_index import TASKS_ROOT
+from evalsuite.tasks.index import TASKS_ROOT
 
 NAME = "mt_bench"
 VERSION = "1.0"  # bump when prompts, settings or scoring change: the board never mixes versions

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from evalsuite.errors import TaskFileError
-from evalsuite.task_index import TASKS_ROOT
+from evalsuite.tasks.index import TASKS_ROOT
 
 PROMPTS_FILE = TASKS_ROOT / "mt_bench" / "judge_prompts.jsonl"
 RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")

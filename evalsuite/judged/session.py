@@ -5,7 +5,7 @@ The runner calls three things here, none of which names a task:
 * :func:`prepare` (after the model is resolved, before anything is stored): the model
   and the judge must speak chat; the judge is resolved through the backend registry
   (an unknown judge or an unreachable judge endpoint fails here, in one line) and gets
-  its own :class:`~evalsuite.identity.ModelIdentity`. The returned :class:`JudgeSetup`
+  its own :class:`~evalsuite.identity.model_identity.ModelIdentity`. The returned :class:`JudgeSetup`
   carries the judge's **key**: its identity key, the task's prompt set and the judge's
   token limit, hashed. That key enters the run's config hash (resume) and is stored in
   the run's config JSON (``judge_key``, ``judge_label``), from which the board builds
@@ -31,14 +31,14 @@ from evalsuite.backends import check_backend_options, close_backend, load_backen
 from evalsuite.backends.cache import CachedLM
 from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import JudgeError, UnknownModelError
-from evalsuite.identity import ModelIdentity, chat_template_text, identity_for
+from evalsuite.identity.model_identity import ModelIdentity, chat_template_text, identity_for
 from evalsuite.judged.base import JudgedContext, JudgedOutcome, JudgedTask
 from evalsuite.store import queries
 
 if TYPE_CHECKING:
     from evalsuite.backends.options import BackendOptions
-    from evalsuite.config import RunConfig
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
+    from evalsuite.identity.run_config import RunConfig
     from evalsuite.store.db import Database
 
 

@@ -11,7 +11,7 @@ subtasks; the suite score is the unweighted mean of its benchmarks. With every b
 formula gives the v1 leaderboard average (mean of raw scores × 100).
 
 The per-suite information (which task, metric and filter counts, its benchmark, its k) is
-data in ``tasks/suites.yaml``, parsed into :class:`SuiteMetric` by ``evalsuite.tasks``.
+data in ``tasks/suites.yaml``, parsed into :class:`SuiteMetric` by ``evalsuite.tasks.loading``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The operator's writes: deleting a run, hiding and un-hiding a model — rows only, no token checks.
 
-Who may call these is decided above the store, in ``evalsuite.admin`` (the admin token);
+Who may call these is decided above the store, in ``evalsuite.board.admin`` (the admin token);
 this module only changes rows, each in one short transaction.
 
 Hiding is a row in ``hidden_model`` per model *name* (every run and every arena identity

@@ -365,7 +365,7 @@ def record_vote(
 
     ``votes_per_minute`` (0: no limit) refuses a vote when this voter already has that many
     in the last :data:`RATE_WINDOW_S` seconds; the public page passes the operator's limit
-    (``evalsuite.config.votes_per_minute``), a judge or a script with database access passes
+    (``evalsuite.identity.run_config.votes_per_minute``), a judge or a script with database access passes
     none. ``now`` is the vote's time (injected by tests; default: the clock).
     """
     _check_vote_values(token, outcome, voter, voter_kind, position_a)

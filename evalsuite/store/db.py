@@ -33,9 +33,9 @@ from sqlalchemy.exc import DatabaseError as SADatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from evalsuite import faults
 from evalsuite.errors import DatabaseError, DatabaseWriteRefused
 from evalsuite.redact import mask_secrets
+from evalsuite.store import faults
 
 BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -124,7 +124,7 @@ class Database:
 
 # Engines still open, closed by an exit handler: a SQLite connection left open keeps its last
 # writes in the ``-wal`` file beside the database (safe, but lost by whoever copies the .db alone),
-# and the CLI leaves without the interpreter's teardown (``evalsuite.cli.main``), which would
+# and the CLI leaves without the interpreter's teardown (``evalsuite.cli.app.main``), which would
 # otherwise close them by garbage collection.
 _OPEN_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 

@@ -65,7 +65,7 @@ class BoardFilter:
 class BoardCell(NamedTuple):
     """One score on the leaderboard: a (model, task, metric, filter) from one run.
 
-    The fields after ``is_group`` are what ``evalsuite.board.comparability_key`` compares.
+    The fields after ``is_group`` are what ``evalsuite.board.rules.comparability_key`` compares.
     """
 
     model_id: int
@@ -253,7 +253,7 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
 
     "Latest" is the highest run id among the model's eligible runs that scored the task
     with the same task version, shots, documents, chat template, few-shot format and suite (one
-    GROUP BY), so a limited run never replaces a full one, nor a plain run a suite's run; ``evalsuite.board`` decides what
+    GROUP BY), so a limited run never replaces a full one, nor a plain run a suite's run; ``evalsuite.board.rules`` decides what
     is shown. A model's tasks may come from different runs (each cell names its run).
     """
     run_settings = [

@@ -17,10 +17,9 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from evalsuite import faults
 from evalsuite.errors import DatabaseError
 from evalsuite.redact import mask_secrets
-from evalsuite.store import liveness
+from evalsuite.store import faults, liveness
 from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.retry import retrying
 from evalsuite.store.schema import (
@@ -468,7 +467,7 @@ def count_cached(database: Database, model_key: str | None = None) -> int:
 
 
 # ---------------------------------------------------------------- model identity and request-cache provenance
-# (evalsuite.identity builds the record; these functions store it and read the cache by it)
+# (evalsuite.identity.model_identity builds the record; these functions store it and read the cache by it)
 
 
 @retrying

@@ -142,7 +142,7 @@ class MetricRecord(SQLModel, table=True):
     higher_is_better: Optional[bool] = None
     is_group: bool = False
     details: Optional[dict] = _json_column()
-    # The board's comparability key (evalsuite.board): lm-eval's task version, the documents the
+    # The board's comparability key (evalsuite.board.rules): lm-eval's task version, the documents the
     # task has (n_samples < n_total_docs: a limited run) and the group the task ran under.
     task_version: Optional[str] = None
     n_total_docs: Optional[int] = None
@@ -186,7 +186,7 @@ class RequestCacheRecord(SQLModel, table=True):
 
 
 class ModelIdentityRecord(SQLModel, table=True):
-    """One distinct ``evalsuite.identity.ModelIdentity``: everything that can change a number.
+    """One distinct ``evalsuite.identity.model_identity.ModelIdentity``: everything that can change a number.
 
     ``key`` (sha256 over the fields) is the request-cache namespace; the columns say
     what it was computed from. Field names equal ModelIdentity's.

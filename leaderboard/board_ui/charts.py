@@ -1,4 +1,4 @@
-"""Altair charts of a board view (``evalsuite.board``): per-column bars, heatmap, score vs size.
+"""Altair charts of a board view (``evalsuite.board.rules``): per-column bars, heatmap, score vs size.
 
 Values are shown as the board shows them (fractions x 100). Error bars are 95 % normal
 intervals, value ± 1.96 · stderr, where a stderr is stored. The heatmap colours each
@@ -11,7 +11,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from evalsuite import board
+from evalsuite.board import rules as board
 
 Z_95 = 1.959963984540054
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from evalsuite import board
-from evalsuite.config import DEFAULT_DB, ENV_DB
+from evalsuite.board import rules as board
+from evalsuite.identity.run_config import DEFAULT_DB, ENV_DB
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.db import Database, open_database
 
@@ -103,8 +103,8 @@ def query_int(name: str) -> int | None:
 def cached_views(
     url: str, board_filter: lq.BoardFilter, expand_groups: bool, version: tuple[float, ...]
 ) -> dict[str, board.BoardView]:
-    """The board's views (``evalsuite.board``), cached until ``version`` (the data) changes."""
-    from evalsuite.suites import suites
+    """The board's views (``evalsuite.board.rules``), cached until ``version`` (the data) changes."""
+    from evalsuite.tasks.suites import suites
 
     cells = list(lq.leaderboard_cells(_open(url), board_filter))
     return board.views(cells, suites(), expand_groups=expand_groups)

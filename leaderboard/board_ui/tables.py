@@ -1,7 +1,7 @@
-"""Board views (``evalsuite.board``) as pandas frames for the pages; no rules of their own.
+"""Board views (``evalsuite.board.rules``) as pandas frames for the pages; no rules of their own.
 
 The rules (comparability keys, leaf tasks, suite scores, ranking, number formats) are in
-``evalsuite.board``; this module only turns a :class:`~evalsuite.board.BoardView` into the
+``evalsuite.board.rules``; this module only turns a :class:`~evalsuite.board.rules.BoardView` into the
 frames Streamlit shows and the CSV it offers, so the page and `results export` agree.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from evalsuite import board
+from evalsuite.board import rules as board
 
 ARENA = "Arena rating"
 

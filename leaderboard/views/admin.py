@@ -2,7 +2,7 @@
 
 Off unless the operator set ``EVALSUITE_ADMIN_TOKEN`` (the app then leaves this page out
 of its navigation, and the page itself refuses). With it, nothing is offered until the
-token typed here matches, and every write checks the token again in ``evalsuite.admin``,
+token typed here matches, and every write checks the token again in ``evalsuite.board.admin``,
 so a stale session or a forged widget event writes nothing. Every other page is read-only,
 apart from the arena's vote buttons.
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from evalsuite import admin
+from evalsuite.board import admin
 from evalsuite.errors import EvalsuiteError
 from evalsuite.store import admin_queries
 from evalsuite.store import leaderboard_queries as lq

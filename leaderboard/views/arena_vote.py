@@ -21,8 +21,8 @@ import secrets
 import streamlit as st
 
 from evalsuite.arena import voting
-from evalsuite.config import votes_per_minute
 from evalsuite.errors import ArenaError, EvalsuiteError
+from evalsuite.identity.run_config import votes_per_minute
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, escape_markdown
 

@@ -1,7 +1,7 @@
 """The leaderboard: one view per suite (its score first, ranked where comparable) and an "all tasks" view.
 
 Layout only: every rule (which runs are comparable, suite scores, ranking, number
-formats) comes from ``evalsuite.board``.
+formats) comes from ``evalsuite.board.rules``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from evalsuite import board
-from evalsuite.suites import suites
+from evalsuite.board import rules as board
+from evalsuite.tasks.suites import suites
 from leaderboard.board_ui import tables
 from leaderboard.board_ui.arena import arena_ratings
 from leaderboard.board_ui.common import RUN_PAGE, cached_filter_options, database_url, filter_sidebar, pick_view

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalsuite import run_compare
+from evalsuite.board import compare as run_compare
 from evalsuite.store import leaderboard_queries as lq
 from leaderboard.board_ui.common import cached_run_choices, database, database_url, escape_markdown, query_int, run_label
 

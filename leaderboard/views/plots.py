@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalsuite import board
+from evalsuite.board import rules as board
 from leaderboard.board_ui import charts
 from leaderboard.board_ui.common import filter_sidebar, pick_view
 

@@ -13,10 +13,10 @@ from admin_fixtures import APP, Filled, count_rows, fill, sql
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from evalsuite.admin import require_admin
-from evalsuite.cli import app
-from evalsuite.config import votes_per_minute
+from evalsuite.board.admin import require_admin
+from evalsuite.cli.app import app
 from evalsuite.errors import AdminError, ConfigError
+from evalsuite.identity.run_config import votes_per_minute
 
 TOKEN = "s3cret-operator-token"
 PUBLIC_PAGES = ("views/board.py", "views/plots.py", "views/run.py", "views/compare.py", "views/arena_vote.py", "views/arena_ratings.py")

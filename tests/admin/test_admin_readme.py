@@ -13,7 +13,7 @@ import pytest
 from admin_fixtures import REPO_ROOT, fill, sql
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import arena_queries, queries
 from evalsuite.store.db import open_database
 

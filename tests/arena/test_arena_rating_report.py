@@ -18,7 +18,7 @@ from evalsuite.arena.battles import battles_from_records, filter_battles, read_b
 from evalsuite.arena.ratings import compute_ratings, ratings_by_category
 from evalsuite.arena.report import ReportOptions, rating_report
 from evalsuite.arena.style import compute_style_control
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 

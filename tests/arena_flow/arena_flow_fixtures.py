@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.arena import voting
-from evalsuite.models import demo_models
+from evalsuite.identity.models import demo_models
 from evalsuite.store import arena_queries
 from evalsuite.store.arena_queries import PromptInput
 from evalsuite.store.db import open_database

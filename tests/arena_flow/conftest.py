@@ -44,7 +44,7 @@ def generated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`evalsuite arena generate` for both demo models on the three small prompts (24 tokens each)."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     require_demo_models()
     folder = tmp_path_factory.mktemp("arena-generated")

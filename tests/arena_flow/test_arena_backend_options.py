@@ -18,7 +18,7 @@ from arena_flow_fixtures import SMALL_PROMPTS, write_jsonl
 from typer.testing import CliRunner
 
 from evalsuite.backends import registry
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.devtools.tiny_models import save_random_llama
 
 REPO = "evalsuite-test/tiny-llama"
@@ -141,7 +141,7 @@ def test_run_generate_and_judge_share_one_loader() -> None:
     """No module builds a backend class itself: every load goes through the registry."""
     import evalsuite.arena.generate as generate
     import evalsuite.arena.judge as judge
-    import evalsuite.runner as runner
+    import evalsuite.execution.runner as runner
 
     assert generate.load_backend is judge.load_backend is runner.load_backend is registry.load_backend
     sources = {module.__name__: Path(module.__file__).read_text() for module in (generate, judge, runner)}  # type: ignore[arg-type]

@@ -15,8 +15,8 @@ from arena_flow_fixtures import DEMO_MODELS, REPO_ROOT, copy_db
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import demo_models, resolve_model
+from evalsuite.cli.app import app
+from evalsuite.identity.models import demo_models, resolve_model
 
 
 def _completions(db: Path) -> list[tuple]:
@@ -99,7 +99,7 @@ def test_generate_with_vllm_runs_in_a_child_process_and_matches_transformers(gen
         source.backup(target)
         target.execute("DELETE FROM completion")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"}
-    command = [sys.executable, "-m", "evalsuite.cli", "arena", "generate", "--model", "demo/pico-s", "--backend", "vllm",
+    command = [sys.executable, "-m", "evalsuite.cli.app", "arena", "generate", "--model", "demo/pico-s", "--backend", "vllm",
                "--max-tokens", "24", "--dtype", "float32", "--db", str(db)]
     done = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=540, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from evalsuite.arena import voting
 from evalsuite.arena.contestant import answer_model_key
 from evalsuite.arena.ratings import compute_ratings
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR, resolve_model
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR, resolve_model
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 

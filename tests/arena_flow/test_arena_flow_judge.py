@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 
 from evalsuite.arena.judge import JUDGE_PROMPT, PLAIN_SUFFIX, combine_orders
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from arena_flow_fixtures import SMALL_PROMPTS, write_jsonl
 from raw_sql import sql
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 
 MT_BENCH_SOURCE = Path("/work/shared/data/mt_bench/question.jsonl")
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from evalsuite.arena import voting
 from evalsuite.arena.battles import Battle, Battles, read_battles, write_battles
 from evalsuite.arena.ratings import compute_ratings
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 

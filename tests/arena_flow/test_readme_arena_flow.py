@@ -33,7 +33,7 @@ def readme_arena_commands() -> list[list[str]]:
 
 
 def _run(words: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "evalsuite.cli", *words[1:]]
+    command = [sys.executable, "-m", "evalsuite.cli.app", *words[1:]]
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, (words, done.stdout[-2000:], done.stderr[-3000:])
     return done

@@ -15,7 +15,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from evalsuite.backends.transformers import TransformersLM
-from evalsuite.config import RunConfig
+from evalsuite.identity.run_config import RunConfig
 
 REQUESTS = [
     Instance("loglikelihood", {}, ("Question: Is the sky blue?\nAnswer:", " yes"), 0),

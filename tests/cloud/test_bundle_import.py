@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite import board
-from evalsuite.board import ComparabilityKey, comparability_key
-from evalsuite.cli import app
-from evalsuite.models import DEMO_MODELS_DIR
+from evalsuite.board import rules as board
+from evalsuite.board.rules import ComparabilityKey, comparability_key
+from evalsuite.cli.app import app
+from evalsuite.identity.models import DEMO_MODELS_DIR
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.leaderboard_queries import leaderboard_cells
@@ -107,7 +107,7 @@ def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folde
         model = queries.get_run(database, 1).model
     finally:
         database.close()
-    from evalsuite.models import resolve_model
+    from evalsuite.identity.models import resolve_model
 
     local = resolve_model(str(PICO_S))
     assert (model.weights_sha256, model.tokenizer_sha256, model.config_sha256) == (local.weights_sha256, local.tokenizer_sha256, local.config_sha256)
@@ -256,7 +256,7 @@ def test_a_path_with_no_results_is_refused_and_makes_no_database(tmp_path: Path)
 def test_an_imported_failed_run_says_where_it_came_from_instead_of_a_resume_hint(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from evalsuite import bundle
+    from evalsuite.formats import bundle
 
     folder = tmp_path / "bundle"
     record = bundle.write_failed_bundle(

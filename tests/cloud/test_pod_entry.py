@@ -23,7 +23,7 @@ from cloud_standins import GitHubStandIn, HubStandIn, RunPodStandIn
 from pg_server import free_port as _free_port
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 
@@ -46,7 +46,7 @@ def _pod_env(tmp_path: Path, run_args: str, **extra: str) -> dict[str, str]:
 
 def _pod_run(env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "evalsuite.cli", "runpod", "pod-run"], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "evalsuite.cli.app", "runpod", "pod-run"], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -157,7 +157,7 @@ def test_the_max_hours_deadline_stops_a_hung_run_sends_it_home_and_removes_the_p
         EVALSUITE_LOG_PORT=str(port), EVALSUITE_LOG_HOST="127.0.0.1",
     )
     started = time.monotonic()
-    pod = subprocess.Popen([sys.executable, "-m", "evalsuite.cli", "runpod", "pod-run"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pod = subprocess.Popen([sys.executable, "-m", "evalsuite.cli.app", "runpod", "pod-run"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # While it hangs, `evalsuite runpod logs` reads the pod's log through the (stand-in) proxy address.
         log_text = ""
@@ -228,7 +228,7 @@ class _PodProcess:
     def __init__(self, env: dict[str, str]) -> None:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "evalsuite.cli", "runpod", "pod-run"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "evalsuite.cli.app", "runpod", "pod-run"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.lines: list[str] = []
         self._new: queue.Queue[str | None] = queue.Queue()

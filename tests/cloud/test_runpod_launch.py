@@ -18,7 +18,7 @@ import typer.main
 from cloud_standins import GPUS, HubStandIn, RunPodStandIn
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.cloud import runpod_client
 from evalsuite.errors import ConfigError
 
@@ -291,8 +291,8 @@ def test_zero_shots_and_seed_zero_reach_the_pod(env: dict[str, str], runpod_api:
 
 
 def test_every_run_option_round_trips_through_launch_to_the_pods_run(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
-    from evalsuite.cli_run_options import parse
-    from evalsuite.cli_runpod import NOT_ON_A_POD
+    from evalsuite.cli.run_options import parse
+    from evalsuite.cli.runpod import NOT_ON_A_POD
     from evalsuite.cloud.pod_entry import PodJob
 
     for_a_pod = {param.name for param in RUN.params} - set(NOT_ON_A_POD)

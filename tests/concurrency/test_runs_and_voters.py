@@ -52,7 +52,7 @@ def _fill_arena(db_url: str) -> None:
 
 def _start_runs(db_url: str) -> list[subprocess.Popen[str]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "EVALSUITE_HEARTBEAT_S": "0.2"}
-    command = [sys.executable, "-m", "evalsuite.cli", "run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", str(LIMIT), "--db", db_url]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", str(LIMIT), "--db", db_url]
     return [
         subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(RUNS)
     ]

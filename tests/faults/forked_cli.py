@@ -26,8 +26,8 @@ try:
     from typer.testing import CliRunner
 
     import evalsuite.backends.transformers  # noqa: F401
-    import evalsuite.runner  # noqa: F401
-    from evalsuite.cli import app
+    import evalsuite.execution.runner  # noqa: F401
+    from evalsuite.cli.app import app
 
     with contextlib.redirect_stderr(io.StringIO()):
         CliRunner().invoke(app, ["run", "--model", "demo/pico-s", "--tasks", WARM_TASKS, "--limit", "1", "--dry-run"])

@@ -1,11 +1,11 @@
 """`evalsuite` CLI runs as real, killable processes that start in milliseconds.
 
-A cold `python -m evalsuite.cli run` spends 10-25 s importing torch, transformers and
+A cold `python -m evalsuite.cli.app run` spends 10-25 s importing torch, transformers and
 lm-eval before it does anything, which a matrix of a dozen killed runs cannot afford.
 Python's forkserver start method keeps one server process that imported all of that
 once (and warmed lm-eval's task index with a dry run, which computes nothing); each
 run is a fork of it: a separate OS process with its own pid, environment, working
-directory and log file, running the same ``evalsuite.cli`` entry point, and killed by
+directory and log file, running the same ``evalsuite.cli.app`` entry point, and killed by
 real signals. The server never runs a torch operation, so its forks start clean.
 """
 
@@ -45,7 +45,7 @@ def _child(args: list[str], env: dict[str, str], cwd: str, log_path: str) -> Non
     os.environ.update(env)
     os.chdir(cwd)
     sys.argv = ["evalsuite", *args]
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     app(args=args, prog_name="evalsuite")  # exits through SystemExit with the CLI's status
 

@@ -1,4 +1,4 @@
-"""The kill matrix: `evalsuite run` stopped at each named step (evalsuite.faults) by SIGKILL, SIGTERM or Ctrl-C.
+"""The kill matrix: `evalsuite run` stopped at each named step (evalsuite.store.faults) by SIGKILL, SIGTERM or Ctrl-C.
 
 After every stop the database passes `PRAGMA integrity_check`, no run is stored complete
 without all its metrics, and the run shows `interrupted` (SIGKILL: once its heartbeat is
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite import faults
 from evalsuite.backends.cache import clear_cache
+from evalsuite.store import faults
 from tests.faults import stored_state
 from tests.faults.forked_runs import CliRun, run_cli
 from tests.faults.scenario import HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, Reference, run_args, run_env

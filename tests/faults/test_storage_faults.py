@@ -17,10 +17,9 @@ import pytest
 from sqlalchemy import event, text
 from typer.testing import CliRunner
 
-from evalsuite import faults
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.errors import DatabaseWriteRefused
-from evalsuite.store import queries
+from evalsuite.store import faults, queries
 from evalsuite.store.db import open_database
 from tests.conftest import REPO_ROOT
 from tests.faults import stored_state

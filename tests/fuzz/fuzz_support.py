@@ -76,7 +76,7 @@ def cli_fails_cleanly(args: Sequence[str]) -> str:
     """Run the real CLI in-process on a bad input: exit 1, one error line with a hint, no traceback."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     result = CliRunner().invoke(app, list(args))
     crashed = result.exception is not None and not isinstance(result.exception, SystemExit)

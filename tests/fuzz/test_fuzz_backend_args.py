@@ -1,6 +1,6 @@
 """Fuzz ``--backend-arg KEY=VALUE`` parsing and checking, with --batch-size, --device and --dtype.
 
-Flags go through ``parse_key_values`` and ``decode_scalar`` (evalsuite.config) into
+Flags go through ``parse_key_values`` and ``decode_scalar`` (evalsuite.identity.run_config) into
 ``RunConfig`` / ``BackendOptions`` (evalsuite.backends.options), then
 ``check_backend_options`` matches them against the backend class (evalsuite.backends.arg_types).
 """
@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evalsuite.backends.registry import check_backend_options
-from evalsuite.config import RunConfig, decode_scalar, parse_key_values
+from evalsuite.identity.run_config import RunConfig, decode_scalar, parse_key_values
 
 KEYS = [
     "max_length", "add_bos_token", "max_batch_tokens", "token",  # transformers options

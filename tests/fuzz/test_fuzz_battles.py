@@ -153,7 +153,7 @@ def test_cli_ratings_rates_every_valid_file(battles_path: Path, battles: list[di
     battle or anchor an absent model, but only with a clean error."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     battles_path.write_bytes(encode(_document(battles, as_list=False), "utf-8"))
     with trial("battles"):

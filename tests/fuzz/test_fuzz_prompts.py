@@ -127,7 +127,7 @@ def test_cli_prompts_add_stores_any_valid_file(prompts_path: Path, db_url: str, 
     (any unicode; a long text too, though the prompt text is a unique column)."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
     from evalsuite.store import arena_queries
     from evalsuite.store.db import open_database
 

@@ -1,7 +1,7 @@
 """Fuzz the task YAML loader: a user's ``--include-path`` folder of lm-eval task files.
 
-The files are indexed by ``evalsuite.task_index`` and built by lm-eval's TaskManager through
-``evalsuite.tasks``; the requests are then built from the documents (what ``--dry-run`` counts).
+The files are indexed by ``evalsuite.tasks.index`` and built by lm-eval's TaskManager through
+``evalsuite.tasks.loading``; the requests are then built from the documents (what ``--dry-run`` counts).
 Whatever lm-eval makes of a bad file, the user must see a project error naming it.
 """
 
@@ -26,14 +26,14 @@ from fuzz_support import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalsuite import task_index
-from evalsuite.suites import TaskSpec
-from evalsuite.tasks import load_tasks, request_counts
+from evalsuite.tasks import index as task_index
+from evalsuite.tasks.loading import load_tasks, request_counts
+from evalsuite.tasks.suites import TaskSpec
 
 DATA = [{"q": "2+2", "a": 1, "choices": ["3", "4"]}, {"q": "1+1", "a": 0, "choices": ["2", "5"]}]
 BASE: dict[str, Any] = {
     "task": "mine",
-    "custom_dataset": "!function evalsuite.tasks.jsonl_dataset",
+    "custom_dataset": "!function evalsuite.tasks.loading.jsonl_dataset",
     "dataset_kwargs": {"data_files": {"test": "d.jsonl"}},
     "test_split": "test",
     "output_type": "multiple_choice",
@@ -49,7 +49,7 @@ KEYS = [
 ]  # fmt: skip
 # Values lm-eval's YAML could hold for those keys, right or wrong for the key they land on.
 TEMPLATES = ["{{q}}", "{{ nope }}", "{{ q ", "{% for %}", "{{ q | nofilter }}", "{{choices[5]}}", "{{ a / 0 }}", "{{ q.upper() }}"]
-FUNCTIONS = ["!function evalsuite.tasks.jsonl_dataset", "!function no_such_module.fn", "!function evalsuite.tasks.nope", "!function os"]
+FUNCTIONS = ["!function evalsuite.tasks.loading.jsonl_dataset", "!function no_such_module.fn", "!function evalsuite.tasks.loading.nope", "!function os"]
 SPECIAL = [
     "generate_until", "loglikelihood", "loglikelihood_rolling", "multiple_choice", "bogus", "test", "train", "nope",
     -1, 0, 10**6, 2**64, 1.5, "d.jsonl", "missing.yaml", "task.yaml", [], {}, None, True, "",
@@ -153,7 +153,7 @@ def cli_task_dir(task_dir: Path) -> Path:
     """The control, and the CLI's first run (imports) outside the deadline: the working task is accepted."""
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     (task_dir / "task.yaml").write_text(dump(BASE))
     (task_dir / "d.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DATA))

@@ -29,8 +29,8 @@ import pytest
 from judge_stand_in import JudgeStandIn, judge_server
 from typer.testing import CliRunner
 
-from evalsuite import board
-from evalsuite.cli import app
+from evalsuite.board import rules as board
+from evalsuite.cli.app import app
 from evalsuite.store import leaderboard_queries
 from evalsuite.store.db import open_database
 
@@ -82,7 +82,7 @@ def demo_judge_runs(tmp_path_factory: pytest.TempPathFactory) -> DemoJudgeRuns:
     db = tmp_path_factory.mktemp("demo-judge") / "pico.db"
     in_process = cli.invoke(app, ["run", *DEMO_JUDGE_ARGS, "--db", str(db)])
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "evalsuite.cli", "run", *DEMO_JUDGE_ARGS, "--judge-backend", "vllm", "--db", str(db)]
+    command = [sys.executable, "-m", "evalsuite.cli.app", "run", *DEMO_JUDGE_ARGS, "--judge-backend", "vllm", "--db", str(db)]
     served = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     return DemoJudgeRuns(db, in_process, served)
 
@@ -360,7 +360,7 @@ def test_endpoint_judge_with_a_known_tokenizer_gets_the_room_its_window_leaves(t
     each judgment asks for the tokens left after its prompt (measured here with that model's chat template), not 2048."""
     from transformers import AutoTokenizer
 
-    from evalsuite.models import resolve_model
+    from evalsuite.identity.models import resolve_model
 
     folder = resolve_model("demo/pico-judge").path
     with judge_server(lambda _messages: "Rating: [[5]]", served="pico-judge", root=str(folder), max_model_len=1200) as judge:
@@ -417,7 +417,7 @@ def test_turn_two_is_asked_after_turn_one_with_fastchats_sampling(judged_run: Ju
     from transformers import AutoTokenizer
 
     from evalsuite.backends.cache import request_key
-    from evalsuite.models import resolve_model
+    from evalsuite.identity.models import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("demo/pico-s").path)
     first_run = _rows(judged_run.db, "SELECT min(id) AS id FROM run")[0]["id"]

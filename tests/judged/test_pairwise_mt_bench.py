@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from evalsuite.arena.pair_judge import WinRate, pair_prompt, win_rates
 from evalsuite.arena.prompts import mt_bench_prompts
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
 

@@ -15,7 +15,7 @@ import pytest
 from judge_stand_in import judge_server
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README_URL = "http://127.0.0.1:8000/v1"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from leaderboard_fixtures import DEMO_MODELS, MIXED_LIMIT, MIXED_TASKS, DemoDatabase, copy_database, evalsuite_run, fill_unsafe
 
-from evalsuite.models import demo_models
+from evalsuite.identity.models import demo_models
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 

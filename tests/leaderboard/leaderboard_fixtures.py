@@ -38,7 +38,7 @@ def evalsuite_run(model: str, db: Path, *args: str) -> None:
     """A real `evalsuite run` in a subprocess (default: the demo task, limited); ``args`` replace the task options."""
     options = list(args) or ["--tasks", DEMO_TASK, "--limit", str(DEMO_LIMIT)]
     command = [
-        sys.executable, "-m", "evalsuite.cli", "run", "--model", model, *options,
+        sys.executable, "-m", "evalsuite.cli.app", "run", "--model", model, *options,
         "--db", str(db), "--device", "cpu", "--seed", "0",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}

@@ -1,4 +1,4 @@
-"""The leaderboard's rules (evalsuite.board) on real databases, shared by the app and `results export`.
+"""The leaderboard's rules (evalsuite.board.rules) on real databases, shared by the app and `results export`.
 
 Expected values are computed here from the stored rows (`queries.metric_rows`), never by
 the board's own code: the Open LLM v1 formula by hand, limited/full runs by run id.
@@ -17,14 +17,14 @@ import pytest
 from leaderboard_fixtures import DEMO_LIMIT, DemoDatabase, run_app
 from typer.testing import CliRunner
 
-from evalsuite import board
-from evalsuite.cli import app
+from evalsuite.board import rules as board
+from evalsuite.cli.app import app
 from evalsuite.metrics.normalization import SuiteMetric
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import MetricRecord
-from evalsuite.suites import SuiteSpec, TaskSpec, suites
+from evalsuite.tasks.suites import SuiteSpec, TaskSpec, suites
 from leaderboard.board_ui import charts
 
 V1_SCORES = (  # (task, metric, filter) of the Open LLM Leaderboard v1, as tasks/suites.yaml declares them

@@ -7,7 +7,7 @@ import tomllib
 
 from leaderboard_fixtures import LEADERBOARD_DIR, REPO_ROOT
 
-from evalsuite import app_launcher
+from evalsuite.cli import app_launcher
 
 PATH_EDIT = "sys." + "path"  # spelled apart so this file does not match its own search
 

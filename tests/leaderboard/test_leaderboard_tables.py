@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from evalsuite import board
+from evalsuite.board import rules as board
 from evalsuite.store.leaderboard_queries import BoardCell
 from leaderboard.board_ui import tables
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.export import MD_MAX_COLUMNS
+from evalsuite.cli.app import app
+from evalsuite.formats.export import MD_MAX_COLUMNS
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import MetricRecord
-from evalsuite.suites import suites
+from evalsuite.tasks.suites import suites
 
 OWN_TASKS = tuple(f"my_task_{i:02d}" for i in range(11))  # tasks of no suite
 MODELS = {"org/a": 0.25, "org/b": 0.5}  # model -> its base score (every task a little above it)

@@ -15,7 +15,7 @@ import pytest
 from leaderboard_fixtures import DemoDatabase, evalsuite_run
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.metrics.significance import paired_permutation_test
 
 

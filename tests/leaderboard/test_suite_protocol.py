@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite import board
-from evalsuite.cli import app
+from evalsuite.board import rules as board
+from evalsuite.cli.app import app
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from evalsuite.store.schema import MetricRecord
-from evalsuite.suites import suites
+from evalsuite.tasks.suites import suites
 
 NOUS = suites()["nous"]
 MODEL = "org/gpt4all-ish"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from leaderboard_fixtures import evalsuite_run
 
-from evalsuite import board
+from evalsuite.board import rules as board
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries
 from evalsuite.store.db import open_database

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.errors import TaskFileError
-from evalsuite.tasks import load_tasks, select_tasks
+from evalsuite.tasks.loading import load_tasks, select_tasks
 
 # BBH's published sizes (suzgunmirac/BIG-Bench-Hard README, the Hub copies): 250 examples per task except these
 SMALLER = {"causal_judgement": 187, "penguins_in_a_table": 146, "snarks": 178}

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from fork_v03_render import eval_docs, load_fork_module, requests_for
 
-from evalsuite.suites import suites
-from evalsuite.tasks import LoadedTasks, load_tasks, select_tasks
+from evalsuite.tasks.loading import LoadedTasks, load_tasks, select_tasks
+from evalsuite.tasks.suites import suites
 
 DOCS = [0, 1, 2]
 NOUS_TASKS = [spec.name for spec in suites()["nous"].tasks]

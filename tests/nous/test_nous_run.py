@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
-from evalsuite.suites import suites
+from evalsuite.cli.app import app
+from evalsuite.tasks.suites import suites
 from tests.conftest import evalsuite_ok as _evalsuite
 
 runner = CliRunner()

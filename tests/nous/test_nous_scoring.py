@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalsuite.metrics.normalization import SuiteMetric, suite_score
-from evalsuite.suites import suites
+from evalsuite.tasks.suites import suites
 
 
 def test_nous_suite_is_autoevals_task_list_zero_shot() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.errors import ConfigError, UnknownModelError
-from evalsuite.model_queue import model_list, parse_gpu_sets, read_models_file
-from evalsuite.models import DEMO_MODELS_DIR, resolve_model
+from evalsuite.execution.queue import model_list, parse_gpu_sets, read_models_file
+from evalsuite.identity.models import DEMO_MODELS_DIR, resolve_model
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 

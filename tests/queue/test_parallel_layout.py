@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite import environment
 from evalsuite.backends.parallelism import Parallelism
-from evalsuite.cli import app
-from evalsuite.config import RunConfig
+from evalsuite.cli.app import app
 from evalsuite.errors import BackendError, BackendNotInstalledError, ConfigError
-from evalsuite.model_queue import check_queue_config
-from evalsuite.models import resolve_model
+from evalsuite.execution.queue import check_queue_config
+from evalsuite.identity import environment
+from evalsuite.identity.models import resolve_model
+from evalsuite.identity.run_config import RunConfig
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 

@@ -208,7 +208,7 @@ def test_same_answers_stored_by_two_runs_at_once_do_not_collide(database: Databa
 def test_results_show_and_list_an_interrupted_run_with_its_attempts(database: Database) -> None:
     from typer.testing import CliRunner
 
-    from evalsuite.cli import app
+    from evalsuite.cli.app import app
 
     run_id = _new_run(database)
     _age(database, run_id, 61)

@@ -22,7 +22,7 @@ from sqlalchemy import UniqueConstraint, create_engine, inspect
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.errors import DatabaseError
 from evalsuite.store import queries
 from evalsuite.store.db import BASELINE_REVISION, alembic_config, head_revision, open_database

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.errors import DatabaseError
 from evalsuite.store.db import open_database
 

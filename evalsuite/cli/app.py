@@ -19,11 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from evalsuite.backends.registry import ARENA_BACKENDS, backend_help
-from evalsuite.cli_admin import admin_app
-from evalsuite.cli_arena import arena_app
-from evalsuite.cli_bundle import register as register_bundle_commands
-from evalsuite.cli_cache import cache_app
-from evalsuite.cli_common import (  # noqa: F401 (re-exported)
+from evalsuite.cli.admin import admin_app
+from evalsuite.cli.arena import arena_app
+from evalsuite.cli.bundle import register as register_bundle_commands
+from evalsuite.cli.cache import cache_app
+from evalsuite.cli.common import (  # noqa: F401 (re-exported)
     DbOption,
     OneLineErrors,
     _console,
@@ -32,10 +32,10 @@ from evalsuite.cli_common import (  # noqa: F401 (re-exported)
     handles_errors,
     report_progress,
 )
-from evalsuite.cli_compare import register as register_compare_command
-from evalsuite.cli_run_options import config_from_options
-from evalsuite.cli_runpod import register_launch, runpod_app
-from evalsuite.config import RunConfig, check_writable_output, default_db
+from evalsuite.cli.compare import register as register_compare_command
+from evalsuite.cli.run_options import config_from_options
+from evalsuite.cli.runpod import register_launch, runpod_app
+from evalsuite.identity.run_config import RunConfig, check_writable_output, default_db
 from evalsuite.redact import mask_secrets
 
 app = typer.Typer(
@@ -80,7 +80,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 def _suite_help() -> str:
     """The --suite help, naming every suite of the registry (tasks/suites.yaml)."""
-    from evalsuite.suites import suite_names
+    from evalsuite.tasks.suites import suite_names
 
     names = suite_names()
     return f"A suite: {', '.join(names)} (see `evalsuite tasks`)." if names else "A suite (see `evalsuite tasks`)."
@@ -130,7 +130,8 @@ def run(
 ) -> None:
     """Evaluate a model (or a queue of models, each its own run) on tasks or a suite and store the results."""
     _quiet_libraries(verbose)
-    from evalsuite import model_queue, runner
+    from evalsuite.execution import queue as model_queue
+    from evalsuite.execution import runner
 
     models = model_queue.model_list(model, models_file)
     config = config_from_options(ctx.params, models[0])  # the one place flags become a RunConfig
@@ -145,12 +146,13 @@ def run(
     _print_run_footer(outcome, config.db, output)
 
 
-register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli_runpod.py)
+register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli/runpod.py)
 
 
 def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, ...]) -> None:
     """Every model in turn (per GPU set), then a summary; exit status 1 when any model failed."""
-    from evalsuite import model_queue, runner
+    from evalsuite.execution import queue as model_queue
+    from evalsuite.execution import runner
 
     model_queue.check_queue_config(config, gpu_sets)
     runner.validate(config)  # flags checked once, before the first model loads
@@ -168,7 +170,7 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
 
 
 def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
-    from evalsuite import model_queue
+    from evalsuite.execution import queue as model_queue
 
     table = Table(title=f"queue: {len(results)} models, stored in {mask_secrets(db)}")
     for column in ("model", "run", "status", "seconds", *(("GPUs",) if show_gpus else ()), "main numbers / error"):
@@ -244,7 +246,7 @@ def rescore(
 ) -> None:
     """Recompute a run's metrics from its cached model answers, without loading the model."""
     _quiet_libraries(False)
-    from evalsuite import runner
+    from evalsuite.execution import runner
 
     outcome = runner.rescore(run_id, db or default_db(), report=lambda line: _console(stderr=True).print(f"[dim]{line}[/]"))
     _print_run_metrics(outcome.run_id, db or default_db())
@@ -257,7 +259,7 @@ def list_tasks(
 ) -> None:
     """List tasks and suites with their metrics and where their data comes from."""
     from evalsuite.judged import judged_task, judged_task_names
-    from evalsuite.tasks import catalog
+    from evalsuite.tasks.loading import catalog
 
     table = Table(title="evalsuite tasks and suites")
     for column in ("name", "kind", "output", "metrics", "data"):
@@ -394,7 +396,7 @@ def results_export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file (missing folders are made) instead of stdout."),
 ) -> None:
     """Export stored scores by the leaderboard's rules, as JSON, CSV or a Markdown table."""
-    from evalsuite import export
+    from evalsuite.formats import export
     from evalsuite.store.db import open_database
 
     export.check_format(format)
@@ -421,7 +423,7 @@ def leaderboard(
     host: str = typer.Option("localhost", help="Address to bind."),
 ) -> None:
     """Open the Streamlit leaderboard on the database."""
-    from evalsuite import app_launcher
+    from evalsuite.cli import app_launcher
 
     raise typer.Exit(app_launcher.launch(db or default_db(), port=port, host=host))
 

@@ -9,7 +9,7 @@ if one was stored, is marked failed by the runner) and the queue goes on; the CL
 prints a summary and exits non-zero when any model failed.
 
 With ``--gpu-sets 0,1 --gpu-sets 2,3`` there is one worker per set: each takes the
-next model from the shared queue and runs it in a fresh ``python -m evalsuite.model_queue``
+next model from the shared queue and runs it in a fresh ``python -m evalsuite.execution.queue``
 process whose ``CUDA_VISIBLE_DEVICES`` is that set. A process per model, not per
 set, because a model's GPU memory (vLLM's engine, CUDA caches) is only reliably
 returned when its process exits. The runs land in the one database, as concurrent
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.backends.registry import backend_entry
-from evalsuite.config import RunConfig
 from evalsuite.errors import ConfigError, EvalsuiteError
+from evalsuite.identity.run_config import RunConfig
 
 Reporter = Callable[[str], None]
 VISIBLE_DEVICES_ENV = "CUDA_VISIBLE_DEVICES"
@@ -130,7 +130,7 @@ def check_queue_config(config: RunConfig, gpu_sets: Sequence[str] = ()) -> None:
 
 def run_one(config: RunConfig, report: Reporter, gpu_set: str | None = None) -> QueueResult:
     """Run one model, catching its failure so the queue can go on (Ctrl-C and SIGTERM still stop it)."""
-    from evalsuite import runner
+    from evalsuite.execution import runner
 
     started = time.perf_counter()
     try:
@@ -203,13 +203,13 @@ def run_queue_on_gpu_sets(configs: Sequence[RunConfig], gpu_sets: Sequence[str],
 
 
 def _run_in_child(config: RunConfig, gpu_set: str | None) -> QueueResult:
-    """``python -m evalsuite.model_queue`` (with the set as CUDA_VISIBLE_DEVICES, if any); its result comes back as JSON."""
+    """``python -m evalsuite.execution.queue`` (with the set as CUDA_VISIBLE_DEVICES, if any); its result comes back as JSON."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="evalsuite-queue-") as folder:
         config_path, result_path = Path(folder) / "config.pickle", Path(folder) / "result.json"
         config_path.write_bytes(pickle.dumps((config, _log_levels())))  # our own objects, to our own child
         env = {**os.environ, **({VISIBLE_DEVICES_ENV: gpu_set} if gpu_set is not None else {})}
-        completed = subprocess.run([sys.executable, "-m", "evalsuite.model_queue", str(config_path), str(result_path)], env=env, check=False)
+        completed = subprocess.run([sys.executable, "-m", "evalsuite.execution.queue", str(config_path), str(result_path)], env=env, check=False)
         if result_path.is_file():
             return QueueResult(**json.loads(result_path.read_text()))
     error = f"worker process exited with status {completed.returncode} before reporting"

@@ -11,10 +11,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from evalsuite import cli_run_options
-from evalsuite.cli_common import _console, handles_errors
+from evalsuite.cli import run_options as cli_run_options
+from evalsuite.cli.common import _console, handles_errors
 from evalsuite.cloud import runpod_client
-from evalsuite.config import RunConfig
+from evalsuite.identity.run_config import RunConfig
 
 runpod_app = typer.Typer(
     help="Evaluate on a RunPod GPU in one command: the pod runs `evalsuite run`, sends the results home and removes itself.",
@@ -140,9 +140,9 @@ def _check_run(config: RunConfig, gpu_count: int) -> None:
     close matches), the vLLM layout is held against the pod's GPUs, and the --backend-arg and
     --judge-arg keys are checked. What depends on the pod's own devices is left to the pod.
     """
-    from evalsuite import runner
     from evalsuite.backends.registry import check_backend_args
     from evalsuite.errors import BackendNotInstalledError
+    from evalsuite.execution import runner
 
     runner.plan_tasks(config)
     layout = config.parallelism()

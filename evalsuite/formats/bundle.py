@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalsuite import results_layout
 from evalsuite.errors import BundleError, EvalsuiteError
+from evalsuite.formats import layout as results_layout
 from evalsuite.store import import_queries
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE, RUN_FAILED, MetricRecord, SampleRecord
 
 if TYPE_CHECKING:
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
 
 RUN_RECORD = "evalsuite_run.json"
 BUNDLE_FORMAT = "evalsuite-bundle"
@@ -201,7 +201,7 @@ def _sample_line(sample: SampleRecord) -> dict[str, Any]:
 
 
 def _identity_columns(identity: Any) -> dict[str, Any]:
-    from evalsuite.identity import ModelIdentity
+    from evalsuite.identity.model_identity import ModelIdentity
 
     return ModelIdentity.from_columns(identity).as_columns()
 
@@ -363,7 +363,7 @@ def _lm_eval_model(database: Database, pretrained: str, config: dict[str, Any], 
 def _local_model(pretrained: str) -> ModelSpec | None:
     """The model lm-eval loaded, when its files are here: a demo alias, or a folder (a path into the
     demo models is named by its alias, as `evalsuite run` names it)."""
-    from evalsuite.models import DEMO_MODELS_DIR, DEMO_PREFIX, resolve_model
+    from evalsuite.identity.models import DEMO_MODELS_DIR, DEMO_PREFIX, resolve_model
 
     folder = Path(pretrained).expanduser()
     if folder.is_dir() and folder.resolve().parent == DEMO_MODELS_DIR.resolve():

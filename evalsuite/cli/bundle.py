@@ -1,4 +1,4 @@
-"""`evalsuite results import | bundle | pull`: runs in and out of the database as bundles (see evalsuite.bundle)."""
+"""`evalsuite results import | bundle | pull`: runs in and out of the database as bundles (see evalsuite.formats.bundle)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from evalsuite.cli_common import DbOption, _console, handles_errors
-from evalsuite.config import default_db
+from evalsuite.cli.common import DbOption, _console, handles_errors
+from evalsuite.identity.run_config import default_db
 
 if TYPE_CHECKING:
-    from evalsuite.bundle import ImportOutcome
+    from evalsuite.formats.bundle import ImportOutcome
 
 
 def register(results_app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def results_import(
     db: str | None = DbOption,
 ) -> None:
     """Import runs made elsewhere (a pod, another machine, the lm_eval CLI); importing twice changes nothing."""
-    from evalsuite import bundle
+    from evalsuite.formats import bundle
     from evalsuite.store.db import open_database
 
     bundle.find_results(path)  # a path with no results fails before a database is made
@@ -60,7 +60,7 @@ def results_bundle(
     db: str | None = DbOption,
 ) -> None:
     """Write a stored run as a bundle: lm-eval's results and samples files plus evalsuite's run record."""
-    from evalsuite import bundle
+    from evalsuite.formats import bundle
     from evalsuite.store.db import open_database
 
     database = open_database(db or default_db(), create=False)

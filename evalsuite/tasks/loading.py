@@ -3,14 +3,14 @@
 Every task is an lm-eval task: YAML under ``tasks/yaml/`` (ours, shipped with data), a user's
 ``--include-path`` directory, or lm-eval's ~14,000 built-in YAML files. Three things are ours:
 
-* **Fast start** (``evalsuite.task_index``): our own YAML is indexed always, lm-eval's
+* **Fast start** (``evalsuite.tasks.index``): our own YAML is indexed always, lm-eval's
   built-in index only when a requested name is not ours, and cached on disk.
   Precedence: built-in < ours < include paths (ours replace lm-eval's ``pubmedqa``,
   which no longer loads under datasets 4).
 * **Offline copies** (``data_dir``): ``tasks/local_sources.yaml`` maps a Hub dataset to local
   files and a converter. A task reading that dataset keeps lm-eval's own config (prompts,
   metrics, few-shot rules) and only gets ``custom_dataset`` pointed at the converted files.
-* **Suites** (``evalsuite.suites`` over ``tasks/suites.yaml``): task lists with shots,
+* **Suites** (``evalsuite.tasks.suites`` over ``tasks/suites.yaml``): task lists with shots,
   per-task doc limits and the scores that count for the suite average.
 
 The runner calls::
@@ -40,15 +40,15 @@ from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 
-from evalsuite import task_index
 from evalsuite.errors import (
     ConfigError,
     EvalsuiteError,
     TaskFileError,
     UnknownTaskError,
 )
-from evalsuite.suites import TaskSpec, aliases, suites
-from evalsuite.task_index import TASK_YAML_DIR, TASKS_ROOT
+from evalsuite.tasks import index as task_index
+from evalsuite.tasks.index import TASK_YAML_DIR, TASKS_ROOT
+from evalsuite.tasks.suites import TaskSpec, aliases, suites
 
 LOCAL_SOURCES_FILE = TASKS_ROOT / "local_sources.yaml"
 TEXT_FILE_TASK = "perplexity_file"
@@ -161,7 +161,7 @@ class LocalCopy:
 def jsonl_dataset(data_files: Mapping[str, str], config_source: str = "", **_metadata: Any) -> Any:
     """``custom_dataset`` for task YAMLs: JSONL files per split, paths relative to the YAML file.
 
-    Use in a task YAML as ``custom_dataset: !function evalsuite.tasks.jsonl_dataset`` with
+    Use in a task YAML as ``custom_dataset: !function evalsuite.tasks.loading.jsonl_dataset`` with
     ``dataset_kwargs: {data_files: {test: data/test.jsonl}}``. lm-eval passes the task's
     metadata (which holds ``config_source``, the YAML path) and ``dataset_kwargs`` as keywords.
     """

@@ -74,7 +74,7 @@ def usage_error_text(exc: UsageError) -> tuple[str, str]:
 
 
 def _command_path(ctx: Any) -> str:
-    """`evalsuite results show`, whatever the program was called (`python -m evalsuite.cli`, a test runner)."""
+    """`evalsuite results show`, whatever the program was called (`python -m evalsuite.cli.app`, a test runner)."""
     names: list[str] = []
     while ctx is not None and ctx.parent is not None:
         names.insert(0, ctx.info_name)

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evalsuite.config import RunConfig
-    from evalsuite.models import ModelSpec
+    from evalsuite.identity.models import ModelSpec
+    from evalsuite.identity.run_config import RunConfig
 
 # Bump whenever a change in evalsuite's scoring code moves any number (log-likelihoods,
 # greedy flags, generations, rolling sums): every answer cached under the old value is

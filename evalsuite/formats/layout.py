@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalsuite import environment
+from evalsuite.identity import environment
 from evalsuite.metrics import normalization, perplexity, translation
 from evalsuite.metrics.normalization import SuiteMetric
 from evalsuite.store.schema import DATA_SHA256, MetricRecord, SampleRecord
 
 if TYPE_CHECKING:
-    from evalsuite.config import RunConfig
-    from evalsuite.models import ModelSpec
-    from evalsuite.tasks import LoadedTasks
+    from evalsuite.identity.models import ModelSpec
+    from evalsuite.identity.run_config import RunConfig
+    from evalsuite.tasks.loading import LoadedTasks
 
 TokenCounter = Callable[[str], int]
 MERGED_SECTIONS = ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better", "n-samples")
@@ -313,7 +313,7 @@ def config_kwargs(stored: dict[str, Any]) -> dict[str, Any]:
     """Rebuild RunConfig keyword arguments from a run's stored JSON config."""
     from dataclasses import fields
 
-    from evalsuite.config import RunConfig
+    from evalsuite.identity.run_config import RunConfig
 
     names = {f.name for f in fields(RunConfig)}
     kwargs = {key: value for key, value in stored.items() if key in names}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalsuite.task_index import TASKS_ROOT
-from evalsuite.tasks import TEXT_FILE_TASK, LoadedTasks
+from evalsuite.tasks.index import TASKS_ROOT
+from evalsuite.tasks.loading import TEXT_FILE_TASK, LoadedTasks
 
 
 @dataclass(frozen=True)

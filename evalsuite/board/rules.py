@@ -37,7 +37,7 @@ from evalsuite.judged import mt_bench
 from evalsuite.metrics.normalization import SuiteMetric, suite_score
 from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
-from evalsuite.suites import SuiteSpec
+from evalsuite.tasks.suites import SuiteSpec
 
 ALL_TASKS = "all tasks"
 DECIMALS = 2  # as the Open LLM Leaderboard shows scores

@@ -16,9 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from evalsuite.backends.registry import backend_help
-from evalsuite.cli_common import DbOption, console, err_console, handles_errors
-from evalsuite.config import decode_scalar, default_db, parse_key_values
+from evalsuite.cli.common import DbOption, console, err_console, handles_errors
 from evalsuite.errors import ArenaError
+from evalsuite.identity.run_config import decode_scalar, default_db, parse_key_values
 from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ def prompts_add(
     db: str | None = DbOption,
 ) -> None:
     """Add arena prompts (texts already stored are skipped)."""
-    from evalsuite import admin
     from evalsuite.arena.prompts import mt_bench_prompts, read_prompt_file
+    from evalsuite.board import admin
     from evalsuite.store import arena_queries
 
     if file is None and not mt_bench:
@@ -285,7 +285,7 @@ def ratings(
     if as_json:
         sys.stdout.write(json.dumps(report.to_json() if report.has_extras else report.table.to_json_rows()) + "\n")
         return
-    from evalsuite.cli_arena_report import print_report
+    from evalsuite.cli.arena_report import print_report
 
     print_report(report, source)
 

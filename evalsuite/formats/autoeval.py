@@ -31,7 +31,7 @@ from evalsuite.errors import ConfigError
 from evalsuite.metrics.normalization import suite_score
 from evalsuite.store.queries import RunDetail
 from evalsuite.store.schema import MetricRecord, ModelRecord
-from evalsuite.suites import SuiteSpec
+from evalsuite.tasks.suites import SuiteSpec
 
 DEFAULT_SUITE = "nous"
 HUB_URL = "https://huggingface.co/"

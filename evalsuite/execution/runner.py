@@ -22,21 +22,23 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from evalsuite import environment, faults, results_layout, run_plan
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
 from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
-from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
-from evalsuite.identity import ModelIdentity, build_identity
+from evalsuite.execution import plan as run_plan
+from evalsuite.formats import layout as results_layout
+from evalsuite.identity import environment
+from evalsuite.identity.model_identity import ModelIdentity, build_identity
+from evalsuite.identity.models import ModelSpec
+from evalsuite.identity.run_config import RunConfig, check_writable_output
 from evalsuite.judged import is_judged, judged_task
 from evalsuite.judged import session as judged_session
 from evalsuite.judged.base import JudgedTask
-from evalsuite.models import ModelSpec
-from evalsuite.store import import_queries, liveness, queries
+from evalsuite.store import faults, import_queries, liveness, queries
 from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
 from evalsuite.store.schema import RunRecord, utcnow
-from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
+from evalsuite.tasks.loading import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
 
 log = logging.getLogger(__name__)
 # Requests computed between two commits of the request cache: smaller loses less on a crash.

@@ -11,7 +11,7 @@ from rich.text import Text
 from evalsuite.arena.display import RATING_HEADERS, ci_header, ci_text, display_rows
 from evalsuite.arena.ratings import CategoryRatings, RatingTable
 from evalsuite.arena.report import RatingReport
-from evalsuite.cli_common import console, err_console
+from evalsuite.cli.common import console, err_console
 
 LEAKS_LISTED = 20
 

@@ -1,15 +1,15 @@
-"""`evalsuite admin …`: the operator's writes (delete a run, hide or show a model), through ``evalsuite.admin``.
+"""`evalsuite admin …`: the operator's writes (delete a run, hide or show a model), through ``evalsuite.board.admin``.
 
 Parsing and printing only. Where ``EVALSUITE_ADMIN_TOKEN`` is set these commands need
-``--admin-token`` with the same value (see ``evalsuite.admin`` for the rule).
+``--admin-token`` with the same value (see ``evalsuite.board.admin`` for the rule).
 """
 
 from __future__ import annotations
 
 import typer
 
-from evalsuite.cli_common import DbOption, console, handles_errors
-from evalsuite.config import default_db
+from evalsuite.cli.common import DbOption, console, handles_errors
+from evalsuite.identity.run_config import default_db
 from evalsuite.store.db import Database
 
 admin_app = typer.Typer(
@@ -37,7 +37,7 @@ def delete_run(
     db: str | None = DbOption,
 ) -> None:
     """Delete a run with its metrics, samples and attempts (the request cache is kept)."""
-    from evalsuite import admin
+    from evalsuite.board import admin
 
     admin.require_admin(admin_token, web=False)  # before opening: a refused token touches nothing
     database = _open(db)
@@ -76,7 +76,7 @@ def unhide_model(
 
 def _set_hidden(name: str, admin_token: str | None, db: str | None, *, hide: bool) -> None:
     """hide-model and unhide-model: the token is checked before the database is opened, so a refusal creates nothing."""
-    from evalsuite import admin
+    from evalsuite.board import admin
 
     admin.require_admin(admin_token, web=False)
     database = _open(db)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from evalsuite.cli_common import DbOption, _console, handles_errors
-from evalsuite.config import default_db
+from evalsuite.cli.common import DbOption, _console, handles_errors
+from evalsuite.identity.run_config import default_db
 
 
 def register(results_app: typer.Typer) -> None:
@@ -23,7 +23,7 @@ def results_compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from evalsuite import run_compare
+    from evalsuite.board import compare as run_compare
     from evalsuite.store.db import open_database
 
     database = open_database(db or default_db(), create=False)

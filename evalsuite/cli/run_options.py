@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from typer.core import TyperOption
 
-from evalsuite.config import RunConfig, default_data_dir, default_db, parse_key_values
+from evalsuite.identity.run_config import RunConfig, default_data_dir, default_db, parse_key_values
 
 
 def config_from_options(options: Mapping[str, Any], model: str) -> RunConfig:
@@ -103,9 +103,9 @@ def parse(run: RunParser, args: Sequence[str]) -> RunConfig:
     """The RunConfig `evalsuite run ARGS` builds (its first model), read by ``run``'s own option parser.
 
     ``run`` is the click command of `evalsuite run`, handed in by the caller (the command tree
-    is built in ``evalsuite.cli``, which imports this module).
+    is built in ``evalsuite.cli.app``, which imports this module).
     """
-    from evalsuite import model_queue
+    from evalsuite.execution import queue as model_queue
 
     # A word run cannot parse is a bug of command_line (the words come from run's own options): it keeps its traceback.
     with run.make_context("run", list(args)) as context:

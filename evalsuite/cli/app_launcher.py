@@ -17,7 +17,7 @@ from typing import NoReturn
 from evalsuite.errors import ConfigError
 from evalsuite.store.db import open_database
 
-_PACKAGE_DIR = Path(__file__).parent
+_PACKAGE_DIR = Path(__file__).parent.parent  # evalsuite/
 
 # A leaderboard is for readers: no Deploy button, no developer menu, no usage statistics.
 STREAMLIT_OPTIONS = (

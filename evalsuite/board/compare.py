@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evalsuite import board
+from evalsuite.board import rules as board
 from evalsuite.metrics.significance import PairedTestResult, paired_bootstrap, paired_permutation_test
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store import queries

@@ -4,7 +4,7 @@ a local directory plus sha256 fingerprints of its weights, tokenizer files and c
 The fingerprints are what make results and cached requests comparable: two runs of
 "the same" model name with other weights, another tokenizer or an edited
 ``config.json`` never share a cache entry or a leaderboard row (see
-``evalsuite.identity``, which combines them with the backend's settings).
+``evalsuite.identity.model_identity``, which combines them with the backend's settings).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from evalsuite.errors import UnknownModelError
 
 DEMO_PREFIX = "demo/"
-DEMO_MODELS_DIR = Path(__file__).parent / "demo_models"
+DEMO_MODELS_DIR = Path(__file__).parent.parent / "demo_models"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 # Files a backend needs; Llama-3 style repos also carry `original/*.pth`, which we skip.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]

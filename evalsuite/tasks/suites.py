@@ -12,7 +12,7 @@ from typing import Any
 
 from evalsuite.errors import TaskFileError
 from evalsuite.metrics.normalization import SuiteMetric, random_baseline
-from evalsuite.task_index import TASKS_ROOT
+from evalsuite.tasks.index import TASKS_ROOT
 
 SUITES_FILE = TASKS_ROOT / "suites.yaml"
 

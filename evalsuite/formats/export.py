@@ -1,6 +1,6 @@
 """Stored scores as JSON, CSV or a Markdown table, by the leaderboard's rules.
 
-A *view* is what the leaderboard shows (``evalsuite.board``): ``all`` (every stored score,
+A *view* is what the leaderboard shows (``evalsuite.board.rules``): ``all`` (every stored score,
 leaf tasks and group aggregates, one column per comparable setting) or a suite's name (its
 score first, ranked where comparable, the others listed with what they lack). ``rows`` is
 the raw dump instead: one row per stored score of every run, whatever its status.
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalsuite import board
-from evalsuite.config import check_writable_output
+from evalsuite.board import rules as board
 from evalsuite.errors import ConfigError
+from evalsuite.identity.run_config import check_writable_output
 from evalsuite.store import import_queries, queries
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.db import Database
 from evalsuite.store.schema import RUN_COMPLETE
-from evalsuite.suites import SuiteSpec
+from evalsuite.tasks.suites import SuiteSpec
 
 FORMATS = ("json", "csv", "md", "autoeval")
 ALL_VIEW = "all"
@@ -46,7 +46,7 @@ def check_format(format: str) -> str:
 
 def view_names() -> list[str]:
     """``all``, every suite, and ``rows``."""
-    from evalsuite.suites import suites
+    from evalsuite.tasks.suites import suites
 
     return [ALL_VIEW, *suites(), ROWS_VIEW]
 
@@ -89,9 +89,9 @@ def render(database: Database, format: str, *, run_ids: Sequence[int] | None = N
 
 def render_autoeval(database: Database, run_ids: Sequence[int], *, view: str = ALL_VIEW) -> str:
     """LLM AutoEval's Markdown summary of ONE complete run, for the suite named by ``view``
-    (``all``: the Nous suite), see :mod:`evalsuite.export_autoeval`."""
-    from evalsuite import export_autoeval
-    from evalsuite.suites import suites
+    (``all``: the Nous suite), see :mod:`evalsuite.formats.autoeval`."""
+    from evalsuite.formats import autoeval as export_autoeval
+    from evalsuite.tasks.suites import suites
 
     if len(run_ids) != 1:
         raise ConfigError(
@@ -106,7 +106,7 @@ def render_autoeval(database: Database, run_ids: Sequence[int], *, view: str = A
 
 def build_view(cells: Sequence[lq.BoardCell], name: str) -> board.BoardView:
     """The "all tasks" view for ``all``, else the named suite's view."""
-    from evalsuite.suites import suites
+    from evalsuite.tasks.suites import suites
 
     if name == ALL_VIEW:
         return board.all_tasks_view(cells)
@@ -233,7 +233,7 @@ def column_groups(columns: Sequence[board.Column], titles: Mapping[str, str], *,
 def markdown_all_tasks(view: board.BoardView) -> str:
     """The "all tasks" view as one table per group of columns (:func:`column_groups`), each with the
     models that have a score in it, then the settings of every column."""
-    from evalsuite.suites import suites
+    from evalsuite.tasks.suites import suites
 
     records = board.display_records(view)
     lines = [f"## {view.name}", ""] + [f"{note}  " for note in view.notes] + [""]

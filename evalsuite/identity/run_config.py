@@ -19,7 +19,7 @@ from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ConfigError, JudgeError
 from evalsuite.judged import is_judged
-from evalsuite.suites import suites
+from evalsuite.tasks.suites import suites
 
 ENV_DB = "EVALSUITE_DB"
 ENV_DATA_DIR = "EVALSUITE_DATA_DIR"

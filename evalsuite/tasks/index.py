@@ -22,7 +22,7 @@ from typing import Any
 
 from evalsuite.errors import TaskFileError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # evalsuite/, beside which a checkout keeps tasks/
 
 
 def tasks_root(package_dir: Path) -> Path:
