@@ -13,8 +13,10 @@ from rich.table import Table
 
 from evalsuite.cli import run_options as cli_run_options
 from evalsuite.cli.common import _console, handles_errors
-from evalsuite.cloud import runpod_client
+from evalsuite.cloud.provider import LaunchRequest, provider
 from evalsuite.identity.run_config import RunConfig
+
+CLOUD = provider("runpod")  # the commands below speak to the cloud only through the provider protocol
 
 runpod_app = typer.Typer(
     help="Evaluate on a RunPod GPU in one command: the pod runs `evalsuite run`, sends the results home and removes itself.",
@@ -43,13 +45,13 @@ def _launch(
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="The model to evaluate: a Hub id the pod downloads (HF_TOKEN is passed for gated ones)."),
     backend: str = typer.Option("vllm", help="The backend on the pod: vllm or transformers."),
-    gpu: str = typer.Option(runpod_client.DEFAULT_GPU, help="RunPod GPU type (id or display name), e.g. \"NVIDIA A100 80GB PCIe\"."),
+    gpu: str = typer.Option(CLOUD.defaults.gpu, help="RunPod GPU type (id or display name), e.g. \"NVIDIA A100 80GB PCIe\"."),
     gpu_count: int = typer.Option(1, "--gpu-count", help="GPUs on the pod."),
     cloud: str = typer.Option("secure", help="secure (RunPod's data centres) or community (cheaper, hosts vary)."),
     image: str | None = typer.Option(None, help="A prebuilt image with evalsuite (the repo's Dockerfile) \\[default: RunPod's PyTorch image + pip install]."),
     install: str | None = typer.Option(None, help="pip requirement the stock image installs \\[default: this machine's evalsuite: its git commit, else its version]."),
-    disk: int = typer.Option(runpod_client.DEFAULT_DISK_GB, "--disk", help="Container disk in GB (the model and the pip install live there)."),
-    max_hours: float = typer.Option(runpod_client.DEFAULT_MAX_HOURS, "--max-hours", help="Hard deadline: the run is stopped, sent home as failed and the pod removed (at the latest 10 min later, even if sending home hangs)."),
+    disk: int = typer.Option(CLOUD.defaults.disk_gb, "--disk", help="Container disk in GB (the model and the pip install live there)."),
+    max_hours: float = typer.Option(CLOUD.defaults.max_hours, "--max-hours", help="Hard deadline: the run is stopped, sent home as failed and the pod removed (at the latest 10 min later, even if sending home hangs)."),
     keep_pod: bool = typer.Option(False, "--keep-pod", help="Keep the pod when done (debugging); stop it yourself with `evalsuite runpod stop`."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Create the pod without asking."),
     db: str | None = typer.Option(None, "--db", help="Results home: a database URL the pod can reach (postgresql://user:pass@host/db)."),
@@ -67,23 +69,20 @@ def _launch(
     """
     run_args = _run_args(ctx, {*run_options, *ALWAYS_SENT})
     _check_run(cli_run_options.parse(run_command, run_args), gpu_count)  # what the pod's run will build, checked before renting
-    request = runpod_client.LaunchRequest(
+    request = LaunchRequest(
         model=model, run_args=run_args, gpu=gpu, gpu_count=gpu_count, cloud=cloud, image=image, install=install, disk_gb=disk,
         max_hours=max_hours, keep_pod=keep_pod, results_db=db, push_to_hub=push_to_hub, volume_dir=volume_dir, gist=gist,
         public_gist=public, network_volume_id=network_volume, hf_secret=hf_secret,
     )
-    env = dict(os.environ)
-    rp = runpod_client.sdk()
-    plan = runpod_client.plan_launch(rp, request, env)
+    plan = CLOUD.plan(request, dict(os.environ))
     for line in plan.lines:
         _console().print(line, highlight=False, markup=False, soft_wrap=True)
     if not yes and not typer.confirm("Create this pod?", default=False):
         _console(stderr=True).print("nothing created", highlight=False)
         raise typer.Exit(1)
-    pod = runpod_client.create(rp, plan)
-    pod_id = pod.get("id")
+    pod_id = CLOUD.create(plan)
     _console().print(
-        f"created pod {pod_id} ({plan.create_kwargs['name']}); follow it with `evalsuite runpod logs {pod_id}`, "
+        f"created pod {pod_id} ({plan.pod_name}); follow it with `evalsuite runpod logs {pod_id}`, "
         f"remove it with `evalsuite runpod stop {pod_id}`",
         highlight=False, markup=False, soft_wrap=True,
     )
@@ -160,20 +159,13 @@ def _check_run(config: RunConfig, gpu_count: int) -> None:
 @handles_errors
 def list_pods() -> None:
     """List the pods evalsuite started (tagged by name), with their status and price."""
-    rp = runpod_client.sdk()
-    pods = runpod_client.our_pods(rp)
+    pods = CLOUD.pods()
     table = Table(title="evalsuite's RunPod pods")
     for column in ("id", "name", "status", "gpu", "$/hour", "uptime (min)"):
         table.add_column(column)
     for pod in pods:
-        runtime = pod.get("runtime") or {}
-        uptime = pod.get("uptimeSeconds") if pod.get("uptimeSeconds") is not None else runtime.get("uptimeInSeconds")
-        table.add_row(
-            str(pod.get("id")), str(pod.get("name")), str(pod.get("desiredStatus") or ""),
-            f"{pod.get('gpuCount') or ''} x {(pod.get('machine') or {}).get('gpuDisplayName') or ''}",
-            "" if pod.get("costPerHr") is None else f"{float(pod['costPerHr']):.2f}",
-            "" if uptime is None else f"{float(uptime) / 60:.0f}",
-        )
+        price = "" if pod.price_per_hour is None else f"{pod.price_per_hour:.2f}"
+        table.add_row(pod.id, pod.name, pod.status, pod.gpu, price, "" if pod.uptime_s is None else f"{pod.uptime_s / 60:.0f}")
     _console().print(table)
     if not pods:
         _console().print("no evalsuite pods are running", highlight=False)
@@ -183,10 +175,9 @@ def list_pods() -> None:
 @handles_errors
 def logs(pod_id: str = typer.Argument(..., help="Pod id from `evalsuite runpod list`.")) -> None:
     """Print the run log of one of evalsuite's pods (served by the pod through RunPod's HTTP proxy)."""
-    rp = runpod_client.sdk()
-    pod = runpod_client.our_pod(rp, pod_id)
-    _console(stderr=True).print(f"pod {pod_id} ({pod.get('name')}): {pod.get('desiredStatus')}", highlight=False, markup=False)
-    sys.stdout.write(runpod_client.pod_log(pod_id))
+    pod = CLOUD.pod(pod_id)
+    _console(stderr=True).print(f"pod {pod_id} ({pod.name}): {pod.status}", highlight=False, markup=False)
+    sys.stdout.write(CLOUD.log(pod_id))
 
 
 @runpod_app.command()
@@ -200,11 +191,10 @@ def stop(
 
     if bool(pod_id) == all_pods:
         raise ConfigError("pass a pod id or --all", "see the pods with `evalsuite runpod list`")
-    rp = runpod_client.sdk()
-    targets = [p["id"] for p in runpod_client.our_pods(rp)] if all_pods else [str(pod_id)]
+    targets = [pod.id for pod in CLOUD.pods()] if all_pods else [str(pod_id)]
     for target in targets:
-        pod = runpod_client.stop(rp, target)
-        _console().print(f"removed pod {target} ({pod.get('name')})", highlight=False, markup=False)
+        pod = CLOUD.remove(target)
+        _console().print(f"removed pod {target} ({pod.name})", highlight=False, markup=False)
     if not targets:
         _console().print("no evalsuite pods to remove", highlight=False)
 

@@ -401,13 +401,13 @@ def _summary(job: PodJob, outcome: PodOutcome) -> str:
 
 def _remove_pod(job: PodJob, env: dict[str, str], report: Reporter) -> tuple[bool, str | None]:
     """The pod removing itself through RunPod's API: (removed, the error when it could not)."""
-    from evalsuite.cloud import runpod_client
+    from evalsuite.cloud.provider import provider
 
     if not job.pod_id:
         report(f"{pod_env.POD_ID} is not set (not on a pod): nothing to remove")
         return False, None
     try:
-        runpod_client.terminate(job.pod_id, api_key=env.get(pod_env.API_KEY))
+        provider().remove_self(job.pod_id, env.get(pod_env.API_KEY))
     except CloudError as exc:
         report(f"could not remove pod {job.pod_id}: {exc.message}")
         return False, exc.message

@@ -1,4 +1,4 @@
-"""RunPod through its Python SDK (``runpod``): plan and create a pod, list, read logs, stop, remove.
+"""RunPod through its Python SDK (``runpod``), evalsuite's one cloud provider (:data:`PROVIDER`): plan and create a pod, list, read logs, remove.
 
 Everything RunPod says is passed through: a GraphQL error (no capacity, no funds) becomes a
 one-line ``CloudError`` with a hint. Pods started here are tagged by name
@@ -14,12 +14,13 @@ import os
 import re
 import shlex
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from evalsuite.cloud import pod_env
+from evalsuite.cloud.provider import LaunchDefaults, LaunchPlan, LaunchRequest, PodSummary, Provider
 from evalsuite.errors import CloudError, ConfigError
 from evalsuite.redact import mask_secrets
 
@@ -41,40 +42,6 @@ ENV_PROXY = "EVALSUITE_RUNPOD_PROXY"  # RunPod's HTTP proxy address for a pod's 
 PROXY_TEMPLATE = "https://{pod_id}-{port}.proxy.runpod.net"
 API_KEY_HINT = "create an API key at https://www.runpod.io/console/user/settings and `export RUNPOD_API_KEY=...`"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class LaunchRequest:
-    """What `evalsuite runpod launch` was asked for."""
-
-    model: str
-    run_args: tuple[str, ...]  # the `evalsuite run` options, --model included
-    gpu: str = DEFAULT_GPU
-    gpu_count: int = 1
-    cloud: str = "secure"
-    image: str | None = None  # None: the stock PyTorch image plus `pip install` of evalsuite
-    install: str | None = None  # pip requirement for the stock image [default: the launcher's version]
-    disk_gb: int = DEFAULT_DISK_GB
-    volume_gb: int = 0
-    max_hours: float = DEFAULT_MAX_HOURS
-    keep_pod: bool = False
-    results_db: str | None = None
-    push_to_hub: str | None = None
-    volume_dir: str | None = None
-    gist: bool = False
-    public_gist: bool = False
-    network_volume_id: str | None = None
-    hf_secret: str | None = None  # a RunPod secret holding the Hub token: the pod reads it, it never leaves RunPod
-
-
-@dataclass
-class LaunchPlan:
-    """The pod to create: the SDK's arguments, the GPU's price, and what to tell the user."""
-
-    create_kwargs: dict[str, Any]
-    gpu_name: str
-    price_per_hour: float | None
-    lines: list[str] = field(default_factory=list)
 
 
 def sdk(api_key: str | None = None) -> Any:
@@ -199,7 +166,7 @@ def plan_launch(rp: Any, request: LaunchRequest, env: dict[str, str]) -> LaunchP
             else ", ".join(f"{n}=***" for n in pod_env.SECRETS if n in pod_environment) or "none passed (no HF_TOKEN: gated models will fail)"
         ),
     ]
-    return LaunchPlan(create_kwargs=kwargs, gpu_name=str(info.get("displayName") or info["id"]), price_per_hour=price, lines=lines)
+    return LaunchPlan(pod_name=name, create_kwargs=kwargs, gpu_name=str(info.get("displayName") or info["id"]), price_per_hour=price, lines=lines)
 
 
 def default_hub_repo(env: dict[str, str]) -> str:
@@ -364,3 +331,51 @@ def pod_log(pod_id: str, *, port: int = pod_env.DEFAULT_LOG_PORT, timeout: float
     if response.status_code != 200:
         raise CloudError(f"pod {pod_id}'s log answered HTTP {response.status_code}", "the pod may still be starting (installing evalsuite); retry in a minute")
     return response.text
+
+
+# ---------------------------------------------------------------- the provider protocol
+
+
+def _summary(pod: dict[str, Any]) -> PodSummary:
+    """A pod as RunPod's API describes it, in the provider-neutral form `runpod list` prints."""
+    runtime = pod.get("runtime") or {}
+    uptime = pod.get("uptimeSeconds") if pod.get("uptimeSeconds") is not None else runtime.get("uptimeInSeconds")
+    return PodSummary(
+        id=str(pod.get("id")),
+        name=str(pod.get("name")),
+        status=str(pod.get("desiredStatus") or ""),
+        gpu=f"{pod.get('gpuCount') or ''} x {(pod.get('machine') or {}).get('gpuDisplayName') or ''}",
+        price_per_hour=None if pod.get("costPerHr") is None else float(pod["costPerHr"]),
+        uptime_s=None if uptime is None else float(uptime),
+    )
+
+
+class RunPod:
+    """RunPod as a :class:`~evalsuite.cloud.provider.Provider`; the SDK (and the API key) is needed only when called."""
+
+    name = "runpod"
+    defaults = LaunchDefaults(gpu=DEFAULT_GPU, disk_gb=DEFAULT_DISK_GB, max_hours=DEFAULT_MAX_HOURS)
+
+    def plan(self, request: LaunchRequest, env: dict[str, str]) -> LaunchPlan:
+        return plan_launch(sdk(), request, env)
+
+    def create(self, plan: LaunchPlan) -> str:
+        return str(create(sdk(), plan).get("id"))
+
+    def pods(self) -> list[PodSummary]:
+        return [_summary(pod) for pod in our_pods(sdk())]
+
+    def pod(self, pod_id: str) -> PodSummary:
+        return _summary(our_pod(sdk(), pod_id))
+
+    def log(self, pod_id: str) -> str:
+        return pod_log(pod_id)
+
+    def remove(self, pod_id: str) -> PodSummary:
+        return _summary(stop(sdk(), pod_id))
+
+    def remove_self(self, pod_id: str, api_key: str | None) -> None:
+        terminate(pod_id, api_key=api_key)
+
+
+PROVIDER: Provider = RunPod()

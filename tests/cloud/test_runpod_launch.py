@@ -183,12 +183,13 @@ def test_the_pod_installs_this_checkouts_commit_from_its_origin(
     launcher_checkout: Callable[[str | None], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import subprocess
+    from dataclasses import asdict
 
     from evalsuite.version import __version__
 
     root = launcher_checkout("git@github.com:me/evalsuite.git")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True).stdout.strip()
-    request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"))
+    request = runpod_client.LaunchRequest(model="m", run_args=("--model", "m", "--backend", "vllm"), **asdict(runpod_client.PROVIDER.defaults))
     assert runpod_client.install_spec(request) == f"evalsuite[cloud,vllm] @ git+https://github.com/me/evalsuite.git@{commit}"
 
     subprocess.run(["git", "remote", "set-url", "origin", str(tmp_path)], cwd=root, check=True)  # a clone of a local folder
