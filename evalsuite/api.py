@@ -168,12 +168,11 @@ def ratings(
     """
     import pandas as pd
 
-    from evalsuite.arena import voting
-    from evalsuite.arena.battles import filter_battles
-    from evalsuite.arena.report import ReportOptions, rating_report
+    from evalsuite.arena.pipeline import RatingRequest, ratings_from_store, voter_kinds
+    from evalsuite.arena.report import ReportOptions
 
-    with _database(db) as database:
-        battles = voting.stored_battles(database, include_judges=include_judges, with_answers=True)
     options = ReportOptions(method=method, bootstrap_rounds=bootstrap, seed=seed)  # type: ignore[arg-type]
-    report = rating_report(filter_battles(battles, category=category), options)
+    request = RatingRequest(voter_kinds=voter_kinds(include_judges), category=category, report=options)
+    with _database(db) as database:
+        report = ratings_from_store(database, request)
     return pd.DataFrame(report.table.to_json_rows())

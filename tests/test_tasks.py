@@ -435,21 +435,9 @@ def test_tasks_root_prefers_the_wheel_copy_over_a_folder_beside_the_package(tmp_
     assert tasks_root(package) == tmp_path / "site-packages" / "tasks"  # no wheel copy: the checkout layout
     (package / "_tasks").mkdir()
     assert tasks_root(package) == package / "_tasks"
-    # This checkout is an editable install: everything reads the repository's tasks/, MT-Bench prompts too.
-    from evalsuite.arena.prompts import mt_bench_path
+    # This checkout is an editable install: everything reads the repository's tasks/, MT-Bench questions too
+    # (one reader for the judged task and the arena: tests/judged/test_mt_bench_questions.py).
+    from evalsuite.judged.mt_bench import QUESTIONS_FILE
 
     assert TASKS_ROOT == Path(__file__).resolve().parent.parent / "tasks"
-    assert mt_bench_path().parent.parent == TASKS_ROOT
-
-
-def test_mt_bench_path_reads_only_the_one_tasks_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No second lookup in the arena: with TASKS_ROOT elsewhere, the checkout's copy is not found."""
-    from evalsuite.arena import prompts
-    from evalsuite.errors import ArenaError
-
-    monkeypatch.setattr(prompts, "TASKS_ROOT", tmp_path)
-    with pytest.raises(ArenaError, match="MT-Bench prompt file is missing"):
-        prompts.mt_bench_path()
-    (tmp_path / "arena").mkdir()
-    (tmp_path / "arena" / "mt_bench_questions.jsonl").write_text("", encoding="utf-8")
-    assert prompts.mt_bench_path() == tmp_path / "arena" / "mt_bench_questions.jsonl"
+    assert QUESTIONS_FILE.parent.parent == TASKS_ROOT

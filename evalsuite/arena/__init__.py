@@ -42,6 +42,8 @@ _LAZY = {
     "JudgeRequest": "evalsuite.arena.judge",
     "JudgeReport": "evalsuite.arena.judge",
     "run_judge": "evalsuite.arena.judge",
+    "RatingRequest": "evalsuite.arena.pipeline",
+    "ratings_from_store": "evalsuite.arena.pipeline",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ModelRating",
     "OutlierReport",
     "RatingReport",
+    "RatingRequest",
     "RatingTable",
     "ReportOptions",
     "StyleControl",
@@ -75,6 +78,7 @@ __all__ = [
     "predicted_win_rates",
     "rating_report",
     "ratings_by_category",
+    "ratings_from_store",
     "read_battles",
     "read_prompt_file",
     "run_judge",

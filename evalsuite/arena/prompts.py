@@ -11,7 +11,8 @@ blank lines are skipped; every other field is ignored. Mistakes raise
 half-loaded prompt set would silently skew which questions the arena asks.
 
 The shipped default set is MT-Bench's 80 questions (first turn of each, with its
-category), in ``tasks/arena/mt_bench_questions.jsonl``.
+category), read by the judged task's reader (``evalsuite.judged.mt_bench``) from
+``tasks/arena/mt_bench_questions.jsonl``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.errors import ArenaError
+from evalsuite.judged.mt_bench import load_questions
 from evalsuite.store.arena_queries import PromptInput
-from evalsuite.tasks.index import TASKS_ROOT
 
-MT_BENCH_FILE = Path("arena") / "mt_bench_questions.jsonl"
 MT_BENCH_SOURCE = "mt-bench"
 _FILE_HINT = 'write one JSON object per line, e.g. {"prompt": "Explain TCP slow start.", "category": "stem"}'
 
@@ -80,25 +80,9 @@ def _check_storable(value: str, name: str, path: Path, number: int) -> None:
         )
 
 
-def mt_bench_path() -> Path:
-    """``arena/mt_bench_questions.jsonl`` under the shipped tasks folder (:data:`TASKS_ROOT`)."""
-    candidate = TASKS_ROOT / MT_BENCH_FILE
-    if candidate.is_file():
-        return candidate
-    raise ArenaError("the shipped MT-Bench prompt file is missing from this installation", hint="reinstall evalsuite")
-
-
 def mt_bench_prompts() -> list[PromptInput]:
-    """MT-Bench's 80 questions: the first turn is the prompt, the category is kept."""
-    prompts = []
-    for line in mt_bench_path().read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            question = json.loads(line)
-            prompts.append(
-                PromptInput(
-                    text=question["turns"][0].strip(),
-                    category=question["category"],
-                    source=f"{MT_BENCH_SOURCE}:{question['question_id']}",
-                )
-            )
-    return prompts
+    """MT-Bench's 80 questions (:func:`evalsuite.judged.mt_bench.load_questions`): the first turn is the prompt, the category is kept."""
+    return [
+        PromptInput(text=question.turns[0].strip(), category=question.category, source=f"{MT_BENCH_SOURCE}:{question.question_id}")
+        for question in load_questions()
+    ]

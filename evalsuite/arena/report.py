@@ -3,7 +3,8 @@
 Order of work: the identity-leak filter first (a vote on an answer that named its
 model is not blind, so it counts nowhere), then the plain ratings and, when asked,
 style-controlled ratings, per-category ratings and the outlier-voter test, all on the
-same kept battles.  The CLI and the Streamlit page only lay the result out.
+same kept battles.  Stored votes reach it through :mod:`evalsuite.arena.pipeline`;
+the CLI, the API and the Streamlit pages only lay the result out.
 
 Few votes: a report says so (:meth:`RatingReport.cautions`) when a model has fewer
 than :data:`FEW_BATTLES` battles, and -- for the human tables, ``ReportOptions.
@@ -54,6 +55,7 @@ class ReportOptions:
     outlier_min_votes: int = 10
     outlier_alpha: float = 0.05
     allow_unbounded: bool = False
+    online_elo: bool = True  # Bradley–Terry tables also carry the online Elo; the board's column skips that fit
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def rating_report(battles: Battles, options: ReportOptions = ReportOptions()) ->
     rounds, seed, anchor = options.bootstrap_rounds, options.seed, options.anchor
     unbounded = unbounded_reason(kept) if options.allow_unbounded and options.method == "bt" and len(kept) else None
     method: Method = "elo" if unbounded is not None else options.method
-    table = compute_ratings(kept, method, bootstrap_rounds=rounds, seed=seed, anchor=anchor)
+    table = compute_ratings(kept, method, bootstrap_rounds=rounds, seed=seed, anchor=anchor, with_online_elo=options.online_elo)
     style = compute_style_control(kept, rounds, seed, anchor) if options.style_control and unbounded is None else None
     categories = (
         ratings_by_category(kept, options.method, rounds, seed, anchor) if options.by_category else None

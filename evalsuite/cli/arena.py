@@ -22,6 +22,8 @@ from evalsuite.identity.run_config import decode_scalar, default_db, parse_key_v
 from evalsuite.redact import mask_secrets
 
 if TYPE_CHECKING:
+    from evalsuite.arena.pipeline import RatingRequest
+    from evalsuite.arena.report import RatingReport
     from evalsuite.backends import BackendOptions
 
 arena_app = typer.Typer(
@@ -267,12 +269,10 @@ def ratings(
     db: str | None = DbOption,
 ) -> None:
     """Elo / Bradley–Terry ratings with bootstrap intervals, from stored votes or a battles file."""
-    from evalsuite.arena.battles import filter_battles
     from evalsuite.arena.leaks import DEFAULT_LEAK_WORDS, read_leak_words
-    from evalsuite.arena.report import ReportOptions, rating_report
+    from evalsuite.arena.pipeline import RatingRequest, voter_kinds
+    from evalsuite.arena.report import ReportOptions
 
-    selected, source = _ratings_battles(battles, db, include_judges)
-    selected = filter_battles(selected, category=category, exclude_ties=exclude_ties)
     options = ReportOptions(
         method=method, bootstrap_rounds=bootstrap, seed=seed, anchor=_parse_anchor(anchor),  # type: ignore[arg-type]
         leak_filter=leak_filter, leak_words=read_leak_words(leak_words) if leak_words else DEFAULT_LEAK_WORDS,
@@ -281,7 +281,8 @@ def ratings(
         outlier_min_votes=outlier_min_votes, outlier_alpha=outlier_alpha,
         allow_unbounded=not as_json,  # a person gets online Elo and a warning; --json stays strict
     )
-    report = rating_report(selected, options)
+    request = RatingRequest(voter_kinds=voter_kinds(include_judges), category=category, exclude_ties=exclude_ties, report=options)
+    report, source = _rate(battles, db, request)
     if as_json:
         sys.stdout.write(json.dumps(report.to_json() if report.has_extras else report.table.to_json_rows()) + "\n")
         return
@@ -290,24 +291,24 @@ def ratings(
     print_report(report, source)
 
 
-def _ratings_battles(battles: Path | None, db: str | None, include_judges: bool):  # type: ignore[no-untyped-def]
-    """The battles to rate and a line saying where they came from (answer texts loaded from the database)."""
-    from evalsuite.arena import voting
+def _rate(battles: Path | None, db: str | None, request: RatingRequest) -> tuple[RatingReport, str]:
+    """The report, and a line saying where its votes came from (a battles file, or whose votes in which database)."""
     from evalsuite.arena.battles import read_battles
+    from evalsuite.arena.pipeline import rate_battles, ratings_from_store
     from evalsuite.store import arena_queries
 
     if battles is not None:
-        return read_battles(battles), str(battles)
+        return rate_battles(read_battles(battles), request), str(battles)
     database = _open(db, create=False)
     try:
-        selected = voting.stored_battles(database, include_judges=include_judges, with_answers=True)
-        judged = arena_queries.vote_count(database, voter_kind="judge") if include_judges else 0
+        report = ratings_from_store(database, request)
+        rated = arena_queries.vote_counts_by_kind(database, rated_only=True)  # the votes it read, per kind
     finally:
         database.close()
-    people = len(selected) - judged
-    return selected, f"votes in {mask_secrets(db or default_db())}: " + (
-        f"{people} by people, {judged} by model judges" if include_judges else "people only"
-    )
+    whose = "people only"
+    if "judge" in request.voter_kinds:
+        whose = f"{rated.get('human', 0)} by people, {rated.get('judge', 0)} by model judges"
+    return report, f"votes in {mask_secrets(db or default_db())}: {whose}"
 
 
 @arena_app.command()

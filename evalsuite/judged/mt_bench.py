@@ -102,9 +102,18 @@ class Summary:
 # ----------------------------------------------------------------- data
 
 
+def load_questions(questions_file: Path | None = None, references_file: Path | None = None) -> tuple[Question, ...]:
+    """The 80 questions in file order, with reference answers where the category needs them.
+
+    The one reader of MT-Bench's questions: the judged task and the arena (its prompts and
+    its pairwise judge) all call it. The files default to the shipped ones, looked up at
+    call time so a test can point the whole product at another copy.
+    """
+    return _read_questions(questions_file or QUESTIONS_FILE, references_file or REFERENCES_FILE)
+
+
 @lru_cache(maxsize=2)
-def load_questions(questions_file: Path = QUESTIONS_FILE, references_file: Path = REFERENCES_FILE) -> tuple[Question, ...]:
-    """The 80 questions in file order, with reference answers where the category needs them."""
+def _read_questions(questions_file: Path, references_file: Path) -> tuple[Question, ...]:
     references = {int(row["question_id"]): tuple(row["choices"][0]["turns"][:2]) for row in _jsonl(references_file)}
     questions = []
     for row in _jsonl(questions_file):

@@ -1,8 +1,9 @@
 """The arena rating column: Bradley–Terry ratings from stored people's votes, when there are any.
 
 The column appears only when the ``vote`` table has human votes and ``evalsuite.arena``
-is importable (the same default as `evalsuite arena ratings`, including its identity-leak
-filter: votes on answers that name their model or maker do not count); ratings are
+is importable. The ratings come from ``evalsuite.arena.pipeline.ratings_from_store`` with
+`evalsuite arena ratings`'s defaults (people's votes, the identity-leak filter: votes on
+answers that name their model or maker do not count), point ratings only; they are
 recomputed only when the number of votes changes.
 """
 
@@ -20,20 +21,15 @@ BOOTSTRAP_ROUNDS = 0  # the board shows point ratings; the arena page shows inte
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _ratings(url: str, votes: int) -> dict[str, float] | None:
-    from evalsuite.arena.battles import battles_from_records
-    from evalsuite.arena.leaks import filter_leaks
-    from evalsuite.arena.ratings import compute_ratings
-    from evalsuite.store import arena_queries
+    from evalsuite.arena.pipeline import RatingRequest, ratings_from_store
+    from evalsuite.arena.report import ReportOptions
 
-    records = arena_queries.vote_records(database(), with_answers=True)
+    request = RatingRequest(report=ReportOptions(bootstrap_rounds=BOOTSTRAP_ROUNDS, online_elo=False))
     try:
-        table = compute_ratings(
-            filter_leaks(battles_from_records(records, source="vote table")).kept, "bt",
-            bootstrap_rounds=BOOTSTRAP_ROUNDS, with_online_elo=False,
-        )
+        report = ratings_from_store(database(), request)
     except EvalsuiteError:  # votes that cannot be rated (e.g. only judge votes): no column
         return None
-    return table.ratings()
+    return report.table.ratings()
 
 
 def arena_ratings() -> dict[str, float] | None:

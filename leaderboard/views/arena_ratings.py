@@ -6,7 +6,8 @@ does, unless only model judges have voted; with nothing to rate it says why (no 
 yet, votes of another kind only, or only votes with a hidden model).
 As there, votes on answers that name their model or maker are left out (and listed),
 and the sidebar adds style-controlled ratings, per-category ratings and the
-outlier-voter test; every number comes from ``evalsuite.arena.report.rating_report``.
+outlier-voter test; every number comes from ``evalsuite.arena.pipeline.ratings_from_store``,
+as for `evalsuite arena ratings` and ``evalsuite.ratings``.
 The table shows whole rating points and a "95% CI" of +a/−b (``evalsuite.arena.display``,
 the same as the CLI) with a warning when there are too few votes to trust it; the exact
 values sit in an expander. Ratings are recomputed only when the filters or the number
@@ -22,13 +23,14 @@ import pandas as pd
 import streamlit as st
 
 from evalsuite.arena import voting
-from evalsuite.arena.battles import Battles, battles_from_records, filter_battles
+from evalsuite.arena.battles import Battles
 from evalsuite.arena.display import RATING_HEADERS, display_rows
+from evalsuite.arena.pipeline import RatingRequest, ratings_from_store
 from evalsuite.arena.ratings import (
     observed_win_rates,
     pair_battle_counts,
 )
-from evalsuite.arena.report import RatingReport, ReportOptions, rating_report
+from evalsuite.arena.report import RatingReport, ReportOptions
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, database_url, escape_markdown
@@ -45,21 +47,14 @@ REMEDIES: dict[voting.Remedy, str] = {
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=16)
 def _records(url: str, kinds: tuple[str, ...], votes: tuple[int, int]) -> list[dict]:
-    return arena_queries.vote_records(database(), voter_kinds=kinds, with_answers=True)
+    """The stored votes as the sidebar reads them (categories, dates); also the fitted ratings' cache key."""
+    return arena_queries.vote_records(database(), voter_kinds=kinds)
 
 
 @st.cache_data(show_spinner="Fitting ratings…", max_entries=32)
-def _ratings(records: list[dict], method: str, rounds: int, category: str | None,
-             since: datetime | None, until: datetime | None, exclude_ties: bool,
-             extras: tuple[bool, bool, bool]) -> tuple[pd.DataFrame, RatingReport]:
-    battles = filter_battles(
-        battles_from_records(records, source="vote table"),
-        category=category, since=since, until=until, exclude_ties=exclude_ties,
-    )
-    style_control, by_category, flag_outliers = extras
-    options = ReportOptions(method=method, bootstrap_rounds=rounds, seed=0, style_control=style_control,  # type: ignore[arg-type]
-                            by_category=by_category, flag_outliers=flag_outliers, allow_unbounded=True)
-    report = rating_report(battles, options)
+def _ratings(url: str, records: list[dict], request: RatingRequest) -> tuple[pd.DataFrame, RatingReport]:
+    """``records`` is only the key: the same votes and request give the cached fit, a changed vote a new one."""
+    report = ratings_from_store(database(), request)
     return pd.DataFrame(report.table.to_json_rows()), report
 
 
@@ -124,6 +119,16 @@ def _date_bounds(records: list[dict]) -> tuple[date, date]:
     first = datetime.fromtimestamp(min(stamps), UTC).date()
     last = datetime.fromtimestamp(max(stamps), UTC).date()
     return first, last
+
+
+def _request(kinds: tuple[str, ...], records: list[dict]) -> RatingRequest:
+    """What the sidebar asks for, as the one request the CLI and the API build too."""
+    category, since, until, exclude_ties, method, rounds = _filters(records)
+    style_control, by_category, flag_outliers = _extras()
+    options = ReportOptions(method=method, bootstrap_rounds=rounds, seed=0, style_control=style_control,  # type: ignore[arg-type]
+                            by_category=by_category, flag_outliers=flag_outliers, allow_unbounded=True)
+    return RatingRequest(voter_kinds=kinds, category=category, since=since, until=until, exclude_ties=exclude_ties,
+                         report=options)
 
 
 def _filters(records: list[dict]) -> tuple[str | None, datetime | None, datetime | None, bool, str, int]:
@@ -210,16 +215,15 @@ def main() -> None:
         st.info(f"{escape_markdown(message)}. {REMEDIES[shortage.remedy]}")
         return
     records = _records(database_url(), kinds, (sum(tally.stored.values()), tally.rated_of(kinds)))
-    category, since, until, exclude_ties, method, rounds = _filters(records)
-    extras = _extras()
+    request = _request(kinds, records)
     try:
-        frame, report = _ratings(records, method, rounds, category, since, until, exclude_ties, extras)
+        frame, report = _ratings(database_url(), records, request)
     except ArenaError as error:
         st.info(escape_markdown(f"{error.message}. {error.hint}"))
         return
     battles = report.battles
     st.caption(f"{len(battles)} votes · {len(frame)} models · {RATING_HEADERS[report.table.method]} · "
-               f"95 % bootstrap intervals over {rounds} rounds · ties count half")
+               f"95 % bootstrap intervals over {request.report.bootstrap_rounds} rounds · ties count half")
     _show_table(frame, report)
     _show_leaks(report)
     _show_style(report)
