@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import evalsuite
 from evalsuite.arena import voting
-from evalsuite.cli import app
+from evalsuite.cli.app import app
 from evalsuite.store import admin_queries, arena_queries
 from evalsuite.store.db import open_database
 
