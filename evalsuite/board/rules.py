@@ -36,7 +36,7 @@ from enum import Enum
 
 from evalsuite.board.keys import ComparabilityKey, comparability_key
 from evalsuite.judged import mt_bench
-from evalsuite.metrics.normalization import SuiteMetric, suite_score
+from evalsuite.metrics.normalization import SuiteMetric, benchmark_mean, normalize_to_random_baseline, suite_score
 from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
 from evalsuite.tasks.suites import SuiteSpec
@@ -334,15 +334,22 @@ def _pick(variants: Sequence[_Keyed], reference: ComparabilityKey | None) -> _Ke
     return variants[0] if variants else None
 
 
+def _shown_raw(unit: _Unit, suite: SuiteSpec) -> bool:
+    """Whether a unit's column shows its one score as stored (average: false, or v1's one-item benchmarks,
+    shown x 100 later): only where that equals the benchmark's score, so not when the suite rounds it."""
+    only = len(unit.items) == 1
+    return only and (not suite.average or (unit.items[0].random_baseline == 0.0 and suite.benchmark_decimals is None))
+
+
 def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
-    """A unit's value: the raw score (average: false, or v1's one-item benchmarks shown x 100 later),
-    or the benchmark's score (0–100) exactly as :func:`suite_score` makes it for the suite's
-    score (normalised, averaged, rounded as the suite says), so a column and the score agree."""
-    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+    """A unit's value: the raw score (:func:`_shown_raw`), or the benchmark's score (0–100) made by
+    :func:`benchmark_mean`, the computation the suite's score uses (normalised, averaged, rounded as
+    the suite says), so a column and the score agree."""
+    if _shown_raw(unit, suite):
         only = picked[0].cell
         return Cell(only.value, only.stderr, only.run_id)
-    raw = {item.key: float(v.cell.value or 0.0) for item, v in zip(unit.items, picked)}
-    (value,) = suite_score(unit.items, raw, benchmark_decimals=suite.benchmark_decimals).benchmarks.values()
+    normalised = [normalize_to_random_baseline(float(v.cell.value or 0.0), item.random_baseline) for item, v in zip(unit.items, picked)]
+    value = benchmark_mean(normalised, suite.benchmark_decimals)
     stderr = None
     if len(unit.items) == 1 and picked[0].cell.stderr is not None:  # one item: its stderr, rescaled as its value
         stderr = float(picked[0].cell.stderr) * 100.0 / (1.0 - unit.items[0].random_baseline)
@@ -350,7 +357,7 @@ def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
 
 
 def _unit_scale(unit: _Unit, suite: SuiteSpec) -> Scale:
-    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+    if _shown_raw(unit, suite):
         return metric_scale(unit.items[0].metric)
     return Scale.PERCENT  # normalised benchmark scores are 0–100
 
