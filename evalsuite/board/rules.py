@@ -5,7 +5,8 @@ leaderboard and ``evalsuite results export`` so both show the same numbers:
 
 * **Comparability key.** Two scores of one task are comparable only when the task
   version, shots, number of documents scored, chat template, few-shot-as-multiturn,
-  scoring code and, for a ``--text-file`` task, the text's hash are equal (:class:`ComparabilityKey`). A column never mixes keys; a run
+  scoring code and, for a ``--text-file`` task, the text's hash are equal (:class:`ComparabilityKey`,
+  built in :mod:`evalsuite.board.keys`). A column never mixes keys; a run
   limited to fewer documents than the task has gets its own, marked column, so it can
   never replace a full run.
 * **Leaf tasks.** A group (``mmlu``) is shown as its own aggregate column; its
@@ -33,8 +34,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from evalsuite.board.keys import ComparabilityKey, comparability_key
 from evalsuite.judged import mt_bench
-from evalsuite.metrics.normalization import SuiteMetric, suite_score
+from evalsuite.metrics.normalization import SuiteMetric, benchmark_mean, normalize_to_random_baseline, suite_score
 from evalsuite.metrics.translation import SACREBLEU_METRICS
 from evalsuite.store.leaderboard_queries import BoardCell
 from evalsuite.tasks.suites import SuiteSpec
@@ -69,69 +71,6 @@ def metric_scale(metric: str) -> Scale:
     if metric in _FRACTION_METRICS or metric.endswith("_acc") or metric.startswith(("acc_", "exact_match")) or metric.endswith("_f1"):
         return Scale.FRACTION
     return Scale.RAW
-
-
-@dataclass(frozen=True, order=True)
-class ComparabilityKey:
-    """What must be equal for two scores of one task to share a column.
-
-    ``n_docs`` is the number of documents scored; ``limited`` says it is fewer than the
-    task has (``--limit`` or a suite's per-task limit). ``scoring`` carries the run's
-    identity fields that change numbers (scoring-code version and the like) when stored,
-    and for a judged task (MT-Bench) its judge: scores by different judges never share a column.
-    """
-
-    task_version: str | None = None
-    n_shot: int | None = None
-    n_docs: int | None = None
-    limited: bool = False
-    chat_template: bool = False
-    fewshot_as_multiturn: bool = False
-    scoring: str | None = None
-    data: str | None = None  # sha256 of the scored text when the user supplied it (--text-file)
-
-    def describe(self) -> str:
-        """``25-shot · n=5 of 1172 (limited) · v1.0``: every part of the key a reader needs."""
-        parts = [f"{self.n_shot}-shot" if self.n_shot is not None else "shots ?"]
-        parts.append(self.docs_label())
-        if self.task_version is not None:
-            parts.append(f"v{self.task_version}")
-        if self.chat_template:
-            parts.append("chat template" + (", multiturn few-shot" if self.fewshot_as_multiturn else ""))
-        if self.scoring:
-            parts.append(f"scoring {self.scoring}")
-        if self.data:
-            parts.append(self.data_label())
-        return " · ".join(parts)
-
-    def data_label(self) -> str:
-        return f"text {self.data[:8]}" if self.data else "shipped data"
-
-    def docs_label(self) -> str:
-        if self.n_docs is None:
-            return "n=?"
-        return f"n={self.n_docs} (limited)" if self.limited else f"n={self.n_docs}"
-
-    def preference(self) -> tuple[int, int]:
-        """Sort key: a full run before a limited one, then more documents."""
-        return (0 if self.limited else 1, self.n_docs or 0)
-
-
-def comparability_key(cell: BoardCell) -> ComparabilityKey:
-    """The key of a stored score (one place where it is built)."""
-    n_docs = cell.n_samples
-    limited = n_docs is not None and cell.n_total_docs is not None and n_docs < cell.n_total_docs
-    chat = bool(cell.apply_chat_template)
-    return ComparabilityKey(
-        task_version=cell.task_version,
-        n_shot=cell.n_shot,
-        n_docs=n_docs,
-        limited=limited,
-        chat_template=chat,
-        fewshot_as_multiturn=chat and bool(cell.fewshot_as_multiturn),
-        scoring=cell.scoring,
-        data=cell.data_sha256,
-    )
 
 
 @dataclass(frozen=True)
@@ -395,15 +334,22 @@ def _pick(variants: Sequence[_Keyed], reference: ComparabilityKey | None) -> _Ke
     return variants[0] if variants else None
 
 
+def _shown_raw(unit: _Unit, suite: SuiteSpec) -> bool:
+    """Whether a unit's column shows its one score as stored (average: false, or v1's one-item benchmarks,
+    shown x 100 later): only where that equals the benchmark's score, so not when the suite rounds it."""
+    only = len(unit.items) == 1
+    return only and (not suite.average or (unit.items[0].random_baseline == 0.0 and suite.benchmark_decimals is None))
+
+
 def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
-    """A unit's value: the raw score (average: false, or v1's one-item benchmarks shown x 100 later),
-    or the benchmark's score (0–100) exactly as :func:`suite_score` makes it for the suite's
-    score (normalised, averaged, rounded as the suite says), so a column and the score agree."""
-    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+    """A unit's value: the raw score (:func:`_shown_raw`), or the benchmark's score (0–100) made by
+    :func:`benchmark_mean`, the computation the suite's score uses (normalised, averaged, rounded as
+    the suite says), so a column and the score agree."""
+    if _shown_raw(unit, suite):
         only = picked[0].cell
         return Cell(only.value, only.stderr, only.run_id)
-    raw = {item.key: float(v.cell.value or 0.0) for item, v in zip(unit.items, picked)}
-    (value,) = suite_score(unit.items, raw, benchmark_decimals=suite.benchmark_decimals).benchmarks.values()
+    normalised = [normalize_to_random_baseline(float(v.cell.value or 0.0), item.random_baseline) for item, v in zip(unit.items, picked)]
+    value = benchmark_mean(normalised, suite.benchmark_decimals)
     stderr = None
     if len(unit.items) == 1 and picked[0].cell.stderr is not None:  # one item: its stderr, rescaled as its value
         stderr = float(picked[0].cell.stderr) * 100.0 / (1.0 - unit.items[0].random_baseline)
@@ -411,7 +357,7 @@ def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
 
 
 def _unit_scale(unit: _Unit, suite: SuiteSpec) -> Scale:
-    if len(unit.items) == 1 and (not suite.average or unit.items[0].random_baseline == 0.0):
+    if _shown_raw(unit, suite):
         return metric_scale(unit.items[0].metric)
     return Scale.PERCENT  # normalised benchmark scores are 0–100
 

@@ -2,23 +2,13 @@
 
 One frozen record, built in one place (``build_identity``), whose ``key`` is the
 request-cache namespace of ``run``, ``rescore`` and (later) the arena. Two runs
-share cached answers only when every field is equal; anything left out here
-would let the cache serve stale answers, so a new setting that can move a number
+share cached answers only when every field of the cache key is equal; anything left
+out would let the cache serve stale answers, so a new setting that can move a number
 belongs in this record.
 
-Deliberately left out: ``batch_size``. evalsuite's transformers backend packs
-requests into rows by a token budget and masks each request from its neighbours,
-so the batch size only changes how rows are grouped into forward passes, not
-what a request is scored against (for vLLM it caps concurrent sequences, a
-scheduling choice). Regrouping moves a log-likelihood by float rounding only
-(under 1e-6 measured, bench/bench_cache_flush.py), as resuming a run in other
-chunks does. Keying on it would recompute the same answers whenever a user tunes
-speed. Also left out: where results go (database, --output, logging).
-
-Kept in, through ``backend_args``: vLLM's tensor and pipeline parallel sizes and
-executor. Splitting a layer over GPUs reorders its floating-point sums (all-reduce),
-by an amount not measured here, so answers from one layout are not served to another
-(see ``evalsuite.backends.parallelism``).
+Which fields enter the key, and why each one (and why ``batch_size`` and where results
+go are left out), is said once in :mod:`evalsuite.identity.numbers`, from which the key
+is derived.
 """
 
 from __future__ import annotations
@@ -29,6 +19,8 @@ from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from evalsuite.identity import numbers
 
 if TYPE_CHECKING:
     from evalsuite.identity.models import ModelSpec
@@ -76,9 +68,8 @@ class ModelIdentity:
 
     @property
     def key(self) -> str:
-        """sha256 over the canonical JSON of every field: the request-cache namespace."""
-        canonical = json.dumps(self.as_columns(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """The request-cache namespace: sha256 over the fields :mod:`evalsuite.identity.numbers` puts in the cache key."""
+        return numbers.cache_key(self.as_columns())
 
     def as_columns(self) -> dict[str, Any]:
         """The fields as stored in ``model_identity`` (backend args as a list of pairs)."""

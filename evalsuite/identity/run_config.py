@@ -7,8 +7,6 @@ which is how an interrupted run is found again and resumed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +16,7 @@ from evalsuite.backends.options import BackendOptions
 from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ConfigError, JudgeError
+from evalsuite.identity import numbers
 from evalsuite.judged import is_judged
 from evalsuite.tasks.suites import suites
 
@@ -30,13 +29,6 @@ DEFAULT_DB = Path("results") / "evalsuite.db"
 # lm-eval's CLI defaults, kept so that runs without --seed match `lm_eval` exactly.
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
 
-# Fields that do not change any number a run produces.
-# (api_key_env names where the key is read from; the endpoint itself, base_url, does change numbers.)
-# ("parallelism" is a record derived from backend_args, which are hashed themselves.)
-_NON_RESULT_FIELDS = {
-    "db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache", "api_key_env", "judge_api_key_env",
-    "parallelism",
-}
 # Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
 JUDGED_GEN_KWARGS = ("max_gen_toks",)
 # NumPy accepts seeds in [0, 2**32 - 1]; lm-eval hands --seed to it unchanged.
@@ -265,33 +257,15 @@ class RunConfig:
         return data
 
     def result_hash(self, model_identity: str) -> str:
-        """Hash of everything that determines the numbers, for finding a run to resume."""
-        data = {k: v for k, v in self.to_json().items() if k not in _NON_RESULT_FIELDS}
-        data["model_identity"] = model_identity
-        encoded = json.dumps(data, sort_keys=True, default=str).encode()
-        return hashlib.sha256(encoded).hexdigest()[:32]
+        """Hash of everything that determines the numbers, for finding a run to resume (:mod:`evalsuite.identity.numbers`)."""
+        return numbers.result_hash(self.to_json(), model_identity)
 
     def result_differences(self, stored: dict[str, Any]) -> list[str]:
-        """The result-defining options that differ from a stored run's config, as `--limit 5 then, 10 now`.
-
-        Why --resume refuses a run: the user sees which flag to repeat, not only "another configuration".
-        """
-        current = self.to_json()
-        differences = []
-        for key in sorted(set(current) | set(stored)):
-            if key in _NON_RESULT_FIELDS or key == "seeds":  # seeds follow from --seed, which is compared itself
-                continue
-            before, now = stored.get(key), current.get(key)
-            if json.dumps(before, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
-                differences.append(f"--{key.replace('_', '-')} {_shown(before)} then, {_shown(now)} now")
-        return differences
+        """The result-defining options that differ from a stored run's config (:func:`evalsuite.identity.numbers.result_differences`)."""
+        return numbers.result_differences(stored, self.to_json())
 
     def with_changes(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
-
-
-def _shown(value: Any) -> str:
-    return "unset" if value in (None, [], {}) else json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
 
 
 def check_writable_output(path: Path, flag: str) -> None:

@@ -67,6 +67,14 @@ def normalize_to_random_baseline(raw: float, baseline: float) -> float:
     return max(0.0, (raw - baseline) / (1.0 - baseline)) * 100.0
 
 
+def benchmark_mean(normalised: Sequence[float], benchmark_decimals: int | None = None) -> float:
+    """A benchmark's score (0–100): the unweighted mean of its normalised metrics, rounded as the
+    suite says (``benchmark_decimals``; None: unrounded). The one computation behind a suite's
+    score and the board's benchmark columns, so a column and the score it enters agree."""
+    mean = sum(normalised) / len(normalised)
+    return mean if benchmark_decimals is None else round(mean, benchmark_decimals)
+
+
 def suite_score(
     metrics: Sequence[SuiteMetric],
     raw_values: Mapping[tuple[str, str, str], float],
@@ -93,10 +101,8 @@ def suite_score(
         normalised = normalize_to_random_baseline(raw_values[item.key], item.random_baseline)
         grouped.setdefault(benchmark, []).append(normalised)
     benchmarks = {
-        name: sum(values) / len(values) for name, values in grouped.items() if name not in incomplete
+        name: benchmark_mean(values, benchmark_decimals) for name, values in grouped.items() if name not in incomplete
     }
-    if benchmark_decimals is not None:
-        benchmarks = {name: round(value, benchmark_decimals) for name, value in benchmarks.items()}
     average = None
     if benchmarks and not incomplete:
         average = sum(benchmarks.values()) / len(benchmarks)

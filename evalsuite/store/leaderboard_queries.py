@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import Text, and_, cast, func, null, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import SQLModel
 
 from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database
-from evalsuite.store.import_queries import imported_scoring
 from evalsuite.store.schema import DATA_SHA256, RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
 
 _TABLES = SQLModel.metadata.tables  # SQLAlchemy Core tables of the schema's SQLModel classes
@@ -63,9 +62,10 @@ class BoardFilter:
 
 
 class BoardCell(NamedTuple):
-    """One score on the leaderboard: a (model, task, metric, filter) from one run.
+    """One score on the leaderboard: a (model, task, metric, filter) from one run, as stored.
 
-    The fields after ``is_group`` are what ``evalsuite.board.rules.comparability_key`` compares.
+    The fields after ``is_group`` are the raw run and identity columns that
+    ``evalsuite.board.keys.comparability_key`` builds its key from (the board decides what they mean).
     """
 
     model_id: int
@@ -90,8 +90,11 @@ class BoardCell(NamedTuple):
     parent_task: str | None = None
     data_sha256: str | None = None  # the scored text's hash, for a task over the user's file (--text-file)
     apply_chat_template: bool = False
-    fewshot_as_multiturn: bool = False
-    scoring: str | None = None  # the run's identity fields that move numbers (scoring version, chat template)
+    fewshot_as_multiturn: bool | None = None  # the run's --fewshot-as-multiturn choice (None: not given)
+    system_instruction: str | None = None
+    judge: str | None = None  # a judged run's judge label (``name [backend] key8``)
+    scoring_version: int | None = None  # from the run's identity row (None: no identity, e.g. an imported run)
+    chat_template_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -297,10 +300,10 @@ def leaderboard_cells(database: Database, board_filter: BoardFilter = BoardFilte
 
 
 def _with_run_settings(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Each row as a BoardCell tuple: run settings folded into (few-shot as multiturn, scoring text),
-    once per run; a run's task listed under two groupings is kept once."""
-    width = len(BoardCell._fields) - 2  # fields read as they are, up to apply_chat_template
-    per_run: dict[int, tuple[bool, str | None]] = {}
+    """Each row as a BoardCell tuple, its stored JSON values decoded once per run (JSON null: None);
+    a run's task listed under two groupings is kept once."""
+    width = BoardCell._fields.index("fewshot_as_multiturn")  # fields read as they are, up to apply_chat_template
+    per_run: dict[int, tuple[bool | None, str | None]] = {}
     seen: set[tuple[int, str, str, str]] = set()
     cells: list[tuple[Any, ...]] = []
     for row in rows:
@@ -308,21 +311,22 @@ def _with_run_settings(rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         if key in seen:
             continue
         seen.add(key)
+        multiturn, system, judge, *identity = row[width:]
         if row[4] not in per_run:
-            chat, multiturn, system, judge, *scoring = row[width - 1:]
-            flag = bool(chat) if multiturn in (None, "null") else str(multiturn).lower() in ("1", "true")
-            per_run[row[4]] = (flag, _scoring_text(scoring, system, judge, imported=imported_scoring(row[5])))
-        cells.append((*row[:width], *per_run[row[4]]))
+            flag = None if multiturn in (None, "null") else str(multiturn).lower() in ("1", "true")
+            per_run[row[4]] = (flag, None if judge in (None, "null") else judge)
+        flag, judge = per_run[row[4]]
+        cells.append((*row[:width], flag, system, judge, *identity))
     return cells
 
 
 def _identity_columns() -> tuple[Any, list[Any]]:
-    """The identity table and its columns that move numbers, where the schema records run identities."""
+    """The identity table and its scoring version and chat-template hash (NULL where the schema has none)."""
     identity = _TABLES.get("model_identity")
-    if identity is None or "identity_id" not in _RUN.c or "scoring_version" not in identity.c:
-        return None, []
     wanted = ("scoring_version", "chat_template_sha256")
-    return identity, [identity.c[name] for name in wanted if name in identity.c]
+    if identity is None or "identity_id" not in _RUN.c:
+        return None, [null().label(name) for name in wanted]
+    return identity, [identity.c[name] if name in identity.c else null().label(name) for name in wanted]
 
 
 def _data_sha256() -> Any:
@@ -333,21 +337,6 @@ def _data_sha256() -> Any:
 def _judge() -> Any:
     """A judged run's judge (``name [backend] key8``, from its stored config; NULL for other runs)."""
     return _RUN.c.config["judge_label"].as_string()
-
-
-def _scoring_text(scoring: list[Any], system_instruction: str | None, judge: str | None = None, imported: str | None = None) -> str | None:
-    """``v2 · template 1a2b3c4d · system 5e6f7a8b · judge J``: the identity parts that change numbers, short;
-    an imported lm-eval run (no identity) says whose scoring it is (``lm-eval hf (imported)``)."""
-    parts = [imported] if imported else []
-    if scoring and scoring[0] is not None:
-        parts.append(f"v{scoring[0]}")
-    if len(scoring) > 1 and scoring[1]:
-        parts.append(f"template {str(scoring[1])[:8]}")
-    if system_instruction:
-        parts.append(f"system {hashlib.sha256(system_instruction.encode()).hexdigest()[:8]}")
-    if judge and judge != "null":  # scores by different judges never share a column
-        parts.append(f"judge {judge}")
-    return " · ".join(parts) or None
 
 
 def run_choices(

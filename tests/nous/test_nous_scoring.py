@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from evalsuite.board import rules as board
 from evalsuite.metrics.normalization import SuiteMetric, suite_score
+from evalsuite.store.leaderboard_queries import BoardCell
 from evalsuite.tasks.suites import suites
 
 
@@ -35,3 +37,22 @@ def test_benchmark_decimals_round_each_benchmark_before_the_average() -> None:
     rounded = suite_score(metrics, raw, benchmark_decimals=2)
     assert rounded.benchmarks == {"B0": 50.0, "B1": 50.0, "B2": 50.0, "B3": 50.01}
     assert rounded.average == 50.0
+
+
+def _nous_cell(task: str, metric: str, value: float) -> BoardCell:
+    return BoardCell(1, "m", "a" * 64, None, 7, "transformers", "nous", task, metric, "none", value, 0.01, None, True, 10, False, 0, "1.0", 10)
+
+
+def test_board_columns_round_each_benchmark_as_the_nous_score_does() -> None:
+    """Hand-worked: AGIEval 0.25 -> 25.0, GPT4All 0.5 -> 50.0, TruthfulQA mc2 0.503349 -> 50.3349 -> 50.33 (2 decimals),
+    Bigbench 0.4 -> 40.0; Nous score round((25 + 50 + 50.33 + 40) / 4, 2) = round(41.3325, 2) = 41.33.
+    The TruthfulQA column shows the benchmark as the score counts it (50.33), not the unrounded 50.3349."""
+    nous = suites()["nous"]
+    value = {"AGIEval": 0.25, "GPT4All": 0.5, "TruthfulQA": 0.503349, "Bigbench": 0.4}
+    cells = [_nous_cell(item.task, item.metric, value[item.benchmark]) for item in nous.metrics]
+    view = board.suite_view(cells, nous)
+    (record,) = board.view_records(view)
+    assert record["nous score"] == pytest.approx(41.33, abs=1e-9)
+    assert record["truthfulqa_mc · mc2"] == pytest.approx(50.33, abs=1e-9)
+    assert record["truthfulqa_mc · mc2 stderr"] == pytest.approx(1.0)
+    assert record["AGIEval"] == pytest.approx(25.0) and record["Bigbench"] == pytest.approx(40.0)
