@@ -21,13 +21,12 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evalsuite.identity.run_config import RunConfig, default_data_dir, default_db
+from evalsuite.identity.run_config import default_db
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,41 +57,22 @@ def _database(db: str | None, *, create: bool = False) -> Iterator[Database]:
         database.close()
 
 
-def run(
-    model: str,
-    tasks: Sequence[str] | None = None,
-    *,
-    suite: str | None = None,
-    limit: int | None = None,
-    num_fewshot: int | None = None,
-    db: str | None = None,
-    data_dir: str | Path | None = None,
-    backend: str = "transformers",
-    device: str = "auto",
-    dtype: str = "auto",
-    batch_size: str | int = "auto",
-    seed: int | None = None,
-    revision: str | None = None,
-    backend_args: Mapping[str, Any] | None = None,
-    show_progress: bool = True,
-    **options: Any,
-) -> RunResult:
+def run(model: str, tasks: Sequence[str] | None = None, *, show_progress: bool = True, **options: Any) -> RunResult:
     """Evaluate ``model`` on ``tasks`` (or a ``suite``) and store the run, as `evalsuite run` does.
 
-    Every keyword of :class:`evalsuite.identity.run_config.RunConfig` is accepted (``options`` takes the
-    rest, e.g. ``apply_chat_template=True``); the same checks run before the model loads, and an
-    interrupted call is resumable with ``resume=RUN_ID``. Cached answers are reused exactly
-    as by the CLI. Progress lines go to the ``evalsuite`` logger.
+    ``options`` are `evalsuite run`'s options with ``_`` for ``-`` (``limit=20``, ``db="nb.db"``,
+    ``apply_chat_template=True``, ``backend_arg=["max_length=512"]``), or ``backend_args``,
+    ``gen_kwargs``, ``judge_args`` as mappings; a name that is none of these is an error naming
+    the closest one. Unset options take the CLI's defaults (``evalsuite.cli.options``, where both
+    read them), the same checks run before the model loads, and an interrupted call is
+    resumable with ``resume=RUN_ID``. Cached answers are reused exactly as by the CLI. Progress
+    lines go to the ``evalsuite`` logger.
     """
+    from evalsuite.cli.options import api_values
+    from evalsuite.cli.run_options import config_from_options
     from evalsuite.execution import runner
 
-    config = RunConfig(
-        model=model, tasks=tuple(tasks or ()), suite=suite, limit=limit, num_fewshot=num_fewshot,
-        db=db or default_db(), data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
-        backend=backend, device=device, dtype=dtype, batch_size=str(batch_size), seed=seed, revision=revision,
-        backend_args=tuple((key, str(value)) for key, value in (backend_args or {}).items()),
-        show_progress=show_progress, **options,
-    )
+    config = config_from_options(api_values(tasks, options), model).with_changes(show_progress=show_progress)
     outcome = runner.run(config, report=_log.info)
     assert outcome.run_id is not None  # a real run (not a dry run) always has an id
     return RunResult(run_id=outcome.run_id, db=config.db, metrics=results(outcome.run_id, db=config.db))

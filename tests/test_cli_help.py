@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -66,3 +67,20 @@ def test_run_help_names_every_registered_suite_and_backend() -> None:
         assert f" {name}," in suite_line or f" {name} (" in suite_line, suite_line
     for name in REGISTRY:
         assert f"{name} (" in backend_line, backend_line
+
+
+def _option_line(shown: str, flag: str) -> str:
+    """The help line of ``flag`` (a required option's line starts with `*`)."""
+    return next(line for line in shown.splitlines() if line.lstrip("│ *").startswith(f"{flag} "))
+
+
+def test_judge_and_arena_backend_help_names_every_backend_the_registry_offers_them() -> None:
+    """--judge-backend (run) and --backend (arena generate, arena judge): every backend the registry offers the arena."""
+    from evalsuite.backends.registry import REGISTRY
+
+    arena_backends = [name for name, backend in REGISTRY.items() if backend.arena]
+    assert {"transformers", "vllm", "openai"} <= set(arena_backends)
+    for path, flag in ((["run"], "--judge-backend"), (["arena", "generate"], "--backend"), (["arena", "judge"], "--backend")):
+        line = _option_line(CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output, flag)
+        for name in REGISTRY:
+            assert bool(re.search(rf"\b{name}\b", line)) == (name in arena_backends), (path, name, line)

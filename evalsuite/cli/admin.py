@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from evalsuite.cli.common import DbOption, console, handles_errors
+from evalsuite.cli.options import AdminTokenOption
 from evalsuite.identity.run_config import default_db
 from evalsuite.store.db import Database
 
@@ -16,11 +17,6 @@ admin_app = typer.Typer(
     help="Operator writes: delete a run, hide or show a model (needs --admin-token where EVALSUITE_ADMIN_TOKEN is set).",
     no_args_is_help=True,
 )
-
-AdminTokenOption = typer.Option(
-    None, "--admin-token", help="The operator's token; required when EVALSUITE_ADMIN_TOKEN is set, and must equal it."
-)
-
 
 def _open(db: str | None) -> Database:
     from evalsuite.store.db import open_database

@@ -18,7 +18,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from evalsuite.backends.registry import ARENA_BACKENDS, backend_help
 from evalsuite.cli.admin import admin_app
 from evalsuite.cli.arena import arena_app
 from evalsuite.cli.bundle import register as register_bundle_commands
@@ -33,6 +32,7 @@ from evalsuite.cli.common import (  # noqa: F401 (re-exported)
     report_progress,
 )
 from evalsuite.cli.compare import register as register_compare_command
+from evalsuite.cli.options import takes_run_options
 from evalsuite.cli.run_options import config_from_options
 from evalsuite.cli.runpod import register_launch, runpod_app
 from evalsuite.identity.run_config import RunConfig, check_writable_output, default_db
@@ -78,72 +78,26 @@ def _quiet_libraries(verbose: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def _suite_help() -> str:
-    """The --suite help, naming every suite of the registry (tasks/suites.yaml)."""
-    from evalsuite.tasks.suites import suite_names
-
-    names = suite_names()
-    return f"A suite: {', '.join(names)} (see `evalsuite tasks`)." if names else "A suite (see `evalsuite tasks`)."
-
-
 @app.command()
 @handles_errors
-def run(
-    ctx: typer.Context,
-    model: list[str] = typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run)."),
-    models_file: Path | None = typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model."),
-    gpu_sets: list[str] = typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process)."),
-    backend: str = typer.Option("transformers", help=backend_help()),
-    tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
-    suite: str | None = typer.Option(None, help=_suite_help()),
-    limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
-    num_fewshot: int | None = typer.Option(None, "--num-fewshot", help="Few-shot examples for every task (overrides suite defaults)."),
-    batch_size: str = typer.Option("auto", "--batch-size", help="Batch size, or auto (vllm: the cap on concurrent sequences, max_num_seqs; openai: requests in flight, auto = 8)."),
-    device: str = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present); vllm runs where its build targets."),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
-    seed: int | None = typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling \\[default: lm-eval's 0/1234/1234/1234]."),
-    db: str | None = DbOption,
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs \\[default: $EVALSUITE_DATA_DIR]."),
-    text_file: Path | None = typer.Option(None, "--text-file", help="Measure perplexity on your own text file."),
-    include_path: list[Path] = typer.Option([], "--include-path", help="Extra folder of lm-eval task YAML files (repeatable)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the results as lm-eval's results JSON."),
-    log_samples: bool = typer.Option(True, "--log-samples/--no-log-samples", help="Store every scored document."),
-    revision: str | None = typer.Option(None, help="Hub branch, tag or commit of the model."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run."),
-    apply_chat_template: bool = typer.Option(False, "--apply-chat-template", help="Wrap prompts in the tokenizer's chat template."),
-    fewshot_as_multiturn: bool | None = typer.Option(None, "--fewshot-as-multiturn/--no-fewshot-as-multiturn", help="Few-shot examples as chat turns \\[default: on with --apply-chat-template]."),
-    system_instruction: str | None = typer.Option(None, "--system-instruction", help="System message prepended to every prompt."),
-    backend_arg: list[str] = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_model_len=4096."),
-    base_url: str | None = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
-    api_key_env: str | None = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set]."),
-    judge: str | None = typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name)."),
-    judge_backend: str = typer.Option("transformers", "--judge-backend", help=f"The judge's backend: {', '.join(ARENA_BACKENDS)}."),
-    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
-    judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set]."),
-    judge_arg: list[str] = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions."),
-    judge_max_tokens: int | None = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most \\[default: the task's; MT-Bench: 2048, as FastChat]."),
-    gen_kwarg: list[str] = typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable)."),
-    resume: int | None = typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Compute every request again instead of reusing cached answers (new answers are still stored)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List tasks and request counts, then stop before loading any model."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show lm-eval's and transformers' logs."),
-) -> None:
+@takes_run_options  # run's options are declared once, in evalsuite/cli/options.py
+def run(**options: Any) -> None:
     """Evaluate a model (or a queue of models, each its own run) on tasks or a suite and store the results."""
-    _quiet_libraries(verbose)
+    _quiet_libraries(options["verbose"])
     from evalsuite.execution import queue as model_queue
     from evalsuite.execution import runner
 
-    models = model_queue.model_list(model, models_file)
-    config = config_from_options(ctx.params, models[0])  # the one place flags become a RunConfig
-    if len(models) > 1 or models_file is not None or gpu_sets:
-        _run_queue(config, models, model_queue.parse_gpu_sets(gpu_sets))
+    models = model_queue.model_list(options["model"], options["models_file"])
+    config = config_from_options(options, models[0])  # the one place flags become a RunConfig
+    if len(models) > 1 or options["models_file"] is not None or options["gpu_sets"]:
+        _run_queue(config, models, model_queue.parse_gpu_sets(options["gpu_sets"]))
         return
-    if dry_run:
+    if options["dry_run"]:
         _print_dry_run(runner.dry_run(config, report=report_progress))
         return
     outcome = runner.run(config, report=report_progress)  # the run header first, then progress
     _print_run_metrics(outcome.run_id, config.db)
-    _print_run_footer(outcome, config.db, output)
+    _print_run_footer(outcome, config.db, options["output"])
 
 
 register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli/runpod.py)

@@ -15,8 +15,20 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from evalsuite.backends.registry import backend_help
 from evalsuite.cli.common import DbOption, console, err_console, handles_errors
+from evalsuite.cli.options import (
+    AdminTokenOption,
+    ApiKeyEnvOption,
+    ArenaBackendOption,
+    BackendArgOption,
+    BaseUrlOption,
+    CategoryOption,
+    DeviceOption,
+    DtypeOption,
+    IncludeJudgesOption,
+    RevisionOption,
+    TrustRemoteCodeOption,
+)
 from evalsuite.errors import ArenaError
 from evalsuite.identity.run_config import decode_scalar, default_db, parse_key_values
 from evalsuite.redact import mask_secrets
@@ -32,17 +44,6 @@ arena_app = typer.Typer(
 )
 prompts_app = typer.Typer(help="Arena prompts: add from a JSONL file or the shipped MT-Bench set, list.", no_args_is_help=True)
 arena_app.add_typer(prompts_app, name="prompts")
-
-# Options `arena generate` and `arena judge` share: both load a model through the backend registry.
-BackendOption = typer.Option("transformers", help=backend_help(for_arena=True))
-DeviceOption = typer.Option("auto", help="cpu, cuda, cuda:N, or auto.")
-DtypeOption = typer.Option("auto", help="auto, float32, bfloat16, float16.")
-RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model.")
-TrustRemoteCodeOption = typer.Option(False, "--trust-remote-code", help="Allow the model repository's own Python code to run.")
-BackendArgOption = typer.Option([], "--backend-arg", help="KEY=VALUE passed to the backend (repeatable), e.g. max_length=4096.")
-BaseUrlOption = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1.")
-ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set].")
-
 
 def _backend_options(
     backend: str, device: str, dtype: str, seed: int, revision: str | None, trust_remote_code: bool, backend_arg: list[str],
@@ -70,7 +71,7 @@ def _open(db: str | None, *, create: bool = True):  # type: ignore[no-untyped-de
 def prompts_add(
     file: Path | None = typer.Argument(None, help='JSONL file: one {"prompt": ..., "category": ...} per line ("text" also accepted).'),
     mt_bench: bool = typer.Option(False, "--mt-bench", help="Add the shipped MT-Bench set (80 questions, 8 categories, first turns)."),
-    admin_token: str | None = typer.Option(None, "--admin-token", help="The operator's token; required when EVALSUITE_ADMIN_TOKEN is set."),
+    admin_token: str | None = AdminTokenOption,
     db: str | None = DbOption,
 ) -> None:
     """Add arena prompts (texts already stored are skipped)."""
@@ -99,7 +100,7 @@ def prompts_add(
 @prompts_app.command("list")
 @handles_errors
 def prompts_list(
-    category: str | None = typer.Option(None, help="Only prompts of this category."),
+    category: str | None = CategoryOption,
     db: str | None = DbOption,
 ) -> None:
     """List stored prompts with their category and how many models answered each."""
@@ -123,7 +124,7 @@ def prompts_list(
 @handles_errors
 def generate(
     model: str = typer.Option(..., "--model", "-m", help="Hub id, local model directory, or demo alias; answers are stored under this name."),
-    backend: str = BackendOption,
+    backend: str = ArenaBackendOption,
     max_tokens: int = typer.Option(256, "--max-tokens", help="New tokens per answer at most."),
     temperature: float = typer.Option(0.0, help="0 = greedy (default); above 0 samples."),
     seed: int = typer.Option(0, help="Sampling seed (only with --temperature > 0)."),
@@ -173,7 +174,7 @@ def _warn_generation(report, max_tokens: int) -> None:  # type: ignore[no-untype
 def judge(
     judge_model: str = typer.Option(..., "--judge", help="Model that votes (Hub id, local directory or demo alias); its name is the voter."),
     max_battles: int | None = typer.Option(None, "--max-battles", help="Judge at most N (prompt, pair) battles."),
-    backend: str = BackendOption,
+    backend: str = ArenaBackendOption,
     device: str = DeviceOption,
     dtype: str = DtypeOption,
     seed: int = typer.Option(0, help="The engine's seed (vLLM); verdicts are log-likelihoods, not samples."),
@@ -255,9 +256,9 @@ def ratings(
     battles: Path | None = typer.Option(None, "--battles", help="Rate a FastChat battles file (.json list or .jsonl) instead of the database."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array: model, rating, lower, upper, rank, battles (+ elo_online), full precision; with --style-control, --by-category or --flag-outliers an object with those sections too. Bradley–Terry not bounded yet (a model never lost or never won) is an error here; the table shows online Elo instead."),
     anchor: str | None = typer.Option(None, help="MODEL=RATING: shift the scale so MODEL has RATING."),
-    category: str | None = typer.Option(None, help="Only battles of this category."),
+    category: str | None = CategoryOption,
     exclude_ties: bool = typer.Option(False, "--exclude-ties", help="Drop ties and both-bad votes."),
-    include_judges: bool = typer.Option(False, "--include-judges", help="Count model-judge votes too (database only)."),
+    include_judges: bool = IncludeJudgesOption,
     style_control: bool = typer.Option(False, "--style-control", help="Also fit Bradley–Terry with answer length and markdown (headers, lists, bold) as covariates, as Chatbot Arena does; prints those ratings (always Bradley–Terry) beside the plain ones and the style coefficients."),
     by_category: bool = typer.Option(False, "--by-category", help="Also rate each prompt category on its own."),
     leak_filter: bool = typer.Option(True, "--leak-filter/--no-leak-filter", help="Exclude battles whose answers name a model or its maker (needs answer texts: stored votes, or a file with answer_a/conversation_a)."),
@@ -315,7 +316,7 @@ def _rate(battles: Path | None, db: str | None, request: RatingRequest) -> tuple
 @handles_errors
 def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (.jsonl: JSON lines, else a JSON list) instead of stdout."),
-    include_judges: bool = typer.Option(False, "--include-judges", help="Export model-judge votes too."),
+    include_judges: bool = IncludeJudgesOption,
     db: str | None = DbOption,
 ) -> None:
     """Write stored votes in FastChat's battles format (model_a, model_b, winner, tstamp, ...)."""

@@ -1,9 +1,9 @@
 """The options of `evalsuite run` as data: the RunConfig they describe, and a command line that says the same.
 
-`evalsuite run` declares its options once (its Typer parameters). `runpod launch` offers the
-same declarations and hands the pod the command line :func:`command_line` writes; reading
-that line back with run's own parser (:func:`parse`) gives the RunConfig the pod's
-`evalsuite run` will build, so the launcher checks exactly what the pod will run.
+`evalsuite run`'s options are declared once (``evalsuite.cli.options.RUN_OPTIONS``, its signature;
+the Python API checks its keywords against them). `runpod launch` offers the same declarations
+and hands the pod the command line :func:`command_line` writes; reading that line back with
+run's own parser (:func:`parse`) gives the RunConfig the pod's `evalsuite run` will build, so the launcher checks exactly what the pod will run.
 """
 
 from __future__ import annotations
