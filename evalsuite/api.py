@@ -79,14 +79,14 @@ def run(
 ) -> RunResult:
     """Evaluate ``model`` on ``tasks`` (or a ``suite``) and store the run, as `evalsuite run` does.
 
-    Every keyword of :class:`evalsuite.identity.run_config.RunConfig` is accepted (``options`` takes the
-    rest, e.g. ``apply_chat_template=True``); the same checks run before the model loads, and an
+    Every option of :class:`evalsuite.identity.run_config.RunConfig` is accepted by its flat name, as
+    stored in a run's config (``options`` takes the rest, e.g. ``apply_chat_template=True``); the same checks run before the model loads, and an
     interrupted call is resumable with ``resume=RUN_ID``. Cached answers are reused exactly
     as by the CLI. Progress lines go to the ``evalsuite`` logger.
     """
     from evalsuite.execution import runner
 
-    config = RunConfig(
+    config = RunConfig.from_flat(
         model=model, tasks=tuple(tasks or ()), suite=suite, limit=limit, num_fewshot=num_fewshot,
         db=db or default_db(), data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
         backend=backend, device=device, dtype=dtype, batch_size=str(batch_size), seed=seed, revision=revision,
@@ -95,7 +95,7 @@ def run(
     )
     outcome = runner.run(config, report=_log.info)
     assert outcome.run_id is not None  # a real run (not a dry run) always has an id
-    return RunResult(run_id=outcome.run_id, db=config.db, metrics=results(outcome.run_id, db=config.db))
+    return RunResult(run_id=outcome.run_id, db=config.outputs.db, metrics=results(outcome.run_id, db=config.outputs.db))
 
 
 def rescore(run_id: int, *, db: str | None = None) -> pd.DataFrame:
