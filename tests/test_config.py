@@ -1,13 +1,15 @@
-"""RunConfig validation and the result hash used to find a run to resume."""
+"""RunConfig: its plain-value checks, its stored flat record, the resolution, and the result hash used to find a run to resume."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from evalsuite.errors import ConfigError
-from evalsuite.identity.run_config import LM_EVAL_DEFAULT_SEEDS, RunConfig, check_writable_output, parse_key_values
+from evalsuite.errors import ConfigError, JudgeError
+from evalsuite.execution.resolve import resolve
+from evalsuite.identity.run_config import LM_EVAL_DEFAULT_SEEDS, ModelRequest, RunConfig, check_writable_output, parse_key_values
 
 
 @pytest.mark.parametrize("limit", [-1, 0])
@@ -80,3 +82,65 @@ def test_backend_args_are_parsed_and_decoded() -> None:
     assert config.model.decoded_args() == {"max_model_len": 2048, "enforce_eager": True, "x": 0.2}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_key_values(["oops"], "--backend-arg")
+
+
+# What runs.config has held since judged tasks (the flat record --resume hashes): the stored format.
+STORED_KEYS = {
+    "model", "backend", "tasks", "suite", "limit", "num_fewshot", "batch_size", "device", "dtype", "seed", "db", "data_dir",
+    "text_file", "include_path", "output", "log_samples", "revision", "trust_remote_code", "apply_chat_template",
+    "fewshot_as_multiturn", "system_instruction", "backend_args", "gen_kwargs", "resume", "dry_run", "show_progress", "no_cache",
+    "base_url", "api_key_env", "judge", "judge_backend", "judge_base_url", "judge_api_key_env", "judge_args", "judge_max_tokens", "seeds",
+}
+
+
+def test_building_a_config_reads_no_registry_and_the_resolution_applies_them() -> None:
+    unknown_backend = RunConfig.from_flat(model="m", tasks=("t",), backend="no-such-backend", db="x.db")  # built: plain values only
+    with pytest.raises(ConfigError, match="no-such-backend"):
+        resolve(unknown_backend)
+    judged = RunConfig.from_flat(model="demo/pico-s", tasks=("mt_bench",), db="x.db")
+    assert judged.prompt.apply_chat_template is False
+    with pytest.raises(JudgeError, match="needs a judge"):
+        resolve(judged)
+    forced = resolve(judged.with_changes(judge="demo/pico-judge"))
+    assert forced.prompt.apply_chat_template is True and forced.judge == ModelRequest(name="demo/pico-judge")
+    nous = RunConfig.from_flat(model="demo/pico-m", suite="nous", db="x.db")
+    assert nous.model.backend_args == () and resolve(nous).model.backend_args == (("add_bos_token", "false"),)
+
+
+def test_to_json_is_the_stored_flat_record_and_from_json_gives_the_config_back() -> None:
+    config = resolve(RunConfig.from_flat(
+        model="demo/pico-s", tasks=("mt_bench",), judge="demo/pico-judge", judge_backend="openai", judge_base_url="http://127.0.0.1:9/v1",
+        judge_args=(("api", "completions"),), judge_max_tokens=64, seed=3, gen_kwargs=(("max_gen_toks", "8"),), db="x.db",
+        include_path=(Path("tasks"),), output=Path("out.json"),
+    ))
+    stored = json.loads(json.dumps(config.to_json()))  # as runs.config holds it
+    assert set(stored) == STORED_KEYS
+    assert (stored["judge"], stored["judge_backend"], stored["judge_args"], stored["model"]) == ("demo/pico-judge", "openai", [["api", "completions"]], "demo/pico-s")
+    assert stored["include_path"] == ["tasks"] and stored["seeds"] == {"random": 3, "numpy": 3, "torch": 3, "fewshot": 3}
+    assert RunConfig.from_json(stored) == config and RunConfig.from_json(stored).result_hash("w") == config.result_hash("w")
+    without_judge = RunConfig.from_flat(model="m", tasks=("t",), db="x.db").to_json()
+    assert set(without_judge) == STORED_KEYS and (without_judge["judge"], without_judge["judge_backend"], without_judge["judge_args"]) == (None, "transformers", [])
+
+
+def test_an_old_stored_config_loads_and_unknown_keys_are_ignored() -> None:
+    """A config stored before --base-url, --no-cache and judges existed, with the keys a run adds beside it."""
+    old = {
+        "model": "demo/pico-s", "backend": "transformers", "tasks": ["pubmedqa"], "suite": None, "limit": 2, "num_fewshot": None,
+        "batch_size": "auto", "device": "auto", "dtype": "auto", "seed": None, "db": "old.db", "data_dir": None, "text_file": None,
+        "include_path": [], "output": "old.json", "log_samples": True, "revision": None, "trust_remote_code": False,
+        "apply_chat_template": False, "fewshot_as_multiturn": None, "system_instruction": None, "backend_args": [["max_length", "128"]],
+        "gen_kwargs": [], "resume": None, "dry_run": False, "seeds": {"random": 0}, "judge_key": "k",
+    }
+    config = RunConfig.from_json(old)
+    assert config.model == ModelRequest(name="demo/pico-s", backend_args=(("max_length", "128"),))
+    assert config.selection.limit == 2 and config.outputs.output == Path("old.json") and config.judge is None
+    assert config.controls.no_cache is False and config.model.base_url is None
+
+
+def test_with_changes_takes_flat_names_and_refuses_unknown_ones() -> None:
+    base = RunConfig.from_flat(model="m", tasks=("t",), db="x.db")
+    assert base.with_changes(model="other", limit=3).model.name == "other" and base.with_changes(limit=3).selection.limit == 3
+    with pytest.raises(TypeError, match="no option colour"):
+        base.with_changes(colour="red")
+    with pytest.raises(ConfigError, match="device cannot be set"):
+        RunConfig(model=base.model, selection=base.selection, outputs=base.outputs, judge=ModelRequest(name="j", device="cuda"))

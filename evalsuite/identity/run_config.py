@@ -251,7 +251,8 @@ class RunConfig:
         """A RunConfig from flat names (``model="m", tasks=("t",), limit=5``), as the Python API takes them.
 
         ``db`` and ``data_dir`` default to the environment's (EVALSUITE_DB, EVALSUITE_DATA_DIR);
-        lists and strings are accepted where tuples and paths are meant (JSON's types).
+        lists and strings are accepted where tuples and paths are meant (JSON's types). The
+        ``judge_*`` settings describe a judge only when ``judge`` names one; without it they are dropped.
         """
         unknown = sorted(set(values) - set(_flat_table()))
         if unknown:
