@@ -75,7 +75,7 @@ def run(model: str, tasks: Sequence[str] | None = None, *, show_progress: bool =
     config = config_from_options(api_values(tasks, options), model).with_changes(show_progress=show_progress)
     outcome = runner.run(config, report=_log.info)
     assert outcome.run_id is not None  # a real run (not a dry run) always has an id
-    return RunResult(run_id=outcome.run_id, db=config.db, metrics=results(outcome.run_id, db=config.db))
+    return RunResult(run_id=outcome.run_id, db=config.outputs.db, metrics=results(outcome.run_id, db=config.outputs.db))
 
 
 def rescore(run_id: int, *, db: str | None = None) -> pd.DataFrame:

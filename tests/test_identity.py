@@ -35,7 +35,7 @@ def model_copy(tmp_path: Path) -> Path:
 
 
 def _run(model: Path | str, db: Path, **changes: object) -> runner.RunOutcome:
-    config = RunConfig(model=str(model), tasks=("pubmedqa",), limit=2, db=str(db), show_progress=False, **changes)  # type: ignore[arg-type]
+    config = RunConfig.from_flat(model=str(model), tasks=("pubmedqa",), limit=2, db=str(db), show_progress=False, **changes)
     return runner.run(config, report=lambda _line: None)
 
 
@@ -129,7 +129,7 @@ def test_identity_is_stored_as_columns_and_linked_from_the_run(model_copy: Path,
 
 def test_key_changes_with_every_number_changing_setting_but_not_batch_size(model_copy: Path) -> None:
     spec = resolve_model(str(model_copy))
-    base = RunConfig(model=str(model_copy), tasks=("pubmedqa",))
+    base = RunConfig.from_flat(model=str(model_copy), tasks=("pubmedqa",))
     key = build_identity(base, spec, "cpu").key
     assert build_identity(base.with_changes(batch_size="7"), spec, "cpu").key == key
     assert build_identity(base, spec, "cuda:1").key == build_identity(base, spec, "cuda:0").key
@@ -146,7 +146,7 @@ def test_key_changes_with_every_number_changing_setting_but_not_batch_size(model
 
 
 def test_chat_template_text_is_part_of_the_identity(model_copy: Path) -> None:
-    chat = RunConfig(model=str(model_copy), tasks=("pubmedqa",), apply_chat_template=True)
+    chat = RunConfig.from_flat(model=str(model_copy), tasks=("pubmedqa",), apply_chat_template=True)
     before = build_identity(chat, resolve_model(str(model_copy)), "cpu")
     (model_copy / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
     after = build_identity(chat, resolve_model(str(model_copy)), "cpu")

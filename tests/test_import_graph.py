@@ -29,9 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entry points", ("evalsuite", "evalsuite.api", "evalsuite.cli", "evalsuite.cloud.pod_entry", "evalsuite.devtools", "leaderboard")),
 )
 # Upward imports still in the code, each with the issue that removes it (an empty set is the goal).
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("evalsuite.identity.run_config", "evalsuite.judged"),  # issue 21: the run description reads the judged-task table
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def _module_files() -> dict[str, Path]:

@@ -96,8 +96,8 @@ def run(**options: Any) -> None:
         _print_dry_run(runner.dry_run(config, report=report_progress))
         return
     outcome = runner.run(config, report=report_progress)  # the run header first, then progress
-    _print_run_metrics(outcome.run_id, config.db)
-    _print_run_footer(outcome, config.db, options["output"])
+    _print_run_metrics(outcome.run_id, config.outputs.db)
+    _print_run_footer(outcome, config.outputs.db, options["output"])
 
 
 register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli/runpod.py)
@@ -107,7 +107,9 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
     """Every model in turn (per GPU set), then a summary; exit status 1 when any model failed."""
     from evalsuite.execution import queue as model_queue
     from evalsuite.execution import runner
+    from evalsuite.execution.resolve import resolve
 
+    config = resolve(config)
     model_queue.check_queue_config(config, gpu_sets)
     runner.validate(config)  # flags checked once, before the first model loads
     configs = [config.with_changes(model=name) for name in models]
@@ -115,7 +117,7 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
         results = model_queue.run_queue_on_gpu_sets(configs, gpu_sets, report_progress)
     else:
         results = model_queue.run_queue(configs, report_progress)
-    _print_queue_summary(results, config.db, show_gpus=bool(gpu_sets))
+    _print_queue_summary(results, config.outputs.db, show_gpus=bool(gpu_sets))
     failed = [result.model for result in results if result.status != model_queue.COMPLETE]
     summary = f"{len(results) - len(failed)} of {len(results)} models complete" + (f"; failed: {', '.join(failed)}" if failed else "")
     _console(stderr=True).print(Text(summary, style="red" if failed else "green"), highlight=False, soft_wrap=True)

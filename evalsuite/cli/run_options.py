@@ -14,7 +14,17 @@ from typing import Any, Protocol
 
 from typer.core import TyperOption
 
-from evalsuite.identity.run_config import RunConfig, default_data_dir, default_db, parse_key_values
+from evalsuite.identity.run_config import (
+    ModelRequest,
+    Outputs,
+    PromptFormat,
+    RunConfig,
+    RunControls,
+    TaskSelection,
+    default_data_dir,
+    default_db,
+    parse_key_values,
+)
 
 
 def config_from_options(options: Mapping[str, Any], model: str) -> RunConfig:
@@ -24,40 +34,45 @@ def config_from_options(options: Mapping[str, Any], model: str) -> RunConfig:
     own values, and the launcher from the command line it sends a pod (:func:`parse`).
     """
     data_dir = options["data_dir"]
+    judge = options["judge"]
     return RunConfig(
-        model=model,
-        backend=options["backend"],
-        tasks=_split_csv(options["tasks"]),
-        suite=options["suite"],
-        limit=options["limit"],
-        num_fewshot=options["num_fewshot"],
-        batch_size=options["batch_size"],
-        device=options["device"],
-        dtype=options["dtype"],
-        seed=options["seed"],
-        db=options["db"] or default_db(),
-        data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
-        text_file=_path(options["text_file"]),
-        include_path=tuple(Path(p) for p in options["include_path"]),
-        output=_path(options["output"]),
-        log_samples=options["log_samples"],
-        revision=options["revision"],
-        trust_remote_code=options["trust_remote_code"],
-        apply_chat_template=options["apply_chat_template"],
-        fewshot_as_multiturn=options["fewshot_as_multiturn"],
-        system_instruction=options["system_instruction"],
-        backend_args=parse_key_values(list(options["backend_arg"]), "--backend-arg"),
-        gen_kwargs=parse_key_values(list(options["gen_kwarg"]), "--gen-kwarg"),
-        resume=options["resume"],
-        dry_run=options["dry_run"],
-        no_cache=options["no_cache"],
-        base_url=options["base_url"],
-        api_key_env=options["api_key_env"],
-        judge=options["judge"],
-        judge_backend=options["judge_backend"],
-        judge_base_url=options["judge_base_url"],
-        judge_api_key_env=options["judge_api_key_env"],
-        judge_args=parse_key_values(list(options["judge_arg"]), "--judge-arg"),
+        model=ModelRequest(
+            name=model,
+            backend=options["backend"],
+            device=options["device"],
+            dtype=options["dtype"],
+            batch_size=options["batch_size"],
+            revision=options["revision"],
+            trust_remote_code=options["trust_remote_code"],
+            backend_args=parse_key_values(list(options["backend_arg"]), "--backend-arg"),
+            base_url=options["base_url"],
+            api_key_env=options["api_key_env"],
+        ),
+        selection=TaskSelection(
+            tasks=_split_csv(options["tasks"]),
+            suite=options["suite"],
+            text_file=_path(options["text_file"]),
+            include_path=tuple(Path(p) for p in options["include_path"]),
+            data_dir=Path(data_dir) if data_dir is not None else default_data_dir(),
+            limit=options["limit"],
+            num_fewshot=options["num_fewshot"],
+        ),
+        prompt=PromptFormat(
+            apply_chat_template=options["apply_chat_template"],
+            fewshot_as_multiturn=options["fewshot_as_multiturn"],
+            system_instruction=options["system_instruction"],
+            gen_kwargs=parse_key_values(list(options["gen_kwarg"]), "--gen-kwarg"),
+            seed=options["seed"],
+        ),
+        outputs=Outputs(db=options["db"] or default_db(), output=_path(options["output"]), log_samples=options["log_samples"]),
+        controls=RunControls(resume=options["resume"], dry_run=options["dry_run"], no_cache=options["no_cache"]),
+        judge=None if judge is None else ModelRequest(
+            name=judge,
+            backend=options["judge_backend"],
+            base_url=options["judge_base_url"],
+            api_key_env=options["judge_api_key_env"],
+            backend_args=parse_key_values(list(options["judge_arg"]), "--judge-arg"),
+        ),
         judge_max_tokens=options["judge_max_tokens"],
     )
 

@@ -135,19 +135,23 @@ def _given(context: typer.Context, name: str) -> bool:
 def _check_run(config: RunConfig, gpu_count: int) -> None:
     """What `evalsuite run` checks before it loads a model, made here before a pod is rented (same messages).
 
-    Building ``config`` checked the plain values; here the tasks or suite are looked up (with
+    Building ``config`` checked the plain values; here it is resolved, the tasks or suite are looked up (with
     close matches), the vLLM layout is held against the pod's GPUs, and the --backend-arg and
     --judge-arg keys are checked. What depends on the pod's own devices is left to the pod.
     """
+    from evalsuite.backends.parallelism import Parallelism
     from evalsuite.backends.registry import check_backend_args
+    from evalsuite.backends.requests import judge_options, model_options
     from evalsuite.errors import BackendNotInstalledError
     from evalsuite.execution import runner
+    from evalsuite.execution.resolve import resolve
 
+    config = resolve(config)
     runner.plan_tasks(config)
-    layout = config.parallelism()
-    if layout is not None:
+    if config.parallelism is not None:
+        layout = Parallelism(**config.parallelism)
         layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
-    for options in (config.backend_options(), *([config.judge_options()] if config.judge is not None else [])):
+    for options in (model_options(config), *([judge_options(config, config.judge)] if config.judge is not None else [])):
         try:
             check_backend_args(options)
         except BackendNotInstalledError as exc:  # a laptop without vLLM may still launch a vLLM pod

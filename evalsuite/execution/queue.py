@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import backend_entry
 from evalsuite.errors import ConfigError, EvalsuiteError
 from evalsuite.identity.run_config import RunConfig
@@ -111,13 +112,13 @@ def parse_gpu_sets(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def check_queue_config(config: RunConfig, gpu_sets: Sequence[str] = ()) -> None:
-    """Options that name one run cannot apply to a queue of several; each GPU set must hold one engine."""
-    for flag, value in (("--resume", config.resume), ("--output", config.output)):
+    """Options that name one run cannot apply to a queue of several; each GPU set must hold one engine (``config``: resolved)."""
+    for flag, value in (("--resume", config.controls.resume), ("--output", config.outputs.output)):
         if value is not None:
             raise ConfigError(f"{flag} applies to one model, not a queue", f"drop {flag} (use `evalsuite results export --run ID` for files)")
-    if config.dry_run:
+    if config.controls.dry_run:
         raise ConfigError("--dry-run applies to one model, not a queue", "dry-run one model: request counts do not depend on the model")
-    parallelism = config.parallelism()
+    parallelism = Parallelism(**config.parallelism) if config.parallelism is not None else None
     if parallelism is None or parallelism.executor == "ray" or parallelism.nnodes > 1:
         return  # one device per run, or an engine that spans nodes (Ray places it)
     for gpu_set in gpu_sets:
@@ -138,13 +139,13 @@ def run_one(config: RunConfig, report: Reporter, gpu_set: str | None = None) -> 
     except runner.RunInterrupted:
         raise
     except EvalsuiteError as exc:
-        return QueueResult(config.model, FAILED, getattr(exc, "failed_run_id", None), time.perf_counter() - started, exc.message, gpu_set)
+        return QueueResult(config.model.name, FAILED, getattr(exc, "failed_run_id", None), time.perf_counter() - started, exc.message, gpu_set)
     except Exception as exc:  # a bug or a crash mid-run: keep its traceback visible, and go on
         for line in traceback.format_exc().splitlines():
             report(line)
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return QueueResult(config.model, FAILED, getattr(exc, "failed_run_id", None), time.perf_counter() - started, error, gpu_set)
-    return QueueResult(config.model, COMPLETE, outcome.run_id, time.perf_counter() - started, None, gpu_set)
+        return QueueResult(config.model.name, FAILED, getattr(exc, "failed_run_id", None), time.perf_counter() - started, error, gpu_set)
+    return QueueResult(config.model.name, COMPLETE, outcome.run_id, time.perf_counter() - started, None, gpu_set)
 
 
 def run_queue(configs: Sequence[RunConfig], report: Reporter) -> list[QueueResult]:
@@ -154,8 +155,8 @@ def run_queue(configs: Sequence[RunConfig], report: Reporter) -> list[QueueResul
     """
     results = []
     for number, config in enumerate(configs, start=1):
-        report(f"queue: model {number} of {len(configs)}: {config.model}")
-        if backend_entry(config.backend).child_process:
+        report(f"queue: model {number} of {len(configs)}: {config.model.name}")
+        if backend_entry(config.model.backend).child_process:
             results.append(_run_in_child(config, None))
         else:
             results.append(run_one(config, report))
@@ -185,7 +186,7 @@ def run_queue_on_gpu_sets(configs: Sequence[RunConfig], gpu_sets: Sequence[str],
                 index, config = pending.get_nowait()
             except queue.Empty:
                 return
-            report(f"queue: {config.model} on GPUs {gpu_set}")
+            report(f"queue: {config.model.name} on GPUs {gpu_set}")
             results[index] = _run_in_child(config, gpu_set)
 
     threads = [threading.Thread(target=worker, args=(gpu_set,), name=f"gpus-{gpu_set}") for gpu_set in gpu_sets]
@@ -213,7 +214,7 @@ def _run_in_child(config: RunConfig, gpu_set: str | None) -> QueueResult:
         if result_path.is_file():
             return QueueResult(**json.loads(result_path.read_text()))
     error = f"worker process exited with status {completed.returncode} before reporting"
-    return QueueResult(config.model, FAILED, None, time.perf_counter() - started, error, gpu_set)
+    return QueueResult(config.model.name, FAILED, None, time.perf_counter() - started, error, gpu_set)
 
 
 def _log_levels() -> dict[str, int]:

@@ -24,8 +24,11 @@ from typing import Any
 
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
 from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
+from evalsuite.backends.requests import model_options
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.execution import plan as run_plan
+from evalsuite.execution.resolve import judged_tasks
+from evalsuite.execution.resolve import resolve as resolve_config
 from evalsuite.formats import layout as results_layout
 from evalsuite.identity import environment
 from evalsuite.identity.model_identity import ModelIdentity, build_identity
@@ -86,28 +89,32 @@ def plan_tasks(config: RunConfig) -> list[TaskSpec]:
     """The task list of a run: --tasks, --suite, or a perplexity task over --text-file.
 
     Judged tasks (graded by --judge) come from the judged-task registry; a run has either
-    only judged tasks or none (RunConfig checks it).
+    only judged tasks or none (the resolution checks it).
     """
-    if config.judged_tasks:
-        return [TaskSpec(name) for name in config.judged_tasks]
-    return select_tasks(list(config.tasks) or None, config.suite, text_file=config.text_file, include_path=config.include_path)
+    judged = judged_tasks(config)
+    if judged:
+        return [TaskSpec(name) for name in judged]
+    selection = config.selection
+    return select_tasks(list(selection.tasks) or None, selection.suite, text_file=selection.text_file, include_path=selection.include_path)
 
 
 def validate(config: RunConfig) -> str:
-    """Check every option that can be checked without the model; return the device type to use.
+    """Check every option of a resolved config that can be checked without the model; return the device type to use.
 
     Runs before anything is loaded or stored, so a bad flag costs no minutes of work and
-    leaves no failed run behind (RunConfig itself already checked the plain values).
+    leaves no failed run behind (RunConfig itself checked the plain values, the resolution
+    the registries).
     """
-    if config.output is not None:
-        check_writable_output(config.output, "--output")
+    if config.outputs.output is not None:
+        check_writable_output(config.outputs.output, "--output")
     faults.check()
     judged_session.check(config)
-    return check_backend_options(config.backend_options())
+    return check_backend_options(model_options(config))
 
 
 def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     """Count the requests each task would send, without loading any model (with the run's header)."""
+    config = resolve_config(config)
     validate(config)
     counts: dict[str, int] = {}
     loaded_tasks: list[tuple[TaskSpec, LoadedTasks | JudgedTask]] = []
@@ -117,32 +124,33 @@ def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
         if isinstance(loaded, LoadedTasks):
             counts.update(request_counts(loaded, _limit_for(config, spec)))
         else:
-            counts.update(loaded.request_counts(config.limit))
-    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model):
+            counts.update(loaded.request_counts(config.selection.limit))
+    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model.name):
         report(line)
     return RunOutcome(run_id=None, model=None, request_counts=counts)
 
 
 def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
-    """Evaluate ``config.model`` on the planned tasks and store everything.
+    """Evaluate ``config.model`` on the planned tasks and store everything (``config`` is resolved first).
 
     SIGTERM is turned into :class:`Terminated` for the whole run, so a stopped run is
     marked failed at once (not left `running` until its heartbeat times out).
     """
-    if config.dry_run:
+    if config.controls.dry_run:
         return dry_run(config)
+    config = resolve_config(config)
     device = validate(config)
     with _interrupts_as_errors():
         return _run(config, device, report)
 
 
 def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
-    database = open_database(config.db)
+    database = open_database(config.outputs.db)
     specs = plan_tasks(config)
     loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
-    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model):
+    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model.name):
         report(line)  # the run header: what will run, said before the model loads
-    model = resolve(config.model, config.backend_options())
+    model = resolve(config.model.name, model_options(config))
     faults.point("model_resolved")
     identity = build_identity(config, model, device)
     judged = [t for _, t in loaded_tasks if not isinstance(t, LoadedTasks)]
@@ -151,7 +159,7 @@ def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
     run_id = start.run_id
     heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at)
     cached_lm: CachedLM | None = None
-    judge_handle = judged_session.JudgeHandle(judge, database, run_id, config.no_cache, config.show_progress) if judge else None
+    judge_handle = judged_session.JudgeHandle(judge, database, run_id, config.controls.no_cache, config.controls.show_progress) if judge else None
     try:
         faults.point("run_created")
         heartbeat.start()
@@ -174,8 +182,8 @@ def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
                 results = _evaluate_judged(database, run_id, config, cached_lm, loaded, judge_handle, report, last)
             results_layout.merge(merged, results)
         merged = results_layout.finalize(merged, config, model, run_id)
-        if config.output is not None:  # before the run is marked complete: one truth for exit status and row
-            _write_output(config.output, merged)
+        if config.outputs.output is not None:  # before the run is marked complete: one truth for exit status and row
+            _write_output(config.outputs.output, merged)
         faults.point("before_finish")
         judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
         queries.finish_run(database, run_id, computed=cached_lm.stats.computed + judge_computed, cached=cached_lm.stats.cached + judge_cached)
@@ -239,12 +247,13 @@ def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks | JudgedTask:
     """lm-eval's task objects, or a judged task from the judged-task registry."""
     if is_judged(spec.name):
         return judged_task(spec.name)
+    selection = config.selection
     return load_tasks(
         [spec],
-        data_dir=config.data_dir,
-        text_file=config.text_file,
-        num_fewshot=config.num_fewshot,
-        include_path=list(config.include_path),
+        data_dir=selection.data_dir,
+        text_file=selection.text_file,
+        num_fewshot=selection.num_fewshot,
+        include_path=list(selection.include_path),
     )
 
 
@@ -253,10 +262,10 @@ def _planned(config: RunConfig, loaded_tasks: list[tuple[TaskSpec, LoadedTasks |
     planned: list[run_plan.PlannedTask] = []
     for _spec, loaded in loaded_tasks:
         if isinstance(loaded, LoadedTasks):
-            planned.extend(run_plan.plan([loaded], config.limit))
+            planned.extend(run_plan.plan([loaded], config.selection.limit))
         else:
-            documents = loaded.documents(config.limit)
-            source = f"{loaded.data_source()}, judged by {config.judge}"
+            documents = loaded.documents(config.selection.limit)
+            source = f"{loaded.data_source()}, judged by {config.judge.name if config.judge else None}"
             planned.append(run_plan.PlannedTask(loaded.name, 1, (0,), documents, loaded.available(), source))
     return planned
 
@@ -267,14 +276,14 @@ def _evaluate_judged(
 ) -> dict[str, Any]:
     """Answer, judge and store a judged task; lm-eval's results layout of its scores."""
     outcome, results = judged_session.evaluate(task, config, lm, judge, run_id, report, last=last)
-    samples = outcome.samples if config.log_samples else []
+    samples = outcome.samples if config.outputs.log_samples else []
     queries.save_task_results(database, run_id, [task.name], outcome.metrics, samples)
     return results
 
 
 def _limit_for(config: RunConfig, spec: TaskSpec) -> int | None:
     """An explicit --limit wins over a suite's per-task limit."""
-    return config.limit if config.limit is not None else spec.limit
+    return config.selection.limit if config.selection.limit is not None else spec.limit
 
 
 def _start_or_resume(
@@ -288,22 +297,23 @@ def _start_or_resume(
     identity (its config hash) and of its stored config (the board's comparability key).
     """
     config_hash = config.result_hash(identity.key if judge is None else f"{identity.key}|judge:{judge.key}")
-    if config.resume is not None:
-        existing = queries.get_run(database, config.resume).run
+    resume = config.controls.resume
+    if resume is not None:
+        existing = queries.get_run(database, resume).run
         origin = import_queries.import_origin(existing)
         if origin is not None:  # no requests, cache or process of it here: nothing to continue
             raise ConfigError(
-                f"run {config.resume} was imported from {origin}: an imported run cannot be resumed here",
+                f"run {resume} was imported from {origin}: an imported run cannot be resumed here",
                 "rerun it on its machine or pod, or start a new run here without --resume",
             )
         if existing.config_hash != config_hash:
             differences = config.result_differences(dict(existing.config or {}))
             raise ConfigError(
-                f"run {config.resume} was made with "
+                f"run {resume} was made with "
                 + (f"other options: {'; '.join(differences)}" if differences else "other weights or another model identity"),
                 "repeat the original command with --resume, or start a new run without it",
             )
-        return _resumed(queries.reopen_run(database, config.resume, versions=environment.package_versions(), hardware=environment.hardware()), report)
+        return _resumed(queries.reopen_run(database, resume, versions=environment.package_versions(), hardware=environment.hardware()), report)
     resumable = queries.find_resumable_run(database, config_hash)
     if resumable is not None and resumable.id is not None:
         try:
@@ -320,7 +330,7 @@ def _start_or_resume(
         tokenizer_sha256=model.tokenizer_sha256,
         config_sha256=model.config_sha256,
         params=model.params,
-        dtype=config.dtype,
+        dtype=config.model.dtype,
         architecture=model.architecture,
     )
     identity_row = queries.get_or_create_identity(database, identity.key, identity.as_columns())
@@ -328,14 +338,14 @@ def _start_or_resume(
         database,
         model_id=model_row.id,
         identity_id=identity_row.id,
-        backend=config.backend,
+        backend=config.model.backend,
         config={**config.to_json(), **(judge.stored_config() if judge is not None else {})},
         config_hash=config_hash,
         tasks=[spec.name for spec in specs],
-        suite=config.suite,
-        seed=config.seeds["random"],
-        apply_chat_template=config.apply_chat_template,
-        system_instruction=config.system_instruction,
+        suite=config.selection.suite,
+        seed=config.prompt.seeds["random"],
+        apply_chat_template=config.prompt.apply_chat_template,
+        system_instruction=config.prompt.system_instruction,
         versions=environment.package_versions(),
         hardware=environment.hardware(),
     )
@@ -362,7 +372,7 @@ def _say_why_not_taken_over(live: RunRecord | None, report: Reporter) -> None:
 
 def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
     """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
-    inner = load_backend(model, config.backend_options())
+    inner = load_backend(model, model_options(config))
     faults.point("backend_loaded")
     chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
     flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
@@ -373,8 +383,8 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, na
         chunk_size=chunk,
         flush_seconds=flush if flush > 0 else None,
         run_id=run_id,
-        refresh=config.no_cache,
-        show_progress=config.show_progress,
+        refresh=config.controls.no_cache,
+        show_progress=config.controls.show_progress,
     )
 
 
@@ -391,7 +401,8 @@ def _env_number(name: str, default: float, kind: type) -> Any:
 def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks) -> dict[str, Any]:
     import lm_eval
 
-    seeds = config.seeds
+    prompt = config.prompt
+    seeds = prompt.seeds
     results = environment.without_git_noise(lm_eval.simple_evaluate)(
         model=lm,
         tasks=loaded.tasks,
@@ -399,10 +410,10 @@ def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTas
         num_fewshot=None,  # load_tasks already set each task's shots (CLI > suite > task default)
         limit=_limit_for(config, spec),
         log_samples=True,
-        apply_chat_template=config.apply_chat_template,
-        fewshot_as_multiturn=config.multiturn_fewshot,
-        system_instruction=config.system_instruction,
-        gen_kwargs=config.generation_kwargs() or None,  # decoded and checked, as lm-eval's CLI parses them
+        apply_chat_template=prompt.apply_chat_template,
+        fewshot_as_multiturn=prompt.multiturn_fewshot,
+        system_instruction=prompt.system_instruction,
+        gen_kwargs=prompt.generation_kwargs() or None,  # decoded and checked, as lm-eval's CLI parses them
         random_seed=seeds["random"],
         numpy_random_seed=seeds["numpy"],
         torch_random_seed=seeds["torch"],
@@ -424,9 +435,9 @@ def _store(
 ) -> None:
     counter = results_layout.token_counter(lm, model)
     metrics, samples = results_layout.to_records(run_id, results, loaded, token_count=counter)
-    if config.suite is not None:
-        results_layout.add_suite_normalization(metrics, suites()[config.suite].metrics)
-    if not config.log_samples:
+    if config.selection.suite is not None:
+        results_layout.add_suite_normalization(metrics, suites()[config.selection.suite].metrics)
+    if not config.outputs.log_samples:
         samples = []
     faults.point("metrics_built")
     task_names = sorted({m.task for m in metrics} | {s.task for s in samples})
@@ -478,7 +489,8 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
     database = open_database(db)
     detail = queries.get_run(database, run_id)
     stored = dict(detail.run.config or {})
-    config = RunConfig(**results_layout.config_kwargs(stored))
+    # The stored config is resolved (suite args merged, chat template forced); it only re-scores, so it writes nothing.
+    config = RunConfig.from_json(stored).with_changes(output=None, resume=None, dry_run=False)
     model = ModelSpec(
         name=detail.model.name,
         path=Path(detail.model.source),
@@ -515,12 +527,13 @@ def _evaluate_cached(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: Lo
     try:
         return _evaluate(config, lm, spec, loaded)
     except MissingFromCache as exc:
-        if config.text_file is None:
+        text_file = config.selection.text_file
+        if text_file is None:
             raise
         raise ConfigError(  # a missing file is refused before this, when the task is loaded
-            f"run {run_id} measured perplexity on --text-file {config.text_file}, which has changed since "
+            f"run {run_id} measured perplexity on --text-file {text_file}, which has changed since "
             f"(its text makes other requests); {exc.message}",
-            f"put the file back as it was for run {run_id}, or measure the new text with `evalsuite run --text-file {config.text_file}`",
+            f"put the file back as it was for run {run_id}, or measure the new text with `evalsuite run --text-file {text_file}`",
         ) from exc
 
 
@@ -533,4 +546,5 @@ def _stored_namespace(database: Database, identity_id: int | None, config: RunCo
     if row is not None:
         return ModelIdentity.from_columns(row).key
     legacy = f"{model.weights_sha256}:{model.revision or ''}"
-    return f"{legacy}|{config.backend}|{config.dtype}|{config.device}|{sorted(config.backend_args)}"
+    request = config.model
+    return f"{legacy}|{request.backend}|{request.dtype}|{request.device}|{sorted(request.backend_args)}"

@@ -286,45 +286,25 @@ def merge(merged: dict[str, Any], results: dict[str, Any]) -> None:
 def finalize(merged: dict[str, Any], config: RunConfig, model: ModelSpec, run_id: int | None) -> dict[str, Any]:
     """lm-eval's results layout for the whole run, with evalsuite's provenance added."""
     output = {key: merged[key] for key in merged if key != "samples"}
+    seeds = config.prompt.seeds
     output["config"] = {
         **(merged.get("config") or {}),
-        "model": f"evalsuite-{config.backend}",
-        "model_args": {"pretrained": model.name, "revision": model.revision, "dtype": config.dtype},
-        "batch_size": config.batch_size,
-        "device": config.device,
-        "random_seed": config.seeds["random"],
-        "numpy_seed": config.seeds["numpy"],
-        "torch_seed": config.seeds["torch"],
-        "fewshot_seed": config.seeds["fewshot"],
+        "model": f"evalsuite-{config.model.backend}",
+        "model_args": {"pretrained": model.name, "revision": model.revision, "dtype": config.model.dtype},
+        "batch_size": config.model.batch_size,
+        "device": config.model.device,
+        "random_seed": seeds["random"],
+        "numpy_seed": seeds["numpy"],
+        "torch_seed": seeds["torch"],
+        "fewshot_seed": seeds["fewshot"],
     }
     output["model_name"] = model.name
     output["evalsuite"] = {
         "run_id": run_id,
         "weights_sha256": model.weights_sha256,
-        "apply_chat_template": config.apply_chat_template,
-        "system_instruction": config.system_instruction,
+        "apply_chat_template": config.prompt.apply_chat_template,
+        "system_instruction": config.prompt.system_instruction,
         "versions": environment.package_versions(),
     }
     output["date"] = datetime.now(UTC).timestamp()
     return output
-
-
-def config_kwargs(stored: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild RunConfig keyword arguments from a run's stored JSON config."""
-    from dataclasses import fields
-
-    from evalsuite.identity.run_config import RunConfig
-
-    names = {f.name for f in fields(RunConfig)}
-    kwargs = {key: value for key, value in stored.items() if key in names}
-    for key in ("data_dir", "text_file", "output"):
-        if kwargs.get(key):
-            kwargs[key] = Path(kwargs[key])
-    kwargs["output"] = None
-    kwargs["resume"] = None
-    kwargs["dry_run"] = False
-    kwargs["tasks"] = tuple(kwargs.get("tasks") or ())
-    kwargs["include_path"] = tuple(Path(p) for p in kwargs.get("include_path") or ())
-    kwargs["backend_args"] = tuple(tuple(p) for p in kwargs.get("backend_args") or ())
-    kwargs["gen_kwargs"] = tuple(tuple(p) for p in kwargs.get("gen_kwargs") or ())
-    return kwargs

@@ -91,10 +91,11 @@ class ModelIdentity:
 
 def build_identity(config: RunConfig, model: ModelSpec, device: str) -> ModelIdentity:
     """The identity of ``model`` run as ``config`` says, on ``device`` (already resolved)."""
+    request = config.model
     return identity_for(
-        model, backend=config.backend, dtype=config.dtype, device=device, backend_args=config.backend_args,
-        explicit_args=config.backend_kwargs(), apply_chat_template=config.apply_chat_template,
-        system_instruction=config.system_instruction,
+        model, backend=request.backend, dtype=request.dtype, device=device, backend_args=request.backend_args,
+        explicit_args=request.decoded_args(), apply_chat_template=config.prompt.apply_chat_template,
+        system_instruction=config.prompt.system_instruction,
     )
 
 

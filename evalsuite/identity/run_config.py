@@ -1,24 +1,26 @@
-"""`RunConfig`: one typed object that describes a run, and the defaults behind it.
+"""`RunConfig`: a run described by small frozen values, and the defaults behind it.
 
 The CLI parses flags into a RunConfig and nothing else; the runner takes only a
-RunConfig. Its ``result_hash`` identifies runs that must give identical numbers,
-which is how an interrupted run is found again and resumed.
+RunConfig. Its parts (the model request, used again for the judge; the task selection;
+the prompt format; the outputs; the run controls) check only their own plain values:
+nothing here reads a file or a registry, so this module imports nothing but the base
+layer. Its ``to_json`` is the flat record stored with a run; ``result_hash`` identifies
+runs that must give identical numbers, which is how an interrupted run is found again
+and resumed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from evalsuite.backends.options import BackendOptions
-from evalsuite.backends.parallelism import Parallelism
-from evalsuite.backends.registry import backend_entry
-from evalsuite.errors import ConfigError, JudgeError
+from evalsuite.errors import ConfigError
 from evalsuite.identity import numbers
-from evalsuite.judged import is_judged
-from evalsuite.tasks.suites import suites
 
 ENV_DB = "EVALSUITE_DB"
 ENV_DATA_DIR = "EVALSUITE_DATA_DIR"
@@ -29,8 +31,6 @@ DEFAULT_DB = Path("results") / "evalsuite.db"
 # lm-eval's CLI defaults, kept so that runs without --seed match `lm_eval` exactly.
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
 
-# Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
-JUDGED_GEN_KWARGS = ("max_gen_toks",)
 # NumPy accepts seeds in [0, 2**32 - 1]; lm-eval hands --seed to it unchanged.
 MAX_SEED = 2**32 - 1
 # Generation settings checked before any model loads: (type, lowest, highest, lowest allowed?, example).
@@ -81,113 +81,71 @@ def default_data_dir() -> Path | None:
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one evaluation run."""
+class ModelRequest:
+    """One model to load and how: the run's model (``--model``, ``--backend``, ...) and, again, its judge (``--judge*``).
 
-    model: str
+    The same value for both, so a setting the model honours cannot be forgotten for the judge.
+    ``batch_size`` is the backend's (vLLM: its ``max_num_seqs``); ``backend_args`` are
+    ``--backend-arg`` pairs as written, decoded only when the model is built.
+    """
+
+    name: str
     backend: str = "transformers"
-    tasks: tuple[str, ...] = ()
-    suite: str | None = None
-    limit: int | None = None
-    num_fewshot: int | None = None
-    batch_size: str = "auto"
     device: str = "auto"
     dtype: str = "auto"
-    seed: int | None = None
-    db: str = field(default_factory=default_db)
-    data_dir: Path | None = field(default_factory=default_data_dir)
-    text_file: Path | None = None
-    include_path: tuple[Path, ...] = ()
-    output: Path | None = None
-    log_samples: bool = True
+    batch_size: str = "auto"
     revision: str | None = None
     trust_remote_code: bool = False
-    apply_chat_template: bool = False
-    fewshot_as_multiturn: bool | None = None
-    system_instruction: str | None = None
     backend_args: tuple[tuple[str, str], ...] = ()
-    gen_kwargs: tuple[tuple[str, str], ...] = ()
-    resume: int | None = None
-    dry_run: bool = False
-    show_progress: bool = True
-    no_cache: bool = False  # recompute every request (answers are still written to the cache)
     base_url: str | None = None  # --backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1
     api_key_env: str | None = None  # --backend openai: the variable holding the key [default: OPENAI_API_KEY if set]
-    # Judged tasks (--tasks mt_bench): the judge model and how it loads, as the model's own flags.
-    judge: str | None = None
-    judge_backend: str = "transformers"
-    judge_base_url: str | None = None
-    judge_api_key_env: str | None = None
-    judge_args: tuple[tuple[str, str], ...] = ()
-    judge_max_tokens: int | None = None  # None: the task's (MT-Bench: FastChat's 2048)
+
+    def decoded_args(self) -> dict[str, Any]:
+        """--backend-arg KEY=VALUE pairs with ints, floats and booleans decoded."""
+        return {key: decode_scalar(value) for key, value in self.backend_args}
+
+
+@dataclass(frozen=True)
+class TaskSelection:
+    """Which documents are scored: --tasks, --suite or --text-file, where they are read from, how many and with how many shots."""
+
+    tasks: tuple[str, ...] = ()
+    suite: str | None = None
+    text_file: Path | None = None
+    include_path: tuple[Path, ...] = ()
+    data_dir: Path | None = None
+    limit: int | None = None
+    num_fewshot: int | None = None
 
     def __post_init__(self) -> None:
-        self._apply_suite_backend_args()
-        self._validate()
-        if self.judged_tasks:  # judged tasks always speak through the chat template (recorded in the identity)
-            object.__setattr__(self, "apply_chat_template", True)
-
-    def _apply_suite_backend_args(self) -> None:
-        """A suite's protocol settings (``backend_args`` in suites.yaml) join --backend-arg unless the user set the key."""
-        spec = suites().get(self.suite) if self.suite else None  # an unknown suite is refused later, with the list
-        if spec is None:
-            return
-        given = {key for key, _ in self.backend_args}
-        added = tuple(pair for pair in spec.backend_args if pair[0] not in given)
-        object.__setattr__(self, "backend_args", self.backend_args + added)
-
-    def _validate(self) -> None:
         if self.limit is not None and self.limit < 1:
             # --limit 0 would score nothing and store empty metrics; --dry-run counts requests without a model.
             raise ConfigError(
                 f"--limit must be 1 or more, got {self.limit}",
                 "pass --limit N with N >= 1, omit it for every document, or use --dry-run to count requests",
             )
-        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}", "pass a non-negative --seed, e.g. --seed 1234")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             raise ConfigError(f"--num-fewshot must be 0 or more, got {self.num_fewshot}")
-        if self.fewshot_as_multiturn and not (self.apply_chat_template or self.judged_tasks):
-            # Chat turns exist only inside a chat template; lm-eval's own CLI refuses the pair (evaluate_config).
-            raise ConfigError("--fewshot-as-multiturn needs --apply-chat-template", "add --apply-chat-template, or drop --fewshot-as-multiturn")
-        backend_entry(self.backend)
-        self.backend_options().check_values()
-        self.parallelism()  # a malformed tensor/pipeline/data parallel size fails here
         if self.tasks and self.suite:
             raise ConfigError("pass either --tasks or --suite, not both")
         if not self.tasks and not self.suite and not self.text_file:
             raise ConfigError("no tasks given", "pass --tasks a,b or --suite quick (see `evalsuite tasks`)")
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How each prompt is written and sampled: chat template, system instruction, generation settings, seed."""
+
+    apply_chat_template: bool = False
+    fewshot_as_multiturn: bool | None = None
+    system_instruction: str | None = None
+    gen_kwargs: tuple[tuple[str, str], ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}", "pass a non-negative --seed, e.g. --seed 1234")
         self.generation_kwargs()  # malformed generation settings fail here, before any model loads
-        self._validate_judge()
-
-    @property
-    def judged_tasks(self) -> tuple[str, ...]:
-        """The requested tasks a judge grades (MT-Bench)."""
-        return tuple(name for name in self.tasks if is_judged(name))
-
-    def _validate_judge(self) -> None:
-        """Judged tasks need --judge; a judge grades judged tasks only (other tasks run without one)."""
-        judged = self.judged_tasks
-        if judged and self.judge is None:
-            raise JudgeError(f"--tasks {','.join(judged)} needs a judge", "add --judge MODEL (e.g. --judge demo/pico-judge, or --judge NAME --judge-backend openai --judge-base-url URL)")
-        if self.judge is None:
-            return
-        others = [name for name in self.tasks if not is_judged(name)] + ([f"--suite {self.suite}"] if self.suite else []) + (["--text-file"] if self.text_file else [])
-        if not judged or others:
-            raise JudgeError(
-                f"--judge grades judged tasks only (mt_bench), not {', '.join(others) or 'nothing'}",
-                "run judged tasks alone with --judge, and other tasks in a run without it",
-            )
-        unsupported = [key for key, _ in self.gen_kwargs if key not in JUDGED_GEN_KWARGS]
-        if unsupported:
-            raise JudgeError(
-                f"--gen-kwarg {', '.join(unsupported)} cannot be set for {','.join(judged)}: it samples as FastChat does, per category",
-                "drop it; only --gen-kwarg max_gen_toks=N (new tokens per turn) may be set",
-            )
-        if self.judge_max_tokens is not None and self.judge_max_tokens < 1:
-            raise ConfigError(f"--judge-max-tokens must be 1 or more, got {self.judge_max_tokens}", "e.g. --judge-max-tokens 2048")
-        backend_entry(self.judge_backend)
-        self.judge_options().check_values()
 
     @property
     def seeds(self) -> dict[str, int]:
@@ -203,38 +161,6 @@ class RunConfig:
             return self.apply_chat_template
         return self.fewshot_as_multiturn
 
-    def backend_kwargs(self) -> dict[str, Any]:
-        """--backend-arg KEY=VALUE pairs with ints, floats and booleans decoded."""
-        return {key: decode_scalar(value) for key, value in self.backend_args}
-
-    def backend_options(self) -> BackendOptions:
-        """What the backend registry builds this run's model from (vLLM's seed: lm-eval's random seed)."""
-        return BackendOptions(
-            backend=self.backend, device=self.device, dtype=self.dtype, batch_size=self.batch_size,
-            seed=self.seeds["random"], revision=self.revision, trust_remote_code=self.trust_remote_code,
-            args=self.backend_kwargs(), base_url=self.base_url, api_key_env=self.api_key_env,
-        )
-
-    def parallelism(self) -> Parallelism | None:
-        """How the engine spreads the model over GPUs (vLLM); None for backends that run on one device."""
-        if not backend_entry(self.backend).engine_device:
-            return None
-        return Parallelism.from_args(self.backend_kwargs())
-
-    def judge_options(self) -> BackendOptions:
-        """How the judge loads: its own backend, URL, key variable and --judge-arg values (device, dtype: auto).
-
-        An endpoint judge talks through chat completions (as FastChat's judge does) unless
-        ``--judge-arg api=completions`` says otherwise.
-        """
-        args = {key: decode_scalar(value) for key, value in self.judge_args}
-        if not backend_entry(self.judge_backend).local_model:
-            args.setdefault("api", "chat")
-        return BackendOptions(
-            backend=self.judge_backend, seed=self.seeds["random"], revision=None, args=args,
-            base_url=self.judge_base_url, api_key_env=self.judge_api_key_env,
-        )
-
     def generation_kwargs(self) -> dict[str, Any]:
         """--gen-kwarg KEY=VALUE pairs decoded, the known keys checked for type and range."""
         decoded = {key: decode_scalar(value) for key, value in self.gen_kwargs}
@@ -243,17 +169,122 @@ class RunConfig:
                 _check_gen_kwarg(key, value, *_GEN_KWARG_RULES[key])
         return decoded
 
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where the run is written: the database (required: the CLI and API resolve its default), an --output file, samples or not."""
+
+    db: str
+    output: Path | None = None
+    log_samples: bool = True
+
+
+@dataclass(frozen=True)
+class RunControls:
+    """How this invocation runs, never what it measures: resume, dry run, progress bars, cache reuse."""
+
+    resume: int | None = None
+    dry_run: bool = False
+    show_progress: bool = True
+    no_cache: bool = False  # recompute every request (answers are still written to the cache)
+
+
+# The value objects of a RunConfig and the flat names their fields are stored under (runs.config,
+# --output, bundles, the resume hash): a field's own name unless renamed here.
+_PARTS: dict[str, dict[str, str]] = {"model": {"name": "model"}, "selection": {}, "prompt": {}, "outputs": {}, "controls": {}}
+# The judge's fields are stored as judge_<field> (its name as "judge", its args as "judge_args"), except those
+# it always loads with the defaults (auto device and dtype, no revision, no remote code): they are not recorded.
+_JUDGE_NAMES = {"name": "judge", "backend_args": "judge_args"}
+_JUDGE_FIXED = ("device", "dtype", "batch_size", "revision", "trust_remote_code")
+_CLASSES: dict[str, type] = {
+    "model": ModelRequest, "selection": TaskSelection, "prompt": PromptFormat, "outputs": Outputs, "controls": RunControls, "judge": ModelRequest,
+}
+_OWN_FIELDS = ("judge_max_tokens", "parallelism")
+
+
+@functools.cache
+def _flat_table() -> dict[str, tuple[str, str]]:
+    """Every flat name, as (RunConfig attribute, field of its value object); the attribute is "" for RunConfig's own fields."""
+    table = {renames.get(f.name, f.name): (part, f.name) for part, renames in _PARTS.items() for f in fields(_CLASSES[part])}
+    table.update({_JUDGE_NAMES.get(f.name, f"judge_{f.name}"): ("judge", f.name) for f in fields(ModelRequest) if f.name not in _JUDGE_FIXED})
+    table.update({name: ("", name) for name in _OWN_FIELDS})
+    return table
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one evaluation run, as small values; built without reading any file or registry.
+
+    :func:`evalsuite.execution.resolve.resolve` turns it into the run as it will run (a suite's
+    backend args merged, the chat template forced for judged tasks, ``parallelism`` recorded)
+    after the checks that need the suite table, the backend registry or the judged-task table.
+    """
+
+    model: ModelRequest
+    selection: TaskSelection
+    outputs: Outputs
+    prompt: PromptFormat = PromptFormat()
+    controls: RunControls = RunControls()
+    judge: ModelRequest | None = None  # judged tasks (--tasks mt_bench): the judge model and how it loads
+    judge_max_tokens: int | None = None  # None: the task's (MT-Bench: FastChat's 2048)
+    parallelism: Mapping[str, Any] | None = None  # vLLM's layout, set by the resolution; None: one device
+
+    def __post_init__(self) -> None:
+        if self.judge is None:
+            return
+        fixed = [name for name in _JUDGE_FIXED if getattr(self.judge, name) != _default(ModelRequest, name)]
+        if fixed:  # not recorded with the run, so it may not change what the judge says
+            raise ConfigError(f"the judge loads with its backend's defaults; {', '.join(fixed)} cannot be set for it", "pass judge settings as --judge-arg KEY=VALUE")
+        if self.judge_max_tokens is not None and self.judge_max_tokens < 1:
+            raise ConfigError(f"--judge-max-tokens must be 1 or more, got {self.judge_max_tokens}", "e.g. --judge-max-tokens 2048")
+
+    @classmethod
+    def from_flat(cls, **values: Any) -> RunConfig:
+        """A RunConfig from flat names (``model="m", tasks=("t",), limit=5``), as the Python API takes them.
+
+        ``db`` and ``data_dir`` default to the environment's (EVALSUITE_DB, EVALSUITE_DATA_DIR);
+        lists and strings are accepted where tuples and paths are meant (JSON's types). The
+        ``judge_*`` settings describe a judge only when ``judge`` names one; without it they are dropped.
+        """
+        unknown = sorted(set(values) - set(_flat_table()))
+        if unknown:
+            raise TypeError(f"RunConfig has no option {', '.join(unknown)}")
+        values.setdefault("db", default_db())
+        values.setdefault("data_dir", default_data_dir())
+        parts: dict[str, dict[str, Any]] = {part: {} for part in (*_CLASSES, "")}
+        for flat, (part, name) in _flat_table().items():
+            if flat in values:
+                parts[part][name] = _coerce(_hints(_CLASSES[part] if part else cls)[name], values[flat])
+        judge = parts.pop("judge")
+        return cls(
+            **{part: _CLASSES[part](**kwargs) for part, kwargs in parts.items() if part},
+            judge=ModelRequest(**judge) if judge.get("name") is not None else None,
+            **parts[""],
+        )
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> RunConfig:
+        """The RunConfig a stored config (``runs.config``, a bundle's) describes; keys it does not know are ignored.
+
+        Old stored configs load: a missing key takes today's default.
+        """
+        known = set(_flat_table())
+        return cls.from_flat(**{key: value for key, value in stored.items() if key in known})
+
+    def flat(self) -> dict[str, Any]:
+        """Every field under its flat name, as Python values (a missing judge: None and the judge defaults)."""
+        data: dict[str, Any] = {}
+        for flat, (part, name) in _flat_table().items():
+            owner = self if not part else getattr(self, part)
+            data[flat] = _default(ModelRequest, name) if owner is None else getattr(owner, name)
+        return data
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key, value in data.items():
-            if isinstance(value, Path):
-                data[key] = str(value)
-            elif isinstance(value, tuple):
-                data[key] = [list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v for v in value]
-        data["seeds"] = self.seeds
-        parallelism = self.parallelism()
-        if parallelism is not None:  # recorded with the run: `evalsuite results show` prints it
-            data["parallelism"] = parallelism.as_json()
+        """The flat record stored in ``runs.config``, written into --output and bundles and hashed for --resume."""
+        data = {key: _jsonable(value) for key, value in self.flat().items()}
+        data["seeds"] = self.prompt.seeds
+        if self.parallelism is None:  # recorded for engines only: `evalsuite results show` prints it
+            del data["parallelism"]
         return data
 
     def result_hash(self, model_identity: str) -> str:
@@ -265,7 +296,46 @@ class RunConfig:
         return numbers.result_differences(stored, self.to_json())
 
     def with_changes(self, **changes: Any) -> RunConfig:
-        return replace(self, **changes)
+        """This config with some fields changed, named by their flat names (``model="other"``, ``limit=3``)."""
+        return RunConfig.from_flat(**{**self.flat(), **changes})
+
+
+def _default(cls: type, name: str) -> Any:
+    """A field's default; None for one without (a missing judge's name)."""
+    default = next(f.default for f in fields(cls) if f.name == name)
+    return None if default is MISSING else default
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the field typed ``hint`` holds it: JSON lists as tuples, strings as paths."""
+    if value is None:
+        return None
+    if get_origin(hint) in (Union, UnionType):
+        inner = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _coerce(inner[0], value) if len(inner) == 1 else value
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], item) for item in value)
+        return tuple(value)
+    if hint is Path:
+        return Path(value)
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v for v in value]
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
 
 
 def check_writable_output(path: Path, flag: str) -> None:

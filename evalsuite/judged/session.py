@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
 from evalsuite.backends.cache import CachedLM
 from evalsuite.backends.registry import backend_entry
+from evalsuite.backends.requests import judge_options
 from evalsuite.errors import JudgeError, UnknownModelError
 from evalsuite.identity.model_identity import ModelIdentity, chat_template_text, identity_for
 from evalsuite.judged.base import JudgedContext, JudgedOutcome, JudgedTask
@@ -72,25 +73,27 @@ class JudgeSetup:
 def check(config: RunConfig) -> None:
     """The judge's backend options, checked before anything loads (as the model's are)."""
     if config.judge is not None:
-        check_backend_options(config.judge_options())
+        check_backend_options(judge_options(config, config.judge))
 
 
 def prepare(config: RunConfig, model: ModelSpec, tasks: list[JudgedTask]) -> JudgeSetup:
     """Check that model and judge can chat, resolve the judge and fingerprint it (nothing stored yet)."""
-    _require_chat_template(model, config.backend, "the model", config.model, config.backend_kwargs().get("api"))
-    options = config.judge_options()
+    request, judge = config.model, config.judge
+    assert judge is not None  # the resolution refuses judged tasks without --judge
+    _require_chat_template(model, request.backend, "the model", request.name, request.decoded_args().get("api"))
+    options = judge_options(config, judge)
     device = check_backend_options(options)
     try:
-        spec = resolve(str(config.judge), options)
+        spec = resolve(judge.name, options)
     except UnknownModelError as exc:
         raise UnknownModelError(f"judge: {exc.message}", exc.hint) from exc
-    _require_chat_template(spec, options.backend, "the judge", str(config.judge), options.args.get("api"))
+    _require_chat_template(spec, options.backend, "the judge", judge.name, options.args.get("api"))
     identity = identity_for(
         spec, backend=options.backend, dtype=options.dtype, device=device,
         backend_args=tuple((key, str(value)) for key, value in options.args.items()), explicit_args=dict(options.args),
         apply_chat_template=True, system_instruction=None,
     )
-    return JudgeSetup(str(config.judge), options, spec, identity, tuple(task.prompt_set for task in tasks), config.judge_max_tokens)
+    return JudgeSetup(judge.name, options, spec, identity, tuple(task.prompt_set for task in tasks), config.judge_max_tokens)
 
 
 def _require_chat_template(spec: ModelSpec, backend: str, role: str, name: str, api: Any = None) -> None:
@@ -147,12 +150,12 @@ def evaluate(
 
     The model's backend is closed once the ``last`` task's answers are in, before the judge loads.
     """
-    max_new = config.generation_kwargs().get("max_gen_toks")
+    max_new = config.prompt.generation_kwargs().get("max_gen_toks")
     context = JudgedContext(
-        run_id=run_id, model_lm=model_lm, judge_lm=judge.lm, limit=config.limit, seed=config.seeds["torch"],
-        system_instruction=config.system_instruction, max_new_tokens=int(max_new) if max_new is not None else None,
+        run_id=run_id, model_lm=model_lm, judge_lm=judge.lm, limit=config.selection.limit, seed=config.prompt.seeds["torch"],
+        system_instruction=config.prompt.system_instruction, max_new_tokens=int(max_new) if max_new is not None else None,
         judge_max_tokens=config.judge_max_tokens, judge_label=judge.setup.label, judge_key=judge.setup.key,
-        model_label=config.model, report=report, release_model=(lambda: _release(model_lm)) if last else (lambda: None),
+        model_label=config.model.name, report=report, release_model=(lambda: _release(model_lm)) if last else (lambda: None),
     )
     outcome = task.evaluate(context)
     report(outcome.summary_line)

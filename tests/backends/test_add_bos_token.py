@@ -15,6 +15,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from evalsuite.backends.transformers import TransformersLM
+from evalsuite.execution.resolve import resolve
 from evalsuite.identity.run_config import RunConfig
 
 REQUESTS = [
@@ -48,12 +49,13 @@ def test_without_bos_loglikelihoods_equal_hflm_with_add_bos_token_false(tiny_lla
 
 
 def test_the_nous_suite_runs_without_bos_unless_the_user_says_otherwise() -> None:
-    suite_default = RunConfig(model="demo/pico-m", suite="nous")
-    assert ("add_bos_token", "false") in suite_default.backend_args
-    assert suite_default.backend_kwargs()["add_bos_token"] is False
-    overridden = RunConfig(model="demo/pico-m", suite="nous", backend_args=(("add_bos_token", "true"),))
-    assert overridden.backend_kwargs()["add_bos_token"] is True
-    assert [key for key, _ in overridden.backend_args].count("add_bos_token") == 1
-    assert "add_bos_token" not in RunConfig(model="demo/pico-m", suite="quick").backend_kwargs()
+    suite_default = resolve(RunConfig.from_flat(model="demo/pico-m", suite="nous"))
+    assert ("add_bos_token", "false") in suite_default.model.backend_args
+    assert suite_default.model.decoded_args()["add_bos_token"] is False
+    overridden = resolve(RunConfig.from_flat(model="demo/pico-m", suite="nous", backend_args=(("add_bos_token", "true"),)))
+    assert overridden.model.decoded_args()["add_bos_token"] is True
+    assert [key for key, _ in overridden.model.backend_args].count("add_bos_token") == 1
+    assert "add_bos_token" not in resolve(RunConfig.from_flat(model="demo/pico-m", suite="quick")).model.decoded_args()
     # A suite's setting is part of what identifies the numbers: a stored config reloads unchanged.
-    assert suite_default.with_changes(limit=3).backend_args == suite_default.backend_args
+    assert suite_default.with_changes(limit=3).model.backend_args == suite_default.model.backend_args
+    assert resolve(suite_default) == suite_default  # resolving twice adds nothing

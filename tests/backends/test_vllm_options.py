@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalsuite.backends import check_backend_options, close_backend, load_backend
+from evalsuite.backends.requests import model_options
 from evalsuite.devtools.tiny_models import save_random_llama
 from evalsuite.errors import BackendError, ConfigError
 from evalsuite.identity.models import resolve_model
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.slow
 
 def test_batch_size_caps_vllms_concurrent_sequences(tmp_path: Path) -> None:
     model_dir = save_random_llama(tmp_path / "llama", hidden_size=128, intermediate_size=256, heads=2, kv_heads=1, head_dim=64, max_positions=256)
-    config = RunConfig(model=str(model_dir), tasks=("pubmedqa",), backend="vllm", batch_size="3", dtype="float32")
-    check_backend_options(config.backend_options())
-    lm = load_backend(resolve_model(str(model_dir)), config.backend_options())
+    config = RunConfig.from_flat(model=str(model_dir), tasks=("pubmedqa",), backend="vllm", batch_size="3", dtype="float32")
+    check_backend_options(model_options(config))
+    lm = load_backend(resolve_model(str(model_dir)), model_options(config))
     try:
         assert lm.llm.llm_engine.vllm_config.scheduler_config.max_num_seqs == 3  # type: ignore[attr-defined]
     finally:
@@ -32,12 +33,12 @@ def test_vllm_refuses_a_device_index_and_a_second_batch_size() -> None:
     from vllm.platforms import current_platform
 
     built_for = str(current_platform.device_type)
-    config = RunConfig(model="m", tasks=("t",), backend="vllm", device=built_for)
-    assert check_backend_options(config.backend_options()) == built_for
+    config = RunConfig.from_flat(model="m", tasks=("t",), backend="vllm", device=built_for)
+    assert check_backend_options(model_options(config)) == built_for
     with pytest.raises(BackendError, match="--backend vllm"):
-        check_backend_options(config.with_changes(device="cuda:1").backend_options())
+        check_backend_options(model_options(config.with_changes(device="cuda:1")))
     with pytest.raises(ConfigError, match="--backend-arg max_num_seqs is set by --batch-size"):
-        check_backend_options(config.with_changes(backend_args=(("max_num_seqs", "4"),)).backend_options())
+        check_backend_options(model_options(config.with_changes(backend_args=(("max_num_seqs", "4"),))))
 
 
 class _StoppedAtEngine(Exception):
@@ -60,10 +61,10 @@ def test_parallel_options_reach_vllms_engine_arguments(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(vllm, "LLM", engine_boundary)
     args = (("tensor_parallel_size", "2"), ("pipeline_parallel_size", "2"), ("distributed_executor_backend", "mp"))
-    config = RunConfig(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args)
-    check_backend_options(config.backend_options())  # what the runner checks before storing the run (CPU build: no GPU count)
+    config = RunConfig.from_flat(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args)
+    check_backend_options(model_options(config))  # what the runner checks before storing the run (CPU build: no GPU count)
     with pytest.raises(BackendError, match="stopped before the engine starts"):
-        load_backend(resolve_model("demo/pico-s"), config.backend_options())
+        load_backend(resolve_model("demo/pico-s"), model_options(config))
     engine_args = captured.pop("engine_args")
     assert isinstance(engine_args, EngineArgs)
     assert (engine_args.tensor_parallel_size, engine_args.pipeline_parallel_size, engine_args.distributed_executor_backend) == (2, 2, "mp")
@@ -86,7 +87,7 @@ def test_data_parallelism_and_a_missing_ray_are_refused_before_a_run_is_stored(t
     assert result.stderr.startswith("error: data_parallel_size=2: vLLM's offline engine runs one replica per process"), result.stderr
     assert "--gpu-sets" in result.stderr and "vllm serve MODEL --data-parallel-size N" in result.stderr and "Traceback" not in result.output
     assert not db.exists()
-    ray = RunConfig(model="m", tasks=("t",), backend="vllm", backend_args=(("distributed_executor_backend", "ray"),)).backend_options()
+    ray = model_options(RunConfig.from_flat(model="m", tasks=("t",), backend="vllm", backend_args=(("distributed_executor_backend", "ray"),)))
     if importlib.util.find_spec("ray") is None:
         with pytest.raises(BackendNotInstalledError, match="distributed_executor_backend=ray needs the ray package"):
             check_backend_options(ray)

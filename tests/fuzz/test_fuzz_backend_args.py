@@ -1,7 +1,7 @@
 """Fuzz ``--backend-arg KEY=VALUE`` parsing and checking, with --batch-size, --device and --dtype.
 
 Flags go through ``parse_key_values`` and ``decode_scalar`` (evalsuite.identity.run_config) into
-``RunConfig`` / ``BackendOptions`` (evalsuite.backends.options), then
+``RunConfig`` (resolved by evalsuite.execution.resolve) / ``BackendOptions`` (evalsuite.backends.options), then
 ``check_backend_options`` matches them against the backend class (evalsuite.backends.arg_types).
 """
 
@@ -17,6 +17,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evalsuite.backends.registry import check_backend_options
+from evalsuite.backends.requests import model_options
+from evalsuite.execution.resolve import resolve
 from evalsuite.identity.run_config import RunConfig, decode_scalar, parse_key_values
 
 KEYS = [
@@ -53,13 +55,13 @@ def flags(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _config(backend_: str, args: list[str], batch: str, device_: str, dtype_: str) -> Any:
-    config = RunConfig(
+    config = resolve(RunConfig.from_flat(
         model="demo/pico-s", backend=backend_, tasks=("pubmedqa",), batch_size=batch, device=device_, dtype=dtype_,
         backend_args=parse_key_values(args, "--backend-arg"),
         base_url="http://127.0.0.1:9/v1" if backend_ == "openai" else None,
-    )
+    ))
     if backend_ != "vllm":  # checking vLLM's options imports vLLM (seconds); its parallel sizes are checked above
-        check_backend_options(config.backend_options())
+        check_backend_options(model_options(config))
     return config
 
 
@@ -77,13 +79,13 @@ def test_any_backend_flags_are_accepted_or_refused_with_a_hint(chosen: dict[str,
     with trial("backend_args"):
         outcome = succeeds_or_project_error(lambda: _config(**chosen))
     if isinstance(outcome, RunConfig):  # an accepted flag reaches the backend as written, decoded once
-        decoded = outcome.backend_options().args
+        decoded = model_options(outcome).args
         for pair in chosen["args"]:
             name, _, raw = pair.partition("=")
             assert name.strip() in decoded
         assert all(isinstance(v, bool | int | float | str | type(None)) for v in decoded.values())
-        assert re.fullmatch(r"auto|cpu|cuda|mps|cuda:[0-9]+", outcome.device), outcome.device  # what torch accepts
-        assert outcome.batch_size == "auto" or int(outcome.batch_size) > 0
+        assert re.fullmatch(r"auto|cpu|cuda|mps|cuda:[0-9]+", outcome.model.device), outcome.model.device  # what torch accepts
+        assert outcome.model.batch_size == "auto" or int(outcome.model.batch_size) > 0
 
 
 @settings(max_examples=MAX_EXAMPLES["backend_args"] // 8)

@@ -9,6 +9,7 @@ from evalsuite.backends.parallelism import Parallelism
 from evalsuite.cli.app import app
 from evalsuite.errors import BackendError, BackendNotInstalledError, ConfigError
 from evalsuite.execution.queue import check_queue_config
+from evalsuite.execution.resolve import resolve
 from evalsuite.identity import environment
 from evalsuite.identity.models import resolve_model
 from evalsuite.identity.run_config import RunConfig
@@ -17,7 +18,7 @@ from evalsuite.store.db import open_database
 
 
 def _vllm(*args: tuple[str, str]) -> RunConfig:
-    return RunConfig(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args)
+    return resolve(RunConfig.from_flat(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args))
 
 
 def test_layout_is_checked_against_visible_gpus_ray_and_gpu_sets() -> None:
@@ -54,7 +55,7 @@ def test_run_records_and_shows_its_parallel_layout(db_url: str) -> None:
     assert stored_config["parallelism"] == {
         "tensor_parallel_size": 2, "pipeline_parallel_size": 1, "data_parallel_size": 1, "executor": "mp", "nnodes": 1,
     }
-    assert "parallelism" not in RunConfig(model="demo/pico-s", tasks=("pubmedqa",)).to_json()  # one device: nothing to record
+    assert "parallelism" not in resolve(RunConfig.from_flat(model="demo/pico-s", tasks=("pubmedqa",))).to_json()  # one device: nothing to record
     model = resolve_model("demo/pico-s")
     database = open_database(db_url)
     try:

@@ -1,0 +1,83 @@
+"""The run as it will run: a RunConfig checked against the suite table, the backend registry and the judged tasks.
+
+A :class:`~evalsuite.identity.run_config.RunConfig` is built from plain values without
+reading anything. Before any model loads (the runner, the dry run, the model queue's
+check, `runpod launch` and the Python API all come through here) :func:`resolve` applies
+what needs a registry or a file: a suite's protocol settings join --backend-arg, judged
+tasks always speak through the chat template, and the vLLM layout is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from evalsuite.backends.registry import backend_entry
+from evalsuite.backends.requests import judge_options, model_options, parallelism
+from evalsuite.errors import ConfigError, JudgeError
+from evalsuite.identity.run_config import RunConfig
+from evalsuite.judged import is_judged
+from evalsuite.tasks.suites import suites
+
+# Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
+JUDGED_GEN_KWARGS = ("max_gen_toks",)
+
+
+def judged_tasks(config: RunConfig) -> tuple[str, ...]:
+    """The requested tasks a judge grades (MT-Bench)."""
+    return tuple(name for name in config.selection.tasks if is_judged(name))
+
+
+def resolve(config: RunConfig) -> RunConfig:
+    """``config`` with its suite's backend args, the chat template forced for judged tasks and its layout; checked.
+
+    Resolving a resolved config gives it back unchanged.
+    """
+    config = _with_suite_backend_args(config)
+    _check(config)
+    layout = parallelism(config.model)  # a malformed tensor/pipeline/data parallel size fails here
+    prompt = replace(config.prompt, apply_chat_template=True) if judged_tasks(config) else config.prompt  # recorded in the identity
+    return replace(config, prompt=prompt, parallelism=layout.as_json() if layout is not None else None)
+
+
+def _with_suite_backend_args(config: RunConfig) -> RunConfig:
+    """A suite's protocol settings (``backend_args`` in suites.yaml) join --backend-arg unless the user set the key."""
+    suite = config.selection.suite
+    spec = suites().get(suite) if suite else None  # an unknown suite is refused when the tasks are selected, with the list
+    if spec is None:
+        return config
+    given = {key for key, _ in config.model.backend_args}
+    added = tuple(pair for pair in spec.backend_args if pair[0] not in given)
+    return replace(config, model=replace(config.model, backend_args=config.model.backend_args + added))
+
+
+def _check(config: RunConfig) -> None:
+    if config.prompt.fewshot_as_multiturn and not (config.prompt.apply_chat_template or judged_tasks(config)):
+        # Chat turns exist only inside a chat template; lm-eval's own CLI refuses the pair (evaluate_config).
+        raise ConfigError("--fewshot-as-multiturn needs --apply-chat-template", "add --apply-chat-template, or drop --fewshot-as-multiturn")
+    backend_entry(config.model.backend)
+    model_options(config).check_values()
+    _check_judge(config)
+
+
+def _check_judge(config: RunConfig) -> None:
+    """Judged tasks need --judge; a judge grades judged tasks only (other tasks run without one)."""
+    judged = judged_tasks(config)
+    if judged and config.judge is None:
+        raise JudgeError(f"--tasks {','.join(judged)} needs a judge", "add --judge MODEL (e.g. --judge demo/pico-judge, or --judge NAME --judge-backend openai --judge-base-url URL)")
+    if config.judge is None:
+        return
+    selection = config.selection
+    others = [name for name in selection.tasks if not is_judged(name)] + ([f"--suite {selection.suite}"] if selection.suite else []) + (["--text-file"] if selection.text_file else [])
+    if not judged or others:
+        raise JudgeError(
+            f"--judge grades judged tasks only (mt_bench), not {', '.join(others) or 'nothing'}",
+            "run judged tasks alone with --judge, and other tasks in a run without it",
+        )
+    unsupported = [key for key, _ in config.prompt.gen_kwargs if key not in JUDGED_GEN_KWARGS]
+    if unsupported:
+        raise JudgeError(
+            f"--gen-kwarg {', '.join(unsupported)} cannot be set for {','.join(judged)}: it samples as FastChat does, per category",
+            "drop it; only --gen-kwarg max_gen_toks=N (new tokens per turn) may be set",
+        )
+    backend_entry(config.judge.backend)
+    judge_options(config, config.judge).check_values()
