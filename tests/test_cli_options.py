@@ -74,7 +74,7 @@ def test_the_api_builds_the_run_config_the_cli_builds_for_the_same_options(tmp_p
                 "apply_chat_template": True, "batch_size": 4}
     from_api = run_options.config_from_options(cli_options.api_values(["pubmedqa", "arc_easy"], keywords), "demo/pico-s")
     assert from_api == from_cli
-    assert from_cli.backend_args == (("max_length", "64"),) and from_cli.batch_size == "4"  # the values were really given
+    assert from_cli.model.backend_args == (("max_length", "64"),) and from_cli.model.batch_size == "4"  # the values were really given
 
 
 def test_the_api_takes_its_defaults_from_the_declarations() -> None:

@@ -8,6 +8,7 @@ from dataclasses import fields
 
 import pytest
 
+from evalsuite.execution.resolve import resolve
 from evalsuite.identity import numbers
 from evalsuite.identity.model_identity import ModelIdentity
 from evalsuite.identity.run_config import RunConfig
@@ -17,8 +18,8 @@ RECORD = "evalsuite/identity/numbers.py"
 
 def _run_description_fields() -> set[str]:
     """Every key the run description can store: a plain run's and an engine backend's (which adds parallelism)."""
-    plain = RunConfig(model="m", tasks=("t",)).to_json()
-    engine = RunConfig(model="m", tasks=("t",), backend="vllm").to_json()
+    plain = RunConfig.from_flat(model="m", tasks=("t",)).to_json()
+    engine = resolve(RunConfig.from_flat(model="m", tasks=("t",), backend="vllm")).to_json()
     return set(plain) | set(engine)
 
 
@@ -76,10 +77,10 @@ _NOT_HASHED = {"db", "output", "log_samples", "resume", "dry_run", "batch_size",
 @pytest.mark.parametrize(
     "config",
     [
-        RunConfig(model="m", tasks=("t",), limit=5, db="x.db"),
-        RunConfig(model="demo/pico-s", suite="quick", seed=7, batch_size="4", no_cache=True),
-        RunConfig(model="m", tasks=("t",), backend="vllm", backend_args=(("tensor_parallel_size", "2"),), apply_chat_template=True, system_instruction="Hi"),
-        RunConfig(model="m", tasks=("mt_bench",), judge="demo/pico-judge", judge_args=(("dtype", "float32"),), gen_kwargs=(("max_gen_toks", "64"),)),
+        RunConfig.from_flat(model="m", tasks=("t",), limit=5, db="x.db"),
+        RunConfig.from_flat(model="demo/pico-s", suite="quick", seed=7, batch_size="4", no_cache=True),
+        RunConfig.from_flat(model="m", tasks=("t",), backend="vllm", backend_args=(("tensor_parallel_size", "2"),), apply_chat_template=True, system_instruction="Hi"),
+        RunConfig.from_flat(model="m", tasks=("mt_bench",), judge="demo/pico-judge", judge_args=(("dtype", "float32"),), gen_kwargs=(("max_gen_toks", "64"),)),
     ],
 )
 def test_resume_hash_is_unchanged_so_interrupted_runs_still_resume(config: RunConfig) -> None:
@@ -90,6 +91,6 @@ def test_resume_hash_is_unchanged_so_interrupted_runs_still_resume(config: RunCo
 
 
 def test_resume_differences_name_flags_in_the_allow_list_only() -> None:
-    before = RunConfig(model="m", tasks=("t",), limit=1, seed=3).to_json()
-    now = RunConfig(model="m", tasks=("t",), limit=2, batch_size="8", output=None, seed=4)
+    before = RunConfig.from_flat(model="m", tasks=("t",), limit=1, seed=3).to_json()
+    now = RunConfig.from_flat(model="m", tasks=("t",), limit=2, batch_size="8", output=None, seed=4)
     assert now.result_differences(before) == ["--limit 1 then, 2 now", "--seed 3 then, 4 now"]  # not --seeds, not --batch-size
