@@ -142,9 +142,9 @@ def _check_run(config: RunConfig, gpu_count: int) -> None:
     """
     from evalsuite.backends.registry import check_backend_args
     from evalsuite.errors import BackendNotInstalledError
-    from evalsuite.execution import runner
+    from evalsuite.execution import task_lookup
 
-    runner.plan_tasks(config)
+    task_lookup.plan_tasks(config)
     layout = config.parallelism()
     if layout is not None:
         layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
