@@ -1,4 +1,4 @@
-"""What every judged task shares: the protocol the runner calls, the context it hands over,
+"""What every judged task shares: the protocol the judged adapter calls, the context it hands over,
 and the chat and generation plumbing both the model under test and the judge go through.
 
 Both models are lm-eval ``LM`` objects wrapped in the request cache
