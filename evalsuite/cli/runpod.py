@@ -143,11 +143,11 @@ def _check_run(config: RunConfig, gpu_count: int) -> None:
     from evalsuite.backends.registry import check_backend_args
     from evalsuite.backends.requests import judge_options, model_options
     from evalsuite.errors import BackendNotInstalledError
-    from evalsuite.execution import runner
+    from evalsuite.execution import task_lookup
     from evalsuite.execution.resolve import resolve
 
     config = resolve(config)
-    runner.plan_tasks(config)
+    task_lookup.plan_tasks(config)
     if config.parallelism is not None:
         layout = Parallelism(**config.parallelism)
         layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")

@@ -3,7 +3,8 @@
 A user should see, before minutes of work, which tasks run, with how many shots, on how
 many documents, and where each task's documents come from (a shipped file, a local copy
 under --data-dir, the Hugging Face Hub, or their own --text-file). This module turns the
-loaded lm-eval tasks into those facts (:class:`PlannedTask`) and the lines printed for them.
+loaded lm-eval tasks into those facts (:class:`~evalsuite.tasks.runnable.PlannedTask`, the
+record every kind of task gives) and prints the lines for any task's facts.
 It reads the built Task objects only; it decides nothing about the run.
 """
 
@@ -11,41 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evalsuite.tasks.index import TASKS_ROOT
 from evalsuite.tasks.loading import TEXT_FILE_TASK, LoadedTasks
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    """One requested task or group as it will run.
-
-    Attributes:
-        name: what the user asked for (a --text-file task is named as the file).
-        leaves: how many lm-eval tasks it expands to (1 for a plain task).
-        shots: the distinct few-shot counts of its leaves, ascending.
-        documents: documents that will be scored (after the limit), summed over leaves.
-        available: documents the task has, summed over leaves.
-        source: where the documents are read from, in words.
-    """
-
-    name: str
-    leaves: int
-    shots: tuple[int, ...]
-    documents: int
-    available: int
-    source: str
-
-    def line(self) -> str:
-        """`name: 5-shot, 20 of 1000 documents (4 tasks), from <source>`."""
-        shots = "/".join(str(s) for s in self.shots) + "-shot"
-        docs = f"{self.documents} of {self.available}" if self.documents != self.available else f"all {self.available}"
-        noun = "document" if self.available == 1 else "documents"
-        group = f" in {self.leaves} tasks" if self.leaves > 1 else ""
-        return f"{self.name}: {shots}, {docs} {noun}{group}, from {self.source}"
+from evalsuite.tasks.runnable import PlannedTask
 
 
 def plan(loaded: Sequence[LoadedTasks], limit: int | None) -> list[PlannedTask]:

@@ -1,7 +1,8 @@
 """One evaluation run end to end: resolve, evaluate task by task, store, mark complete.
 
-Each requested task is evaluated by lm-eval (`simple_evaluate` over a backend
-instance wrapped in the request cache) and stored as soon as it finishes, so an
+Each requested task is a :class:`~evalsuite.tasks.runnable.RunnableTask` (an lm-eval task,
+a judged task: the runner does not ask which), evaluated over a backend instance wrapped in
+the request cache and stored as soon as it finishes, so an
 interrupted run keeps its finished tasks and its finished requests. A run is
 marked complete only after every task is stored; any failure or interruption
 marks it failed.
@@ -15,7 +16,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,25 +24,23 @@ from types import FrameType
 from typing import Any
 
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
+from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
 from evalsuite.backends.requests import model_options
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.execution import plan as run_plan
-from evalsuite.execution.resolve import judged_tasks
 from evalsuite.execution.resolve import resolve as resolve_config
+from evalsuite.execution.task_lookup import runnable_tasks
 from evalsuite.formats import layout as results_layout
 from evalsuite.identity import environment
 from evalsuite.identity.model_identity import ModelIdentity, build_identity
 from evalsuite.identity.models import ModelSpec
 from evalsuite.identity.run_config import RunConfig, check_writable_output
-from evalsuite.judged import is_judged, judged_task
 from evalsuite.judged import session as judged_session
-from evalsuite.judged.base import JudgedTask
 from evalsuite.store import faults, import_queries, liveness, queries
 from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
 from evalsuite.store.schema import RunRecord, utcnow
-from evalsuite.tasks.loading import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
+from evalsuite.tasks.runnable import Grader, GraderKey, RunnableTask, TaskRun, TaskScores
 
 log = logging.getLogger(__name__)
 # Requests computed between two commits of the request cache: smaller loses less on a crash.
@@ -85,19 +84,6 @@ def _resume_hint(run_id: int) -> str:
     return f"resume it with `evalsuite run ... --resume {run_id}` (finished requests are kept)"
 
 
-def plan_tasks(config: RunConfig) -> list[TaskSpec]:
-    """The task list of a run: --tasks, --suite, or a perplexity task over --text-file.
-
-    Judged tasks (graded by --judge) come from the judged-task registry; a run has either
-    only judged tasks or none (the resolution checks it).
-    """
-    judged = judged_tasks(config)
-    if judged:
-        return [TaskSpec(name) for name in judged]
-    selection = config.selection
-    return select_tasks(list(selection.tasks) or None, selection.suite, text_file=selection.text_file, include_path=selection.include_path)
-
-
 def validate(config: RunConfig) -> str:
     """Check every option of a resolved config that can be checked without the model; return the device type to use.
 
@@ -117,15 +103,10 @@ def dry_run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
     config = resolve_config(config)
     validate(config)
     counts: dict[str, int] = {}
-    loaded_tasks: list[tuple[TaskSpec, LoadedTasks | JudgedTask]] = []
-    for spec in plan_tasks(config):
-        loaded = _load(config, spec)
-        loaded_tasks.append((spec, loaded))
-        if isinstance(loaded, LoadedTasks):
-            counts.update(request_counts(loaded, _limit_for(config, spec)))
-        else:
-            counts.update(loaded.request_counts(config.selection.limit))
-    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model.name):
+    tasks = runnable_tasks(config)
+    for task in tasks:
+        counts.update(task.request_counts())
+    for line in run_plan.header_lines([task.planned() for task in tasks], config.model.name):
         report(line)
     return RunOutcome(run_id=None, model=None, request_counts=counts)
 
@@ -146,50 +127,44 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
 
 def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
     database = open_database(config.outputs.db)
-    specs = plan_tasks(config)
-    loaded_tasks = [(spec, _load(config, spec)) for spec in specs]  # fail on bad tasks before the model loads
-    for line in run_plan.header_lines(_planned(config, loaded_tasks), config.model.name):
-        report(line)  # the run header: what will run, said before the model loads
+    tasks = runnable_tasks(config)
+    for line in run_plan.header_lines([task.planned() for task in tasks], config.model.name):
+        report(line)  # the run header: what will run, said before the model loads (bad tasks fail here)
     model = resolve(config.model.name, model_options(config))
     faults.point("model_resolved")
     identity = build_identity(config, model, device)
-    judged = [t for _, t in loaded_tasks if not isinstance(t, LoadedTasks)]
-    judge = judged_session.prepare(config, model, judged) if judged else None  # an unknown judge fails before anything is stored
-    start = _start_or_resume(database, config, model, specs, identity, judge, report)
+    graders = _graders(tasks)
+    grader_keys = [grader.prepare(model) for grader in graders]  # an unknown judge fails before anything is stored
+    start = _start_or_resume(database, config, model, [task.name for task in tasks], identity, grader_keys, report)
     run_id = start.run_id
     heartbeat = Heartbeat(database, run_id, start.attempt, start.started_at)
     cached_lm: CachedLM | None = None
-    judge_handle = judged_session.JudgeHandle(judge, database, run_id, config.controls.no_cache, config.controls.show_progress) if judge else None
+    for grader in graders:
+        grader.open(database, run_id)
     try:
         faults.point("run_created")
         heartbeat.start()
-        report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(specs)} task(s)")
+        report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(tasks)} task(s)")
         cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
         merged: dict[str, Any] = {}
-        for spec, loaded in loaded_tasks:
+        for index, task in enumerate(tasks):
             # Tasks finished before an interruption are re-scored from the cache (no model calls),
             # which keeps --output complete and the stored numbers identical.
-            report(f"task {spec.name}: evaluating")
+            report(f"task {task.name}: evaluating")
             faults.point("task_started")
-            if isinstance(loaded, LoadedTasks):
-                results = _evaluate(config, cached_lm, spec, loaded)
-                faults.point("task_scored")
-                _store(database, run_id, config, model, cached_lm, loaded, results)
-                faults.point("task_stored")
-            else:  # a judged task: the model answers, the judge grades (both cached)
-                assert judge_handle is not None  # prepared above for every judged task
-                last = spec is loaded_tasks[-1][0]  # after the last one's answers the model is closed
-                results = _evaluate_judged(database, run_id, config, cached_lm, loaded, judge_handle, report, last)
-            results_layout.merge(merged, results)
+            scores = task.evaluate(TaskRun(run_id, model, cached_lm, report, last=index == len(tasks) - 1))
+            _store(database, run_id, scores)
+            faults.point("task_stored")
+            results_layout.merge(merged, scores.results)
         merged = results_layout.finalize(merged, config, model, run_id)
         if config.outputs.output is not None:  # before the run is marked complete: one truth for exit status and row
             _write_output(config.outputs.output, merged)
         faults.point("before_finish")
-        judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
-        queries.finish_run(database, run_id, computed=cached_lm.stats.computed + judge_computed, cached=cached_lm.stats.cached + judge_cached)
+        computed, cached = _usage(cached_lm, graders)
+        queries.finish_run(database, run_id, computed=computed, cached=cached)
     except BaseException as exc:
         user_error = _as_user_error(exc, run_id)
-        _record_failure(database, run_id, user_error, cached_lm, judge_handle)
+        _record_failure(database, run_id, user_error, cached_lm, graders)
         for raised in (exc, user_error):  # the model queue's summary names the stored run
             raised.failed_run_id = run_id  # type: ignore[attr-defined]
         if user_error is exc:
@@ -200,17 +175,35 @@ def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
         database.close()
         if cached_lm is not None:
             close_backend(cached_lm.inner)
-        if judge_handle is not None:
-            judge_handle.close()
-    stats = cached_lm.stats
-    judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
-    return RunOutcome(
-        run_id=run_id, model=model, results=merged, computed=stats.computed + judge_computed, cached=stats.cached + judge_cached
-    )
+        for grader in graders:
+            grader.close()
+    computed, cached = _usage(cached_lm, graders)
+    return RunOutcome(run_id=run_id, model=model, results=merged, computed=computed, cached=cached)
+
+
+def _graders(tasks: list[RunnableTask]) -> list[Grader]:
+    """The run's graders (a judge), each once, in task order: tasks of one kind share theirs."""
+    graders: list[Grader] = []
+    for task in tasks:
+        grader = task.grader
+        if grader is not None and not any(grader is seen for seen in graders):
+            graders.append(grader)
+    return graders
+
+
+def _usage(cached_lm: CachedLM | None, graders: list[Grader]) -> tuple[int, int]:
+    """Requests (computed, cached) of the model under test and every grader, for the run row."""
+    counts = [(cached_lm.stats.computed, cached_lm.stats.cached)] if cached_lm is not None else []
+    counts += [grader.usage() for grader in graders]
+    return sum(c for c, _ in counts), sum(c for _, c in counts)
+
+
+def _store(database: Database, run_id: int, scores: TaskScores) -> None:
+    queries.save_task_results(database, run_id, list(scores.tasks), scores.metrics, scores.samples)
 
 
 def _record_failure(
-    database: Database, run_id: int, exc: BaseException, cached_lm: CachedLM | None, judge_handle: judged_session.JudgeHandle | None
+    database: Database, run_id: int, exc: BaseException, cached_lm: CachedLM | None, graders: list[Grader]
 ) -> None:
     """Mark the run failed with what it computed; if the database refuses even that, leave it to the heartbeat.
 
@@ -218,16 +211,9 @@ def _record_failure(
     `running`, its heartbeat stops with this process, and readers show it `interrupted`
     after the heartbeat timeout. The user still gets the original error, not this one.
     """
-    stats = cached_lm.stats if cached_lm is not None else None
-    judge_computed, judge_cached = (judge_handle.computed, judge_handle.cached) if judge_handle else (0, 0)
+    computed, cached = _usage(cached_lm, graders)
     try:
-        queries.fail_run(
-            database,
-            run_id,
-            _describe_failure(exc),
-            computed=(stats.computed if stats else 0) + judge_computed,
-            cached=(stats.cached if stats else 0) + judge_cached,
-        )
+        queries.fail_run(database, run_id, _describe_failure(exc), computed=computed, cached=cached)
     except EvalsuiteError as failure:
         log.warning("run %s could not be marked failed (%s); it shows as interrupted once its heartbeat stops", run_id, failure.message)
 
@@ -243,60 +229,17 @@ def _as_user_error(exc: BaseException, run_id: int) -> BaseException:
     return exc
 
 
-def _load(config: RunConfig, spec: TaskSpec) -> LoadedTasks | JudgedTask:
-    """lm-eval's task objects, or a judged task from the judged-task registry."""
-    if is_judged(spec.name):
-        return judged_task(spec.name)
-    selection = config.selection
-    return load_tasks(
-        [spec],
-        data_dir=selection.data_dir,
-        text_file=selection.text_file,
-        num_fewshot=selection.num_fewshot,
-        include_path=list(selection.include_path),
-    )
-
-
-def _planned(config: RunConfig, loaded_tasks: list[tuple[TaskSpec, LoadedTasks | JudgedTask]]) -> list[run_plan.PlannedTask]:
-    """The run header's facts, in task order: lm-eval tasks from their Task objects, judged tasks from themselves."""
-    planned: list[run_plan.PlannedTask] = []
-    for _spec, loaded in loaded_tasks:
-        if isinstance(loaded, LoadedTasks):
-            planned.extend(run_plan.plan([loaded], config.selection.limit))
-        else:
-            documents = loaded.documents(config.selection.limit)
-            source = f"{loaded.data_source()}, judged by {config.judge.name if config.judge else None}"
-            planned.append(run_plan.PlannedTask(loaded.name, 1, (0,), documents, loaded.available(), source))
-    return planned
-
-
-def _evaluate_judged(
-    database: Database, run_id: int, config: RunConfig, lm: CachedLM, task: JudgedTask,
-    judge: judged_session.JudgeHandle, report: Reporter, last: bool,
-) -> dict[str, Any]:
-    """Answer, judge and store a judged task; lm-eval's results layout of its scores."""
-    outcome, results = judged_session.evaluate(task, config, lm, judge, run_id, report, last=last)
-    samples = outcome.samples if config.outputs.log_samples else []
-    queries.save_task_results(database, run_id, [task.name], outcome.metrics, samples)
-    return results
-
-
-def _limit_for(config: RunConfig, spec: TaskSpec) -> int | None:
-    """An explicit --limit wins over a suite's per-task limit."""
-    return config.selection.limit if config.selection.limit is not None else spec.limit
-
-
 def _start_or_resume(
-    database: Database, config: RunConfig, model: ModelSpec, specs: list[TaskSpec], identity: ModelIdentity,
-    judge: judged_session.JudgeSetup | None = None, report: Reporter = log.info,
+    database: Database, config: RunConfig, model: ModelSpec, task_names: list[str], identity: ModelIdentity,
+    grader_keys: Sequence[GraderKey] = (), report: Reporter = log.info,
 ) -> queries.RunStart:
     """Open the run row: --resume ID, an unfinished run of the same config nobody works on, or a new one.
 
     Resuming (from any host) records this attempt's versions, hardware, host and start;
-    the earlier attempts stay in ``run_attempt``. A judge's key is part of the run's
+    the earlier attempts stay in ``run_attempt``. A grader's (judge's) key is part of the run's
     identity (its config hash) and of its stored config (the board's comparability key).
     """
-    config_hash = config.result_hash(identity.key if judge is None else f"{identity.key}|judge:{judge.key}")
+    config_hash = config.result_hash("|".join([identity.key, *(key.hash_part for key in grader_keys)]))
     resume = config.controls.resume
     if resume is not None:
         existing = queries.get_run(database, resume).run
@@ -339,9 +282,9 @@ def _start_or_resume(
         model_id=model_row.id,
         identity_id=identity_row.id,
         backend=config.model.backend,
-        config={**config.to_json(), **(judge.stored_config() if judge is not None else {})},
+        config={**config.to_json(), **{k: v for key in grader_keys for k, v in key.stored_config.items()}},
         config_hash=config_hash,
-        tasks=[spec.name for spec in specs],
+        tasks=task_names,
         suite=config.selection.suite,
         seed=config.prompt.seeds["random"],
         apply_chat_template=config.prompt.apply_chat_template,
@@ -396,52 +339,6 @@ def _env_number(name: str, default: float, kind: type) -> Any:
         return kind(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} is not a number", f"unset {name} or set it to e.g. {default}") from exc
-
-
-def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks) -> dict[str, Any]:
-    import lm_eval
-
-    prompt = config.prompt
-    seeds = prompt.seeds
-    results = environment.without_git_noise(lm_eval.simple_evaluate)(
-        model=lm,
-        tasks=loaded.tasks,
-        task_manager=loaded.manager,
-        num_fewshot=None,  # load_tasks already set each task's shots (CLI > suite > task default)
-        limit=_limit_for(config, spec),
-        log_samples=True,
-        apply_chat_template=prompt.apply_chat_template,
-        fewshot_as_multiturn=prompt.multiturn_fewshot,
-        system_instruction=prompt.system_instruction,
-        gen_kwargs=prompt.generation_kwargs() or None,  # decoded and checked, as lm-eval's CLI parses them
-        random_seed=seeds["random"],
-        numpy_random_seed=seeds["numpy"],
-        torch_random_seed=seeds["torch"],
-        fewshot_random_seed=seeds["fewshot"],
-    )
-    if results is None:
-        raise EvalsuiteError(f"lm-eval returned no results for {spec.name}")
-    return dict(results)
-
-
-def _store(
-    database: Database,
-    run_id: int,
-    config: RunConfig,
-    model: ModelSpec,
-    lm: CachedLM,
-    loaded: LoadedTasks,
-    results: dict[str, Any],
-) -> None:
-    counter = results_layout.token_counter(lm, model)
-    metrics, samples = results_layout.to_records(run_id, results, loaded, token_count=counter)
-    if config.selection.suite is not None:
-        results_layout.add_suite_normalization(metrics, suites()[config.selection.suite].metrics)
-    if not config.outputs.log_samples:
-        samples = []
-    faults.point("metrics_built")
-    task_names = sorted({m.task for m in metrics} | {s.task for s in samples})
-    queries.save_task_results(database, run_id, task_names, metrics, samples)
 
 
 @contextmanager
@@ -506,35 +403,14 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
     merged: dict[str, Any] = {}
     started = time.perf_counter()
     try:
-        for spec in plan_tasks(config):
-            loaded = _load(config, spec)
-            if not isinstance(loaded, LoadedTasks):
-                raise ConfigError(
-                    f"run {run_id} has the judged task {spec.name}, which is not re-scored from the cache alone (it needs both tokenizers)",
-                    "run the same `evalsuite run` command again: its answers and judgments come from the cache",
-                )
-            results = _evaluate_cached(config, lm, spec, loaded, run_id)
-            _store(database, run_id, config, model, lm, loaded, results)
-            results_layout.merge(merged, results)
+        for task in runnable_tasks(config):
+            scores = task.rescore(TaskRun(run_id, model, lm, report))
+            _store(database, run_id, scores)
+            results_layout.merge(merged, scores.results)
     finally:
         database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
-
-
-def _evaluate_cached(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks, run_id: int) -> dict[str, Any]:
-    """Evaluate from the cache alone; a --text-file that changed since the run is named as the cause, not the cache."""
-    try:
-        return _evaluate(config, lm, spec, loaded)
-    except MissingFromCache as exc:
-        text_file = config.selection.text_file
-        if text_file is None:
-            raise
-        raise ConfigError(  # a missing file is refused before this, when the task is loaded
-            f"run {run_id} measured perplexity on --text-file {text_file}, which has changed since "
-            f"(its text makes other requests); {exc.message}",
-            f"put the file back as it was for run {run_id}, or measure the new text with `evalsuite run --text-file {text_file}`",
-        ) from exc
 
 
 def _stored_namespace(database: Database, identity_id: int | None, config: RunConfig, model: ModelSpec) -> str:

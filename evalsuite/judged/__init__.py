@@ -2,10 +2,11 @@
 
 A judged task is data (``tasks/mt_bench/``) plus one module here that exposes ``TASK``, an
 object following :class:`evalsuite.judged.base.JudgedTask`. The runner never names a task:
-it asks this registry whether a requested name is judged (:func:`is_judged`) and, if so,
-hands the task a :class:`~evalsuite.judged.base.JudgedContext` with the model under test
-and the judge, both loaded through the one backend registry and wrapped in the request
-cache (:mod:`evalsuite.judged.session`). Modules import lazily: naming a task loads nothing.
+the task-kind table asks this registry whether a requested name is judged (:func:`is_judged`)
+and, if so, the judged adapter (:mod:`evalsuite.judged.runnable`) hands the task a
+:class:`~evalsuite.judged.base.JudgedContext` with the model under test and the judge, both
+loaded through the one backend registry and wrapped in the request cache
+(:mod:`evalsuite.judged.session`). Modules import lazily: naming a task loads nothing.
 """
 
 from __future__ import annotations

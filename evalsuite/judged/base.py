@@ -1,4 +1,4 @@
-"""What every judged task shares: the protocol the runner calls, the context it hands over,
+"""What every judged task shares: the protocol the judged adapter calls, the context it hands over,
 and the chat and generation plumbing both the model under test and the judge go through.
 
 Both models are lm-eval ``LM`` objects wrapped in the request cache
@@ -71,10 +71,10 @@ class JudgedTask(Protocol):
     metrics: tuple[str, ...]
     description: str
     judge_max_tokens: int
+    turns: int  # answers per document, each graded by one judgment (the run's request counts follow from it)
 
     def available(self) -> int: ...
     def documents(self, limit: int | None) -> int: ...
-    def request_counts(self, limit: int | None) -> dict[str, int]: ...
     def data_source(self) -> str: ...
     def evaluate(self, context: JudgedContext) -> JudgedOutcome: ...
 

@@ -190,16 +190,13 @@ class MTBench:
     metrics = METRICS
     description = "MT-Bench (FastChat): 80 two-turn questions, each turn rated 1-10 by a judge (--judge)"
     judge_max_tokens = JUDGE_MAX_TOKENS
+    turns = 2  # both turns of a question are answered, and each answered turn is judged
 
     def available(self) -> int:
         return len(load_questions())
 
     def documents(self, limit: int | None) -> int:
         return min(limit, self.available()) if limit is not None else self.available()
-
-    def request_counts(self, limit: int | None) -> dict[str, int]:
-        n = self.documents(limit)
-        return {f"{NAME} (answers)": 2 * n, f"{NAME} (judgments)": 2 * n}
 
     def data_source(self) -> str:
         return "shipped tasks/arena/mt_bench_questions.jsonl + tasks/mt_bench/"

@@ -1,6 +1,7 @@
 """A judged task inside `evalsuite run`: the judge resolved, fingerprinted, loaded and cached.
 
-The runner calls three things here, none of which names a task:
+The runner reaches this module through :class:`RunJudge` (its grader) and the judged tasks'
+adapter (:mod:`evalsuite.judged.runnable`); three things here do the work, none of which names a task:
 
 * :func:`prepare` (after the model is resolved, before anything is stored): the model
   and the judge must speak chat; the judge is resolved through the backend registry
@@ -35,6 +36,7 @@ from evalsuite.errors import JudgeError, UnknownModelError
 from evalsuite.identity.model_identity import ModelIdentity, chat_template_text, identity_for
 from evalsuite.judged.base import JudgedContext, JudgedOutcome, JudgedTask
 from evalsuite.store import queries
+from evalsuite.tasks.runnable import GraderKey
 
 if TYPE_CHECKING:
     from evalsuite.backends.options import BackendOptions
@@ -141,6 +143,41 @@ class JudgeHandle:
     def close(self) -> None:
         if self._lm is not None and self._lm.inner is not None:
             close_backend(self._lm.inner)
+
+
+@dataclass
+class RunJudge:
+    """The judge of one run behind the runner's :class:`~evalsuite.tasks.runnable.Grader` protocol.
+
+    Shared by the run's judged tasks: prepared once the model is resolved (its key covers
+    every task's prompt set), opened on the stored run, counted and closed by the runner.
+    """
+
+    config: RunConfig
+    tasks: tuple[JudgedTask, ...]
+    setup: JudgeSetup | None = None
+    handle: JudgeHandle | None = None
+
+    def prepare(self, model: ModelSpec) -> GraderKey:
+        self.setup = prepare(self.config, model, list(self.tasks))
+        return GraderKey(hash_part=f"judge:{self.setup.key}", stored_config=self.setup.stored_config())
+
+    def open(self, database: Database, run_id: int) -> None:
+        if self.setup is None:
+            raise RuntimeError("the judge is opened before it is prepared")  # the runner's order, not the user's input
+        self.handle = JudgeHandle(self.setup, database, run_id, self.config.controls.no_cache, self.config.controls.show_progress)
+
+    def opened(self) -> JudgeHandle:
+        if self.handle is None:
+            raise RuntimeError("a judged task is evaluated before its judge is opened")
+        return self.handle
+
+    def usage(self) -> tuple[int, int]:
+        return (self.handle.computed, self.handle.cached) if self.handle is not None else (0, 0)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 def evaluate(
