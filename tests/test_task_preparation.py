@@ -21,7 +21,7 @@ TRAIN_ROWS, TEST_ROWS, LIMIT, SHOTS = 7, 12, 5, 2
 # A user task whose process_docs writes one line per pass (the rows it was given) beside itself.
 COUNTED_YAML = f"""\
 task: counted
-custom_dataset: !function evalsuite.tasks.loading.jsonl_dataset
+custom_dataset: !function evalsuite.tasks.jsonl_dataset
 dataset_kwargs: {{data_files: {{train: train.jsonl, test: test.jsonl}}}}
 training_split: train
 test_split: test

@@ -325,7 +325,7 @@ def test_malformed_user_yaml_names_the_file(tmp_path: Path) -> None:
 
 def test_user_yaml_with_bad_config_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "mine.yaml"
-    bad.write_text("task: mine\noutput_type: not_a_type\ncustom_dataset: !function evalsuite.tasks.loading.jsonl_dataset\n")
+    bad.write_text("task: mine\noutput_type: not_a_type\ncustom_dataset: !function evalsuite.tasks.jsonl_dataset\n")
     with pytest.raises(TaskFileError, match=re.escape(str(bad))):
         load_tasks([TaskSpec("mine")], include_path=[tmp_path])
 
@@ -333,7 +333,7 @@ def test_user_yaml_with_bad_config_names_the_file(tmp_path: Path) -> None:
 def test_user_yaml_task_runs_from_include_path(tmp_path: Path) -> None:
     (tmp_path / "d.jsonl").write_text('{"q": "2+2", "a": 1}\n{"q": "1+1", "a": 0}\n')
     (tmp_path / "mine.yaml").write_text(
-        "task: mine\ncustom_dataset: !function evalsuite.tasks.loading.jsonl_dataset\n"
+        "task: mine\ncustom_dataset: !function evalsuite.tasks.jsonl_dataset\n"
         "dataset_kwargs: {data_files: {test: d.jsonl}}\ntest_split: test\noutput_type: multiple_choice\n"
         "doc_to_text: '{{q}}='\ndoc_to_choice: ['2', '4']\ndoc_to_target: a\n"
     )

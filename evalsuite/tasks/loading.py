@@ -161,7 +161,7 @@ class LocalCopy:
 def jsonl_dataset(data_files: Mapping[str, str], config_source: str = "", **_metadata: Any) -> Any:
     """``custom_dataset`` for task YAMLs: JSONL files per split, paths relative to the YAML file.
 
-    Use in a task YAML as ``custom_dataset: !function evalsuite.tasks.loading.jsonl_dataset`` with
+    Use in a task YAML as ``custom_dataset: !function evalsuite.tasks.jsonl_dataset`` with
     ``dataset_kwargs: {data_files: {test: data/test.jsonl}}``. lm-eval passes the task's
     metadata (which holds ``config_source``, the YAML path) and ``dataset_kwargs`` as keywords.
     """

@@ -183,7 +183,7 @@ def test_release_files_with_one_wrong_value_are_converted_or_refused(data_dir: P
 @given(data=file_bytes(st.lists(record, max_size=5).map(lambda rs: "\n".join(dumps(r) for r in rs))), as_directory=st.booleans())
 @example(data='{"q": "a\u2028b"}\n'.encode(), as_directory=False)  # found by fuzzing: a JSON-legal line separator was cut
 def test_any_task_data_file_is_read_or_refused_naming_the_file(data_dir: Path, data: bytes, as_directory: bool) -> None:
-    """``custom_dataset: !function evalsuite.tasks.loading.jsonl_dataset`` reading a user's JSONL file."""
+    """``custom_dataset: !function evalsuite.tasks.jsonl_dataset`` reading a user's JSONL file."""
     yaml_path = data_dir / "user-task" / "task.yaml"
     path = yaml_path.parent / "data" / "test.jsonl"
     if as_directory:  # a data_files entry naming a folder

@@ -33,7 +33,7 @@ from evalsuite.tasks.suites import TaskSpec
 DATA = [{"q": "2+2", "a": 1, "choices": ["3", "4"]}, {"q": "1+1", "a": 0, "choices": ["2", "5"]}]
 BASE: dict[str, Any] = {
     "task": "mine",
-    "custom_dataset": "!function evalsuite.tasks.loading.jsonl_dataset",
+    "custom_dataset": "!function evalsuite.tasks.jsonl_dataset",
     "dataset_kwargs": {"data_files": {"test": "d.jsonl"}},
     "test_split": "test",
     "output_type": "multiple_choice",
@@ -49,7 +49,7 @@ KEYS = [
 ]  # fmt: skip
 # Values lm-eval's YAML could hold for those keys, right or wrong for the key they land on.
 TEMPLATES = ["{{q}}", "{{ nope }}", "{{ q ", "{% for %}", "{{ q | nofilter }}", "{{choices[5]}}", "{{ a / 0 }}", "{{ q.upper() }}"]
-FUNCTIONS = ["!function evalsuite.tasks.loading.jsonl_dataset", "!function no_such_module.fn", "!function evalsuite.tasks.loading.nope", "!function os"]
+FUNCTIONS = ["!function evalsuite.tasks.jsonl_dataset", "!function no_such_module.fn", "!function evalsuite.tasks.loading.nope", "!function os"]
 SPECIAL = [
     "generate_until", "loglikelihood", "loglikelihood_rolling", "multiple_choice", "bogus", "test", "train", "nope",
     -1, 0, 10**6, 2**64, 1.5, "d.jsonl", "missing.yaml", "task.yaml", [], {}, None, True, "",
