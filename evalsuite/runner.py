@@ -22,9 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from evalsuite import environment, faults, results_layout, run_plan
+from evalsuite import environment, faults, results_layout, run_plan, settings
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM, MissingFromCache
+from evalsuite.backends.cache import CachedLM, MissingFromCache
 from evalsuite.config import RunConfig, check_writable_output
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.identity import ModelIdentity, build_identity
@@ -39,10 +39,6 @@ from evalsuite.store.schema import RunRecord, utcnow
 from evalsuite.tasks import LoadedTasks, TaskSpec, load_tasks, request_counts, select_tasks, suites
 
 log = logging.getLogger(__name__)
-# Requests computed between two commits of the request cache: smaller loses less on a crash.
-ENV_CACHE_CHUNK = "EVALSUITE_CACHE_CHUNK"
-# Longest time between two commits of the request cache, in seconds (0 turns the bound off).
-ENV_CACHE_FLUSH_S = "EVALSUITE_CACHE_FLUSH_S"
 Reporter = Callable[[str], None]
 
 
@@ -362,8 +358,8 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, na
     """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
     inner = load_backend(model, config.backend_options())
     faults.point("backend_loaded")
-    chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
-    flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
+    chunk = settings.CACHE_CHUNK.read()  # smaller loses less on a crash
+    flush = settings.CACHE_FLUSH_S.read()
     return CachedLM(
         inner,
         database,
@@ -374,16 +370,6 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, na
         refresh=config.no_cache,
         show_progress=config.show_progress,
     )
-
-
-def _env_number(name: str, default: float, kind: type) -> Any:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return kind(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r} is not a number", f"unset {name} or set it to e.g. {default}") from exc
 
 
 def _evaluate(config: RunConfig, lm: CachedLM, spec: TaskSpec, loaded: LoadedTasks) -> dict[str, Any]:

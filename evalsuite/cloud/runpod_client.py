@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.cloud import pod_env
 from evalsuite.errors import CloudError, ConfigError
 from evalsuite.redact import mask_secrets
@@ -37,8 +38,6 @@ STOCK_START = (
     f'bash -c \'pip install -q "${pod_env.INSTALL}" || {{ [ -n "${pod_env.KEEP_POD}" ] || runpodctl remove pod "${pod_env.POD_ID}"; exit 1; }}; '
     "exec evalsuite runpod pod-run'"
 )
-ENV_PROXY = "EVALSUITE_RUNPOD_PROXY"  # RunPod's HTTP proxy address for a pod's port; tests point it at loopback
-PROXY_TEMPLATE = "https://{pod_id}-{port}.proxy.runpod.net"
 API_KEY_HINT = "create an API key at https://www.runpod.io/console/user/settings and `export RUNPOD_API_KEY=...`"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -356,7 +355,7 @@ def pod_log(pod_id: str, *, port: int = pod_env.DEFAULT_LOG_PORT, timeout: float
     """The pod's run log, served by the pod at ``/log`` behind RunPod's HTTP proxy."""
     import requests
 
-    base = os.environ.get(ENV_PROXY, PROXY_TEMPLATE).format(pod_id=pod_id, port=port).rstrip("/")
+    base = settings.RUNPOD_PROXY.read().format(pod_id=pod_id, port=port).rstrip("/")
     try:
         response = requests.get(f"{base}/log", timeout=timeout)
     except requests.RequestException as exc:
