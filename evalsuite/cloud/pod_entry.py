@@ -74,15 +74,15 @@ class PodJob:
     def from_env(cls, env: dict[str, str]) -> PodJob:
         args = settings.RUN_ARGS.read(env).strip()
         if not args:
-            raise ConfigError(f"{pod_env.RUN_ARGS} is empty: the pod was not told what to run", "launch pods with `evalsuite runpod launch`")
+            raise ConfigError(f"{settings.RUN_ARGS.name} is empty: the pod was not told what to run", "launch pods with `evalsuite runpod launch`")
         try:
             run_args = tuple(shlex.split(args))
         except ValueError as exc:
-            raise ConfigError(f"{pod_env.RUN_ARGS} is not a shell-quoted argument list: {exc}") from exc
+            raise ConfigError(f"{settings.RUN_ARGS.name} is not a shell-quoted argument list: {exc}") from exc
         if not any(setting.read(env) for setting in (settings.RESULTS_DIR, settings.RESULTS_DB, settings.PUSH_TO_HUB)):
             raise ConfigError(
                 "the pod has nowhere to send its results",
-                f"set {pod_env.RESULTS_DIR}, {pod_env.RESULTS_DB} or {pod_env.PUSH_TO_HUB} (launch: --volume-dir, --db, --push-to-hub)",
+                f"set {settings.RESULTS_DIR.name}, {settings.RESULTS_DB.name} or {settings.PUSH_TO_HUB.name} (launch: --volume-dir, --db, --push-to-hub)",
             )
         default_work = Path("/workspace/evalsuite") if Path("/workspace").is_dir() else Path.cwd() / "evalsuite-pod"
         return cls(
@@ -167,7 +167,7 @@ class _Watchdog:
             except ProcessLookupError:
                 pass
         if job.keep_pod:
-            self.report(f"watchdog: keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
+            self.report(f"watchdog: keeping pod {job.pod_id} ({settings.KEEP_POD.name} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
         elif self.removal.claim("watchdog"):
             remover = threading.Thread(target=self._remove, name="evalsuite-pod-removal", daemon=True)
             remover.start()
@@ -212,7 +212,7 @@ def run_pod(job: PodJob, env: dict[str, str], report: Reporter = print) -> PodOu
             outcome = PodOutcome(status="failed", run_id=None, bundle_dir=job.work_dir / "bundle")
             outcome.deliveries.append(Delivery("pod", job.pod_id or "?", str(exc)))
         if job.keep_pod:
-            report(f"keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
+            report(f"keeping pod {job.pod_id} ({settings.KEEP_POD.name} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
         elif removal.claim("job"):
             try:
                 outcome.removed, outcome.removal_error = _remove_pod(job, env, report)

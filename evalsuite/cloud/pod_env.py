@@ -1,8 +1,9 @@
-"""The environment a launched pod reads: the one place both sides (launcher and pod) take the names from.
+"""The environment a launched pod reads, besides evalsuite's own variables: RunPod's names and the secrets.
 
-The launcher (``evalsuite runpod launch``) sets these on the pod; the pod-side entrypoint
-(``evalsuite runpod pod-run``, ``docker/entrypoint.sh``) reads them. RunPod itself sets
-``RUNPOD_POD_ID`` and a pod-scoped ``RUNPOD_API_KEY`` in every pod.
+The launcher (``evalsuite runpod launch``) sets the pod's ``EVALSUITE_*`` variables, declared in
+:mod:`evalsuite.settings` (``settings.RUN_ARGS`` …), and the pod-side entrypoint
+(``evalsuite runpod pod-run``, ``docker/entrypoint.sh``) reads them from there. RunPod itself
+sets ``RUNPOD_POD_ID`` and a pod-scoped ``RUNPOD_API_KEY`` in every pod.
 """
 
 from __future__ import annotations
@@ -11,20 +12,6 @@ from evalsuite import redact, settings
 
 POD_ID = "RUNPOD_POD_ID"
 API_KEY = "RUNPOD_API_KEY"
-# The EVALSUITE_* names, their meanings and parsing are declared in evalsuite.settings; the launcher writes them by these names.
-RUN_ARGS = settings.RUN_ARGS.name
-RESULTS_DIR = settings.RESULTS_DIR.name
-RESULTS_DB = settings.RESULTS_DB.name
-PUSH_TO_HUB = settings.PUSH_TO_HUB.name
-GIST = settings.GIST.name
-GIST_PUBLIC = settings.GIST_PUBLIC.name
-MAX_HOURS = settings.MAX_HOURS.name
-DEADLINE_MARGIN = settings.DEADLINE_MARGIN_S.name
-KEEP_POD = settings.KEEP_POD.name
-WORK_DIR = settings.WORK_DIR.name
-LOG_PORT = settings.LOG_PORT.name
-LOG_HOST = settings.LOG_HOST.name
-INSTALL = settings.INSTALL.name
 HF_TOKEN = "HF_TOKEN"
 GITHUB_TOKEN = "GITHUB_API_TOKEN"
 
