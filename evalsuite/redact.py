@@ -16,12 +16,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 
+from evalsuite import settings
+
 MASK = "***"
 
 # Variables whose values are secrets wherever they appear; any *_TOKEN, *_API_KEY, *_SECRET, *PASSWORD too.
 SECRET_VARIABLES = (
     "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "RUNPOD_API_KEY", "GITHUB_API_TOKEN", "GITHUB_TOKEN",
-    "OPENAI_API_KEY", "EVALSUITE_ADMIN_TOKEN", "PGPASSWORD",
+    "OPENAI_API_KEY", settings.ADMIN_TOKEN.name, "PGPASSWORD",
 )  # fmt: skip
 _SECRET_SUFFIXES = ("_TOKEN", "_API_KEY", "_SECRET", "PASSWORD")
 # Shorter values are not masked by value: replacing "1" or "yes" everywhere would garble text and hide nothing.

@@ -16,19 +16,21 @@ from typing import Any
 import pytest
 from pg_server import PostgresServer, server_from_env_or_start
 
+from evalsuite import settings
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-STRICT_SKIPS_ENV = "EVALSUITE_STRICT_SKIPS"
+STRICT_SKIPS_ENV = settings.STRICT_SKIPS.name
 ALLOWED_SKIP_WORDS = ("GPU", "CUDA")  # the one acceptable reason to skip in CI: no accelerator here
 
 
 def strict_skips() -> bool:
     """Whether skips and xfails fail the run (CI); read at report time, so tests can toggle it."""
-    return os.environ.get(STRICT_SKIPS_ENV, "") not in ("", "0")
+    return settings.STRICT_SKIPS.read()
 
 
 def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:

@@ -25,14 +25,15 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
+from evalsuite import settings
 from evalsuite.errors import EvalsuiteError
 from evalsuite.store import faults, queries
 from evalsuite.store.db import Database
 
 REQUEST_TYPES = ("loglikelihood", "loglikelihood_rolling", "generate_until")
-DEFAULT_CHUNK_SIZE = 256
+DEFAULT_CHUNK_SIZE = settings.CACHE_CHUNK.default
 # Longest time between two commits of computed answers (EVALSUITE_CACHE_FLUSH_S overrides it).
-DEFAULT_FLUSH_SECONDS = 30.0
+DEFAULT_FLUSH_SECONDS = settings.CACHE_FLUSH_S.default
 # With a time bound the first chunk is small, so a slow model commits early; chunks then
 # double while they stay well inside the bound, up to chunk_size.
 FIRST_TIMED_CHUNK = 4

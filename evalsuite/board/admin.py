@@ -18,22 +18,21 @@ The checks raise :class:`~evalsuite.errors.AdminError` before anything is writte
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Iterable
 
+from evalsuite import settings
 from evalsuite.errors import AdminError
 from evalsuite.store import admin_queries, arena_queries
 from evalsuite.store.admin_queries import DeletedRun
 from evalsuite.store.arena_queries import AddedPrompts, PromptInput
 from evalsuite.store.db import Database
 
-ENV_ADMIN_TOKEN = "EVALSUITE_ADMIN_TOKEN"
+ENV_ADMIN_TOKEN = settings.ADMIN_TOKEN.name
 
 
 def configured_token() -> str | None:
     """The operator's token, or None when admin writes through the web are off."""
-    token = os.environ.get(ENV_ADMIN_TOKEN, "").strip()
-    return token or None
+    return settings.ADMIN_TOKEN.read()
 
 
 def web_admin_enabled() -> bool:

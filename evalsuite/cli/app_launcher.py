@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from evalsuite import settings
 from evalsuite.errors import ConfigError
 from evalsuite.store.db import open_database
 
@@ -70,4 +71,4 @@ def launch(db: str, *, port: int, host: str = "localhost") -> NoReturn:
     command = streamlit_command(port=port, host=host)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(command[0], command, {**os.environ, "EVALSUITE_DB": db})
+    os.execve(command[0], command, {**os.environ, settings.DB.name: db})

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.cloud import pod_env
 from evalsuite.cloud.transports import Delivery
 from evalsuite.errors import CloudError, ConfigError
@@ -71,58 +72,34 @@ class PodJob:
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> PodJob:
-        args = env.get(pod_env.RUN_ARGS, "").strip()
+        args = settings.RUN_ARGS.read(env).strip()
         if not args:
-            raise ConfigError(f"{pod_env.RUN_ARGS} is empty: the pod was not told what to run", "launch pods with `evalsuite runpod launch`")
+            raise ConfigError(f"{settings.RUN_ARGS.name} is empty: the pod was not told what to run", "launch pods with `evalsuite runpod launch`")
         try:
             run_args = tuple(shlex.split(args))
         except ValueError as exc:
-            raise ConfigError(f"{pod_env.RUN_ARGS} is not a shell-quoted argument list: {exc}") from exc
-        if not any(env.get(name) for name in (pod_env.RESULTS_DIR, pod_env.RESULTS_DB, pod_env.PUSH_TO_HUB)):
+            raise ConfigError(f"{settings.RUN_ARGS.name} is not a shell-quoted argument list: {exc}") from exc
+        if not any(setting.read(env) for setting in (settings.RESULTS_DIR, settings.RESULTS_DB, settings.PUSH_TO_HUB)):
             raise ConfigError(
                 "the pod has nowhere to send its results",
-                f"set {pod_env.RESULTS_DIR}, {pod_env.RESULTS_DB} or {pod_env.PUSH_TO_HUB} (launch: --volume-dir, --db, --push-to-hub)",
+                f"set {settings.RESULTS_DIR.name}, {settings.RESULTS_DB.name} or {settings.PUSH_TO_HUB.name} (launch: --volume-dir, --db, --push-to-hub)",
             )
         default_work = Path("/workspace/evalsuite") if Path("/workspace").is_dir() else Path.cwd() / "evalsuite-pod"
         return cls(
             run_args=run_args,
             pod_id=env.get(pod_env.POD_ID) or None,
-            results_dir=Path(env[pod_env.RESULTS_DIR]) if env.get(pod_env.RESULTS_DIR) else None,
-            results_db=env.get(pod_env.RESULTS_DB) or None,
-            push_to_hub=env.get(pod_env.PUSH_TO_HUB) or None,
-            gist=pod_env.truthy(env.get(pod_env.GIST)),
-            gist_public=pod_env.truthy(env.get(pod_env.GIST_PUBLIC)),
-            max_hours=_hours(env.get(pod_env.MAX_HOURS)),
-            deadline_margin_s=_margin(env.get(pod_env.DEADLINE_MARGIN)),
-            keep_pod=pod_env.truthy(env.get(pod_env.KEEP_POD)),
-            work_dir=Path(env.get(pod_env.WORK_DIR) or default_work),
-            log_port=int(env[pod_env.LOG_PORT]) if env.get(pod_env.LOG_PORT) else None,
-            log_host=env.get(pod_env.LOG_HOST) or "0.0.0.0",  # noqa: S104
+            results_dir=settings.RESULTS_DIR.read(env),
+            results_db=settings.RESULTS_DB.read(env),
+            push_to_hub=settings.PUSH_TO_HUB.read(env),
+            gist=settings.GIST.read(env),
+            gist_public=settings.GIST_PUBLIC.read(env),
+            max_hours=settings.MAX_HOURS.read(env),
+            deadline_margin_s=settings.DEADLINE_MARGIN_S.read(env),
+            keep_pod=settings.KEEP_POD.read(env),
+            work_dir=settings.WORK_DIR.read(env) or default_work,
+            log_port=settings.LOG_PORT.read(env),
+            log_host=settings.LOG_HOST.read(env),
         )
-
-
-def _hours(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        hours = float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{pod_env.MAX_HOURS}={value!r} is not a number of hours") from exc
-    if hours <= 0:
-        raise ConfigError(f"{pod_env.MAX_HOURS} must be positive, got {value}")
-    return hours
-
-
-def _margin(value: str | None) -> float:
-    if not value:
-        return pod_env.DEFAULT_DEADLINE_MARGIN_S
-    try:
-        seconds = float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{pod_env.DEADLINE_MARGIN}={value!r} is not a number of seconds", f"unset it for the default, {pod_env.DEFAULT_DEADLINE_MARGIN_S:g} s") from exc
-    if seconds < 0:
-        raise ConfigError(f"{pod_env.DEADLINE_MARGIN} must not be negative, got {value}", f"unset it for the default, {pod_env.DEFAULT_DEADLINE_MARGIN_S:g} s")
-    return seconds
 
 
 @dataclass
@@ -190,7 +167,7 @@ class _Watchdog:
             except ProcessLookupError:
                 pass
         if job.keep_pod:
-            self.report(f"watchdog: keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
+            self.report(f"watchdog: keeping pod {job.pod_id} ({settings.KEEP_POD.name} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
         elif self.removal.claim("watchdog"):
             remover = threading.Thread(target=self._remove, name="evalsuite-pod-removal", daemon=True)
             remover.start()
@@ -235,7 +212,7 @@ def run_pod(job: PodJob, env: dict[str, str], report: Reporter = print) -> PodOu
             outcome = PodOutcome(status="failed", run_id=None, bundle_dir=job.work_dir / "bundle")
             outcome.deliveries.append(Delivery("pod", job.pod_id or "?", str(exc)))
         if job.keep_pod:
-            report(f"keeping pod {job.pod_id} ({pod_env.KEEP_POD} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
+            report(f"keeping pod {job.pod_id} ({settings.KEEP_POD.name} is set); remove it with `evalsuite runpod stop {job.pod_id}`")
         elif removal.claim("job"):
             try:
                 outcome.removed, outcome.removal_error = _remove_pod(job, env, report)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.cloud import pod_env
 from evalsuite.cloud.provider import LaunchDefaults, LaunchPlan, LaunchRequest, PodSummary, Provider
 from evalsuite.errors import CloudError, ConfigError
@@ -35,11 +36,9 @@ CLOUD_TYPES = {"secure": "SECURE", "community": "COMMUNITY", "all": "ALL"}
 # The stock image's start command, as docker/entrypoint.sh: install evalsuite at the launcher's version (if that
 # fails, runpodctl, in every RunPod pod, removes the pod), then do the pod's job.
 STOCK_START = (
-    f'bash -c \'pip install -q "${pod_env.INSTALL}" || {{ [ -n "${pod_env.KEEP_POD}" ] || runpodctl remove pod "${pod_env.POD_ID}"; exit 1; }}; '
+    f'bash -c \'pip install -q "${settings.INSTALL.name}" || {{ [ -n "${settings.KEEP_POD.name}" ] || runpodctl remove pod "${pod_env.POD_ID}"; exit 1; }}; '
     "exec evalsuite runpod pod-run'"
 )
-ENV_PROXY = "EVALSUITE_RUNPOD_PROXY"  # RunPod's HTTP proxy address for a pod's port; tests point it at loopback
-PROXY_TEMPLATE = "https://{pod_id}-{port}.proxy.runpod.net"
 API_KEY_HINT = "create an API key at https://www.runpod.io/console/user/settings and `export RUNPOD_API_KEY=...`"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,16 +197,16 @@ def destinations(request: LaunchRequest) -> list[str]:
 def _pod_environment(request: LaunchRequest, env: dict[str, str], install: str | None) -> dict[str, str]:
     """The pod's environment: the run's options, destinations and deadline, and the secrets it needs."""
     values: dict[str, str | None] = {
-        pod_env.RUN_ARGS: shlex.join(request.run_args),
-        pod_env.MAX_HOURS: f"{request.max_hours:g}",
-        pod_env.KEEP_POD: "1" if request.keep_pod else None,
-        pod_env.RESULTS_DB: request.results_db,
-        pod_env.PUSH_TO_HUB: request.push_to_hub,
-        pod_env.RESULTS_DIR: request.volume_dir,
-        pod_env.GIST: "1" if request.gist else None,
-        pod_env.GIST_PUBLIC: "1" if request.public_gist else None,
-        pod_env.LOG_PORT: str(pod_env.DEFAULT_LOG_PORT),
-        pod_env.INSTALL: install,
+        settings.RUN_ARGS.name: shlex.join(request.run_args),
+        settings.MAX_HOURS.name: f"{request.max_hours:g}",
+        settings.KEEP_POD.name: "1" if request.keep_pod else None,
+        settings.RESULTS_DB.name: request.results_db,
+        settings.PUSH_TO_HUB.name: request.push_to_hub,
+        settings.RESULTS_DIR.name: request.volume_dir,
+        settings.GIST.name: "1" if request.gist else None,
+        settings.GIST_PUBLIC.name: "1" if request.public_gist else None,
+        settings.LOG_PORT.name: str(pod_env.DEFAULT_LOG_PORT),
+        settings.INSTALL.name: install,
         pod_env.HF_TOKEN: f"{{{{ RUNPOD_SECRET_{request.hf_secret} }}}}" if request.hf_secret else env.get(pod_env.HF_TOKEN),
         pod_env.GITHUB_TOKEN: env.get(pod_env.GITHUB_TOKEN) if request.gist else None,
     }
@@ -323,7 +322,7 @@ def pod_log(pod_id: str, *, port: int = pod_env.DEFAULT_LOG_PORT, timeout: float
     """The pod's run log, served by the pod at ``/log`` behind RunPod's HTTP proxy."""
     import requests
 
-    base = os.environ.get(ENV_PROXY, PROXY_TEMPLATE).format(pod_id=pod_id, port=port).rstrip("/")
+    base = settings.RUNPOD_PROXY.read().format(pod_id=pod_id, port=port).rstrip("/")
     try:
         response = requests.get(f"{base}/log", timeout=timeout)
     except requests.RequestException as exc:

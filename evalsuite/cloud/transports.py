@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalsuite import settings
 from evalsuite.errors import CloudError
 from evalsuite.redact import mask_secrets
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from evalsuite.store.db import Database
 
 HUB_BUNDLES_DIR = "bundles"
-ENV_GITHUB_API = "EVALSUITE_GITHUB_API"  # GitHub's API root; a mirror or a test's stand-in may replace it
-GITHUB_API = "https://api.github.com"
 ENV_GITHUB_TOKEN = "GITHUB_API_TOKEN"  # LLM AutoEval's name for it
 
 
@@ -133,7 +132,7 @@ def to_gist(markdown: str, description: str, *, public: bool = False, token_env:
     import requests
 
     token = os.environ.get(token_env)
-    api = os.environ.get(ENV_GITHUB_API, GITHUB_API).rstrip("/")
+    api = settings.GITHUB_API.read().rstrip("/")
     if not token:
         return Delivery("gist", api, f"${token_env} is not set, so no gist was posted")
     body: dict[str, Any] = {"description": description, "public": public, "files": {"evalsuite-summary.md": {"content": markdown}}}

@@ -19,7 +19,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_URL = "EVALSUITE_TEST_POSTGRES_URL"  # a server (its maintenance database's URL) to use instead of starting one
+from evalsuite.settings import TEST_POSTGRES_URL
+
+ENV_URL = TEST_POSTGRES_URL.name  # a server (its maintenance database's URL) to use instead of starting one
 MAX_CONNECTIONS = 300  # the load bench opens 200 voters' connections at once
 
 
@@ -126,5 +128,5 @@ def start_server(max_connections: int = MAX_CONNECTIONS) -> PostgresServer:
 
 def server_from_env_or_start() -> PostgresServer:
     """The server named by :data:`ENV_URL` (CI's), or a new throwaway cluster (a developer's machine)."""
-    given = os.environ.get(ENV_URL, "").strip()
+    given = TEST_POSTGRES_URL.read()
     return PostgresServer(given) if given else start_server()

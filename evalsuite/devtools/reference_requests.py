@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lm_eval.api.instance import Instance
+
+from evalsuite.settings import DATA_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GSM8K_STOPS = ["Question:", "\n\n"]
@@ -26,7 +27,7 @@ Docs = list[tuple[str, list[str]]]  # (context, choices) per document
 
 def data_dir() -> Path:
     """Where the local benchmark data lives (see the module docstring)."""
-    return Path(os.environ.get("EVALSUITE_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    return DATA_DIR.read() or REPO_ROOT.parent / "shared" / "data"
 
 
 def jsonl(path: Path, limit: int) -> list[dict[str, Any]]:

@@ -23,8 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.cache import DEFAULT_CHUNK_SIZE, DEFAULT_FLUSH_SECONDS, CachedLM
+from evalsuite.backends.cache import CachedLM
 from evalsuite.backends.requests import model_options
 from evalsuite.errors import ConfigError, DatabaseError, DatabaseWriteRefused, EvalsuiteError
 from evalsuite.execution import plan as run_plan
@@ -43,10 +44,6 @@ from evalsuite.store.schema import RunRecord, utcnow
 from evalsuite.tasks.runnable import Grader, GraderKey, RunnableTask, TaskRun, TaskScores
 
 log = logging.getLogger(__name__)
-# Requests computed between two commits of the request cache: smaller loses less on a crash.
-ENV_CACHE_CHUNK = "EVALSUITE_CACHE_CHUNK"
-# Longest time between two commits of the request cache, in seconds (0 turns the bound off).
-ENV_CACHE_FLUSH_S = "EVALSUITE_CACHE_FLUSH_S"
 Reporter = Callable[[str], None]
 
 
@@ -317,8 +314,8 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, na
     """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
     inner = load_backend(model, model_options(config))
     faults.point("backend_loaded")
-    chunk = _env_number(ENV_CACHE_CHUNK, DEFAULT_CHUNK_SIZE, int)
-    flush = _env_number(ENV_CACHE_FLUSH_S, DEFAULT_FLUSH_SECONDS, float)
+    chunk = settings.CACHE_CHUNK.read()  # smaller loses less on a crash
+    flush = settings.CACHE_FLUSH_S.read()
     return CachedLM(
         inner,
         database,
@@ -331,14 +328,6 @@ def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, na
     )
 
 
-def _env_number(name: str, default: float, kind: type) -> Any:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return kind(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r} is not a number", f"unset {name} or set it to e.g. {default}") from exc
 
 
 @contextmanager

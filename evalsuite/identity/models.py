@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.errors import UnknownModelError
 
 DEMO_PREFIX = "demo/"
@@ -25,7 +26,6 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 # Files a backend needs; Llama-3 style repos also carry `original/*.pth`, which we skip.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
 HUB_PATTERNS_WITH_CODE = [*HUB_PATTERNS, "*.py"]
-HASH_CACHE = Path(os.environ.get("EVALSUITE_CACHE", Path.home() / ".cache" / "evalsuite")) / "weights-sha256.json"
 # Every file a tokenizer can be built from (whichever exist are hashed): an edit to any of
 # them can change tokenisation, special tokens or the chat template, hence the numbers.
 TOKENIZER_FILES = (
@@ -310,18 +310,24 @@ def _hash_local_files(files: list[Path]) -> str:
     return value
 
 
+def _hash_cache() -> Path:
+    """Where weight hashes are kept (read at call time, like every setting)."""
+    return settings.cache_dir() / "weights-sha256.json"
+
+
 def _read_hash_cache() -> dict[str, str]:
     try:
-        return dict(json.loads(HASH_CACHE.read_text()))
+        return dict(json.loads(_hash_cache().read_text()))
     except (OSError, ValueError):
         return {}
 
 
 def _write_hash_cache(cache: dict[str, str]) -> None:
     try:
-        HASH_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = HASH_CACHE.with_suffix(f".{os.getpid()}.tmp")
+        path = _hash_cache()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(cache))
-        tmp.replace(HASH_CACHE)
+        tmp.replace(path)
     except OSError:
         pass  # the cache only saves time; a read-only home must not fail a run

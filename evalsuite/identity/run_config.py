@@ -21,12 +21,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from evalsuite.errors import ConfigError
 from evalsuite.identity import numbers
-
-ENV_DB = "EVALSUITE_DB"
-ENV_DATA_DIR = "EVALSUITE_DATA_DIR"
-ENV_VOTES_PER_MINUTE = "EVALSUITE_VOTES_PER_MINUTE"  # the public arena's per-voter vote limit; 0 turns it off
-DEFAULT_VOTES_PER_MINUTE = 20
-DEFAULT_DB = Path("results") / "evalsuite.db"
+from evalsuite.settings import default_data_dir, default_db
 
 # lm-eval's CLI defaults, kept so that runs without --seed match `lm_eval` exactly.
 LM_EVAL_DEFAULT_SEEDS = {"random": 0, "numpy": 1234, "torch": 1234, "fewshot": 1234}
@@ -48,36 +43,6 @@ _GEN_KWARG_RULES: dict[str, tuple[type, float | None, float | None, bool, str]] 
     "do_sample": (bool, None, None, True, "false"),
     "seed": (int, 0, MAX_SEED, True, "1234"),
 }
-
-
-def default_db() -> str:
-    return os.environ.get(ENV_DB) or str(DEFAULT_DB)
-
-
-def votes_per_minute() -> int:
-    """Votes one arena voter may cast per minute on the public page (EVALSUITE_VOTES_PER_MINUTE; 0: no limit).
-
-    A person reads two answers before voting; 20 a minute leaves room for fast readers
-    and stops a script. Checked when read so that a typo fails loudly instead of silently
-    turning the limit off.
-    """
-    raw = os.environ.get(ENV_VOTES_PER_MINUTE, "").strip()
-    if not raw:
-        return DEFAULT_VOTES_PER_MINUTE
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ConfigError(
-            f"{ENV_VOTES_PER_MINUTE}={raw!r} is not a whole number of votes", hint=f"set it to 0 (no limit) or a positive number, e.g. {DEFAULT_VOTES_PER_MINUTE}"
-        )
-    return value
-
-
-def default_data_dir() -> Path | None:
-    value = os.environ.get(ENV_DATA_DIR)
-    return Path(value) if value else None
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,16 @@ Unset, :func:`point` costs one environment lookup, so the calls stay in the prod
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections import Counter
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.errors import ConfigError
 
-ENV_AT = "EVALSUITE_FAULT_AT"
-ENV_KIND = "EVALSUITE_FAULT_KIND"
+ENV_AT = settings.FAULT_AT.name
+ENV_KIND = settings.FAULT_KIND.name
 
 # Every step a fault can be injected at, in the order a run passes them; the docstring of each
 # says what is (and is not) stored at that moment. Keep in step with the `point(...)` calls.
@@ -62,7 +62,7 @@ _storage_fault: str | None = None  # set once a disk-full or read-only fault has
 
 def configured() -> tuple[str, int, str] | None:
     """The fault asked for by the environment: (point, nth, kind), or None; a typo is a ConfigError."""
-    raw = os.environ.get(ENV_AT)
+    raw = settings.FAULT_AT.read()
     if not raw:
         return None
     name, _, nth_text = raw.partition("@")
@@ -78,7 +78,7 @@ def configured() -> tuple[str, int, str] | None:
         nth = 0
     if nth < 1:
         raise ConfigError(f"{ENV_AT}={raw!r}: the count after @ must be a whole number ≥ 1", f"e.g. {ENV_AT}={name}@2")
-    kind = os.environ.get(ENV_KIND, "kill").strip().lower() or "kill"
+    kind = settings.FAULT_KIND.read()
     if kind not in KINDS:
         raise ConfigError(f"{ENV_KIND}={kind!r} is not a fault kind", f"use one of: {', '.join(KINDS)}")
     return name, nth, kind
@@ -91,7 +91,7 @@ def check() -> None:
 
 def point(name: str) -> None:
     """Mark that the process reaches step ``name``; fire the configured fault if this is its pass."""
-    if not os.environ.get(ENV_AT):
+    if not settings.FAULT_AT.read():
         return
     fault = configured()
     if fault is None or fault[0] != name:

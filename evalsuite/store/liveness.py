@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
+from evalsuite import settings
 from evalsuite.errors import DatabaseError
 from evalsuite.store.db import Database
 from evalsuite.store.retry import retrying
@@ -27,37 +28,22 @@ from evalsuite.store.schema import RUN_RUNNING, RunAttempt, RunRecord, utcnow
 
 log = logging.getLogger(__name__)
 
-ENV_INTERVAL = "EVALSUITE_HEARTBEAT_S"
-ENV_TIMEOUT = "EVALSUITE_HEARTBEAT_TIMEOUT_S"
-ENV_HOSTNAME = "EVALSUITE_HOSTNAME"  # the host recorded for this process (tests pose as a second machine)
-DEFAULT_INTERVAL_S = 30.0
-# Six missed beats: a heartbeat write may wait up to the 30 s busy timeout behind a large commit.
-DEFAULT_TIMEOUT_S = 180.0
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        log.warning("ignoring %s=%r (not a number of seconds)", name, raw)
-        return default
-    return value if value > 0 else default
+ENV_INTERVAL = settings.HEARTBEAT_S.name
+ENV_TIMEOUT = settings.HEARTBEAT_TIMEOUT_S.name
+ENV_HOSTNAME = settings.HOSTNAME.name  # tests pose as a second machine
 
 
 def heartbeat_interval() -> float:
-    return _env_seconds(ENV_INTERVAL, DEFAULT_INTERVAL_S)
+    return settings.HEARTBEAT_S.read()
 
 
 def heartbeat_timeout() -> float:
     """Seconds of silence after which a `running` run counts as interrupted (at least two beats)."""
-    return max(_env_seconds(ENV_TIMEOUT, DEFAULT_TIMEOUT_S), 2 * heartbeat_interval())
+    return max(settings.HEARTBEAT_TIMEOUT_S.read(), 2 * heartbeat_interval())
 
 
 def hostname() -> str:
-    return os.environ.get(ENV_HOSTNAME) or socket.gethostname()
+    return settings.HOSTNAME.read() or socket.gethostname()
 
 
 def as_utc(moment: datetime) -> datetime:

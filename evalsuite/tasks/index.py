@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from evalsuite import settings
 from evalsuite.errors import TaskFileError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # evalsuite/, beside which a checkout keeps tasks/
@@ -81,7 +82,7 @@ def _one_line(exc: Exception) -> str:
 
 def _cache_dir() -> Path:
     """``$EVALSUITE_CACHE`` or ``~/.cache/evalsuite`` (read at call time, so tests can isolate it)."""
-    return Path(os.environ.get("EVALSUITE_CACHE") or Path.home() / ".cache" / "evalsuite")
+    return settings.cache_dir()
 
 
 def builtin_cache_path() -> Path:

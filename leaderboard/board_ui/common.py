@@ -7,14 +7,13 @@ through Markdown (headers, widget labels) goes through :func:`escape_markdown` f
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import streamlit as st
 
+from evalsuite import settings
 from evalsuite.board import rules as board
-from evalsuite.identity.run_config import DEFAULT_DB, ENV_DB
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.db import Database, open_database
 
@@ -31,7 +30,7 @@ def escape_markdown(text: Any) -> str:
 
 
 def database_url() -> str:
-    return os.environ.get(ENV_DB) or str(DEFAULT_DB)
+    return settings.default_db()
 
 
 @st.cache_resource(show_spinner=False)

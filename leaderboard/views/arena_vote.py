@@ -22,7 +22,7 @@ import streamlit as st
 
 from evalsuite.arena import voting
 from evalsuite.errors import ArenaError, EvalsuiteError
-from evalsuite.identity.run_config import votes_per_minute
+from evalsuite.settings import votes_per_minute
 from evalsuite.store import arena_queries
 from leaderboard.board_ui.common import database, escape_markdown
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from evalsuite.board.admin import require_admin
 from evalsuite.cli.app import app
 from evalsuite.errors import AdminError, ConfigError
-from evalsuite.identity.run_config import votes_per_minute
+from evalsuite.settings import votes_per_minute
 
 TOKEN = "s3cret-operator-token"
 PUBLIC_PAGES = ("views/board.py", "views/plots.py", "views/run.py", "views/compare.py", "views/arena_vote.py", "views/arena_ratings.py")

@@ -14,7 +14,6 @@ to write it there.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from evalsuite import settings
 from evalsuite.backends.cache import clear_cache
 from evalsuite.store import faults
 from tests.faults import stored_state
@@ -32,7 +32,7 @@ from tests.faults.forked_runs import CliRun, run_cli
 from tests.faults.scenario import HEARTBEAT_S, HEARTBEAT_TIMEOUT_S, Reference, run_args, run_env
 
 WATCHED_TIMEOUT_S = 3.0  # the one case that watches `running` turn `interrupted` live needs room for the first read
-TABLE_ENV = "EVALSUITE_FAULT_TABLE"
+TABLE_ENV = settings.FAULT_TABLE.name
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,9 @@ def matrix_table() -> Iterator[None]:
         ["| fault point | signal | state after the stop | resume outcome |", "|---|---|---|---|", *ROWS]
     )
     print(f"\nkill matrix ({len(ROWS)} stops, all clean):\n{table}")
-    if os.environ.get(TABLE_ENV):
-        Path(os.environ[TABLE_ENV]).write_text(table + "\n")
+    target = settings.FAULT_TABLE.read()
+    if target is not None:
+        target.write_text(table + "\n")
 
 
 def _assert_clean_stop(case: Case, stopped: CliRun, run_id: int) -> None:
