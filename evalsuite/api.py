@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalsuite.backends.registry import DEFAULT_BACKEND
 from evalsuite.config import RunConfig, default_data_dir, default_db
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def run(
     num_fewshot: int | None = None,
     db: str | None = None,
     data_dir: str | Path | None = None,
-    backend: str = "transformers",
+    backend: str = DEFAULT_BACKEND,
     device: str = "auto",
     dtype: str = "auto",
     batch_size: str | int = "auto",

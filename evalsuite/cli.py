@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from evalsuite.backends.registry import ARENA_BACKENDS, backend_help
+from evalsuite.backends.registry import ARENA_BACKENDS, DEFAULT_BACKEND, backend_help
 from evalsuite.cli_admin import admin_app
 from evalsuite.cli_arena import arena_app
 from evalsuite.cli_bundle import register as register_bundle_commands
@@ -93,7 +93,7 @@ def run(
     model: list[str] = typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run)."),
     models_file: Path | None = typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model."),
     gpu_sets: list[str] = typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process)."),
-    backend: str = typer.Option("transformers", help=backend_help()),
+    backend: str = typer.Option(DEFAULT_BACKEND, help=backend_help()),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`)."),
     suite: str | None = typer.Option(None, help=_suite_help()),
     limit: int | None = typer.Option(None, help="At most N documents per task (overrides a suite's own limits)."),
@@ -117,7 +117,7 @@ def run(
     base_url: str | None = typer.Option(None, "--base-url", help="--backend openai: the endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
     api_key_env: str | None = typer.Option(None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set]."),
     judge: str | None = typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name)."),
-    judge_backend: str = typer.Option("transformers", "--judge-backend", help=f"The judge's backend: {', '.join(ARENA_BACKENDS)}."),
+    judge_backend: str = typer.Option(DEFAULT_BACKEND, "--judge-backend", help=f"The judge's backend: {', '.join(ARENA_BACKENDS)}."),
     judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1."),
     judge_api_key_env: str | None = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set]."),
     judge_arg: list[str] = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions."),

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from evalsuite.backends.registry import backend_help
+from evalsuite.backends.registry import DEFAULT_BACKEND, backend_help
 from evalsuite.cli_common import DbOption, console, err_console, handles_errors
 from evalsuite.config import decode_scalar, default_db, parse_key_values
 from evalsuite.errors import ArenaError
@@ -32,7 +32,7 @@ prompts_app = typer.Typer(help="Arena prompts: add from a JSONL file or the ship
 arena_app.add_typer(prompts_app, name="prompts")
 
 # Options `arena generate` and `arena judge` share: both load a model through the backend registry.
-BackendOption = typer.Option("transformers", help=backend_help(for_arena=True))
+BackendOption = typer.Option(DEFAULT_BACKEND, help=backend_help(for_arena=True))
 DeviceOption = typer.Option("auto", help="cpu, cuda, cuda:N, or auto.")
 DtypeOption = typer.Option("auto", help="auto, float32, bfloat16, float16.")
 RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model.")

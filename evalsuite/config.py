@@ -16,7 +16,7 @@ from typing import Any
 
 from evalsuite.backends.options import BackendOptions
 from evalsuite.backends.parallelism import Parallelism
-from evalsuite.backends.registry import backend_entry
+from evalsuite.backends.registry import DEFAULT_BACKEND, backend_entry
 from evalsuite.errors import ConfigError, JudgeError
 from evalsuite.judged import is_judged
 from evalsuite.suites import suites
@@ -93,7 +93,7 @@ class RunConfig:
     """Everything that defines one evaluation run."""
 
     model: str
-    backend: str = "transformers"
+    backend: str = DEFAULT_BACKEND
     tasks: tuple[str, ...] = ()
     suite: str | None = None
     limit: int | None = None
@@ -123,7 +123,7 @@ class RunConfig:
     api_key_env: str | None = None  # --backend openai: the variable holding the key [default: OPENAI_API_KEY if set]
     # Judged tasks (--tasks mt_bench): the judge model and how it loads, as the model's own flags.
     judge: str | None = None
-    judge_backend: str = "transformers"
+    judge_backend: str = DEFAULT_BACKEND
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
     judge_args: tuple[tuple[str, str], ...] = ()
@@ -225,7 +225,7 @@ class RunConfig:
 
     def parallelism(self) -> Parallelism | None:
         """How the engine spreads the model over GPUs (vLLM); None for backends that run on one device."""
-        if not backend_entry(self.backend).engine_device:
+        if not backend_entry(self.backend).capabilities.engine_device:
             return None
         return Parallelism.from_args(self.backend_kwargs())
 
@@ -236,7 +236,7 @@ class RunConfig:
         ``--judge-arg api=completions`` says otherwise.
         """
         args = {key: decode_scalar(value) for key, value in self.judge_args}
-        if not backend_entry(self.judge_backend).local_model:
+        if not backend_entry(self.judge_backend).capabilities.local_model:
             args.setdefault("api", "chat")
         return BackendOptions(
             backend=self.judge_backend, seed=self.seeds["random"], revision=None, args=args,

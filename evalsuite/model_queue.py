@@ -155,7 +155,7 @@ def run_queue(configs: Sequence[RunConfig], report: Reporter) -> list[QueueResul
     results = []
     for number, config in enumerate(configs, start=1):
         report(f"queue: model {number} of {len(configs)}: {config.model}")
-        if backend_entry(config.backend).child_process:
+        if backend_entry(config.backend).capabilities.child_process:
             results.append(_run_in_child(config, None))
         else:
             results.append(run_one(config, report))
