@@ -78,7 +78,7 @@ def test_judge_and_arena_backend_help_names_every_backend_the_registry_offers_th
     """--judge-backend (run) and --backend (arena generate, arena judge): every backend the registry offers the arena."""
     from evalsuite.backends.registry import REGISTRY
 
-    arena_backends = [name for name, backend in REGISTRY.items() if backend.arena]
+    arena_backends = [name for name, backend in REGISTRY.items() if backend.capabilities.arena]
     assert {"transformers", "vllm", "openai"} <= set(arena_backends)
     for path, flag in ((["run"], "--judge-backend"), (["arena", "generate"], "--backend"), (["arena", "judge"], "--backend")):
         line = _option_line(CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output, flag)

@@ -36,7 +36,7 @@ from evalsuite.arena.child import run_in_child
 from evalsuite.arena.contestant import answer_model_key, has_chat_template
 from evalsuite.arena.prompts import mt_bench_prompts
 from evalsuite.backends import BackendOptions, check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.registry import backend_entry
+from evalsuite.backends.registry import DEFAULT_BACKEND, backend_entry
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
@@ -67,7 +67,7 @@ class GenerationRequest:
 
     model: str
     db: str
-    options: BackendOptions = field(default_factory=BackendOptions)
+    options: BackendOptions = field(default_factory=lambda: BackendOptions(backend=DEFAULT_BACKEND))
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     limit: int | None = None
@@ -139,7 +139,7 @@ def generate_answers(request: GenerationRequest, show_progress: bool = True) -> 
     Loads MT-Bench's 80 prompts first when the prompt table is empty.
     """
     request.check()
-    if backend_entry(request.options.backend).child_process:
+    if backend_entry(request.options.backend).capabilities.child_process:
         return GenerationReport(**run_in_child(generate_in_process, request))
     return generate_in_process(request, show_progress)
 

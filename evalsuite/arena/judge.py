@@ -42,7 +42,7 @@ from evalsuite.arena import pair_judge, voting
 from evalsuite.arena.child import run_in_child
 from evalsuite.arena.contestant import answer_model_key, has_chat_template
 from evalsuite.backends import BackendOptions, check_backend_options, close_backend, load_backend, resolve
-from evalsuite.backends.registry import backend_entry
+from evalsuite.backends.registry import DEFAULT_BACKEND, backend_entry
 from evalsuite.errors import ArenaError
 from evalsuite.store import arena_queries
 from evalsuite.store.db import Database, open_database
@@ -65,7 +65,7 @@ class JudgeRequest:
 
     judge: str
     db: str
-    options: BackendOptions = field(default_factory=BackendOptions)
+    options: BackendOptions = field(default_factory=lambda: BackendOptions(backend=DEFAULT_BACKEND))
     max_battles: int | None = None
     protocol: str = LOGLIK  # or "pair-v2": FastChat's written verdicts
     max_tokens: int = pair_judge.DEFAULT_MAX_TOKENS  # pair-v2: the judge's new tokens per verdict
@@ -190,7 +190,7 @@ def judge_outcomes(lm: Any, pairs: Sequence[PairToJudge]) -> list[str]:
 def run_judge(request: JudgeRequest, show_progress: bool = True) -> JudgeReport:
     """Judge unjudged pairs with ``request.judge`` and store the verdicts as judge votes."""
     request.check()
-    if backend_entry(request.options.backend).child_process:
+    if backend_entry(request.options.backend).capabilities.child_process:
         return JudgeReport(**run_in_child(judge_in_process, request))
     return judge_in_process(request, show_progress)
 

@@ -35,7 +35,7 @@ class BackendOptions:
             ``OPENAI_API_KEY`` if set, else no key (local servers need none).
     """
 
-    backend: str = "transformers"
+    backend: str
     device: str = "auto"
     dtype: str = "auto"
     batch_size: str = "auto"

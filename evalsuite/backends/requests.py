@@ -30,7 +30,7 @@ def judge_options(config: RunConfig, judge: ModelRequest) -> BackendOptions:
     ``--judge-arg api=completions`` says otherwise.
     """
     args = judge.decoded_args()
-    if not backend_entry(judge.backend).local_model:
+    if not backend_entry(judge.backend).capabilities.local_model:
         args.setdefault("api", "chat")
     return BackendOptions(
         backend=judge.backend, seed=config.prompt.seeds["random"], revision=None, args=args,
@@ -40,6 +40,6 @@ def judge_options(config: RunConfig, judge: ModelRequest) -> BackendOptions:
 
 def parallelism(request: ModelRequest) -> Parallelism | None:
     """How the engine spreads the model over GPUs (vLLM); None for backends that run on one device."""
-    if not backend_entry(request.backend).engine_device:
+    if not backend_entry(request.backend).capabilities.engine_device:
         return None
     return Parallelism.from_args(request.decoded_args())

@@ -58,7 +58,7 @@ from evalsuite.backends._vllm_scoring import (
     warmup_prefixes,
 )
 from evalsuite.backends.parallelism import Parallelism
-from evalsuite.backends.registry import VLLM_INSTALL_HINT
+from evalsuite.backends.vllm_backend import VLLM_INSTALL_HINT
 from evalsuite.errors import BackendError, BackendNotInstalledError, RequestError
 
 log = logging.getLogger(__name__)

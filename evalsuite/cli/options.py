@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import typer
 from typer.models import OptionInfo
 
-from evalsuite.backends.registry import ARENA_BACKENDS, backend_help
+from evalsuite.backends.registry import ARENA_BACKENDS, DEFAULT_BACKEND, backend_help
 from evalsuite.cli.common import DbOption
 from evalsuite.errors import ConfigError
 
@@ -42,8 +42,8 @@ def judge_backend_help() -> str:
 
 
 # How a model loads: `evalsuite run` (and through it `runpod launch`), `arena generate` and `arena judge`.
-BackendOption = typer.Option("transformers", help=backend_help())
-ArenaBackendOption = typer.Option("transformers", help=backend_help(for_arena=True))
+BackendOption = typer.Option(DEFAULT_BACKEND, help=backend_help())
+ArenaBackendOption = typer.Option(DEFAULT_BACKEND, help=backend_help(for_arena=True))
 DeviceOption = typer.Option("auto", help="cpu, cuda, cuda:N, or auto (CUDA when present); vllm runs where its build targets.")
 DtypeOption = typer.Option("auto", help="auto, float32, bfloat16, float16.")
 RevisionOption = typer.Option(None, help="Hub branch, tag or commit of the model.")
@@ -134,7 +134,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _opt("base_url", str | None, BaseUrlOption),
     _opt("api_key_env", str | None, ApiKeyEnvOption),
     _opt("judge", str | None, typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name).")),
-    _opt("judge_backend", str, typer.Option("transformers", "--judge-backend", help=judge_backend_help())),
+    _opt("judge_backend", str, typer.Option(DEFAULT_BACKEND, "--judge-backend", help=judge_backend_help())),
     _opt("judge_base_url", str | None, typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1.")),
     _opt("judge_api_key_env", str | None, typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set].")),
     _opt("judge_arg", list[str], typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions.")),

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from evalsuite.backends.registry import LOCAL_BACKENDS, POD_BACKEND, choices
 from evalsuite.cli import run_options as cli_run_options
 from evalsuite.cli.common import _console, handles_errors
 from evalsuite.cloud.provider import LaunchRequest, provider
@@ -44,7 +45,7 @@ def _launch(
     run_command: cli_run_options.RunParser,
     ctx: typer.Context,
     model: str = typer.Option(..., "--model", "-m", help="The model to evaluate: a Hub id the pod downloads (HF_TOKEN is passed for gated ones)."),
-    backend: str = typer.Option("vllm", help="The backend on the pod: vllm or transformers."),
+    backend: str = typer.Option(POD_BACKEND, help=f"The backend on the pod: {choices(LOCAL_BACKENDS)}."),
     gpu: str = typer.Option(CLOUD.defaults.gpu, help="RunPod GPU type (id or display name), e.g. \"NVIDIA A100 80GB PCIe\"."),
     gpu_count: int = typer.Option(1, "--gpu-count", help="GPUs on the pod."),
     cloud: str = typer.Option("secure", help="secure (RunPod's data centres) or community (cheaper, hosts vary)."),

@@ -305,6 +305,8 @@ def _make_bundle(job: PodJob, env: dict[str, str], log_path: Path, returncode: i
 
 def _requested(run_args: tuple[str, ...]) -> tuple[str, str, dict[str, Any]]:
     """(model, backend, the options as a config) of a run that never stored itself."""
+    from evalsuite.backends.registry import DEFAULT_BACKEND
+
     options: dict[str, Any] = {}
     key: str | None = None
     for arg in run_args:
@@ -320,7 +322,7 @@ def _requested(run_args: tuple[str, ...]) -> tuple[str, str, dict[str, Any]]:
     model = str(options.get("model") or options.get("m") or "unknown")
     tasks = options.get("tasks")
     config = {**options, "model": model, "tasks": str(tasks).split(",") if isinstance(tasks, str) else []}
-    return model, str(options.get("backend") or "transformers"), config
+    return model, str(options.get("backend") or DEFAULT_BACKEND), config
 
 
 def log_tail(log_path: Path, env: dict[str, str], lines: int = LOG_TAIL_LINES) -> str:

@@ -232,9 +232,10 @@ def install_spec(request: LaunchRequest, repo_root: Path | None = None) -> str:
     one, or a version that was never published, is refused: the pod would run other code
     than this machine's, or fail at its install after it was rented.
     """
+    from evalsuite.backends.registry import pip_extras
     from evalsuite.version import __version__
 
-    extras = "cloud,vllm" if "vllm" in request.run_args else "cloud"
+    extras = ",".join(("cloud", *pip_extras(request.run_args)))
     root = repo_root or REPO_ROOT
     if (root / ".git").exists():
         remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")

@@ -156,7 +156,7 @@ def run_queue(configs: Sequence[RunConfig], report: Reporter) -> list[QueueResul
     results = []
     for number, config in enumerate(configs, start=1):
         report(f"queue: model {number} of {len(configs)}: {config.model.name}")
-        if backend_entry(config.model.backend).child_process:
+        if backend_entry(config.model.backend).capabilities.child_process:
             results.append(_run_in_child(config, None))
         else:
             results.append(run_one(config, report))

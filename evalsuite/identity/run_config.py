@@ -19,6 +19,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from evalsuite.backends.registry import DEFAULT_BACKEND  # the registry's own name for it (a cheap import: no engine)
 from evalsuite.errors import ConfigError
 from evalsuite.identity import numbers
 from evalsuite.settings import default_data_dir, default_db
@@ -55,7 +56,7 @@ class ModelRequest:
     """
 
     name: str
-    backend: str = "transformers"
+    backend: str = DEFAULT_BACKEND
     device: str = "auto"
     dtype: str = "auto"
     batch_size: str = "auto"

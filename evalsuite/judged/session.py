@@ -102,7 +102,7 @@ def _require_chat_template(spec: ModelSpec, backend: str, role: str, name: str, 
     """A local model (or an endpoint given a local tokenizer) must carry a chat template; a chat endpoint has its server's."""
     if api == "chat":
         return
-    if not backend_entry(backend).local_model and not spec.path.is_dir():
+    if not backend_entry(backend).capabilities.local_model and not spec.path.is_dir():
         return  # an endpoint without a local tokenizer: the server's template is used (api=chat) or the request fails there
     if chat_template_text(spec.path) is None:
         raise JudgeError(
