@@ -186,3 +186,13 @@ def test_no_module_edits_the_import_path() -> None:
     assert edits == []
     edit = "import sys\n" + ".".join(("sys", "path")) + ".insert(0, 'x')"  # spelled apart: the must-show greps for it
     assert any(_touches_import_path(node) for node in ast.walk(ast.parse(edit)))
+
+
+def test_the_package_root_holds_only_entry_points_and_base_modules() -> None:
+    """At most 10 modules at evalsuite's root, each an entry point or a base module (issue 21): the rest lives in packages."""
+    root = sorted(path.stem for path in (REPO_ROOT / "evalsuite").glob("*.py"))
+    assert len(root) <= 10, f"evalsuite/ holds {len(root)} modules: move the new one into its package"
+    for name in root:
+        module = "evalsuite" if name == "__init__" else f"evalsuite.{name}"
+        named = {prefix for _, prefixes in LAYERS for prefix in prefixes}
+        assert module in named, f"{module} belongs in a package, not at the root (or name it in LAYERS as a base module or entry point)"
