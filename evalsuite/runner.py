@@ -473,25 +473,24 @@ def _write_output(path: Path, results: dict[str, Any]) -> None:
 
 def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
     """Recompute a finished run's metrics from its cached requests, without the model."""
-    database = open_database(db)
-    detail = queries.get_run(database, run_id)
-    stored = dict(detail.run.config or {})
-    config = RunConfig(**results_layout.config_kwargs(stored))
-    model = ModelSpec(
-        name=detail.model.name,
-        path=Path(detail.model.source),
-        source="stored",
-        revision=detail.model.revision,
-        weights_sha256=detail.model.weights_sha256,
-        architecture=detail.model.architecture,
-        params=detail.model.params,
-        tokenizer_sha256=detail.model.tokenizer_sha256 or "",
-        config_sha256=detail.model.config_sha256 or "",
-    )
-    lm = CachedLM(None, database, _stored_namespace(database, detail.run.identity_id, config, model), show_progress=False)
-    merged: dict[str, Any] = {}
-    started = time.perf_counter()
-    try:
+    with open_database(db) as database:
+        detail = queries.get_run(database, run_id)
+        stored = dict(detail.run.config or {})
+        config = RunConfig(**results_layout.config_kwargs(stored))
+        model = ModelSpec(
+            name=detail.model.name,
+            path=Path(detail.model.source),
+            source="stored",
+            revision=detail.model.revision,
+            weights_sha256=detail.model.weights_sha256,
+            architecture=detail.model.architecture,
+            params=detail.model.params,
+            tokenizer_sha256=detail.model.tokenizer_sha256 or "",
+            config_sha256=detail.model.config_sha256 or "",
+        )
+        lm = CachedLM(None, database, _stored_namespace(database, detail.run.identity_id, config, model), show_progress=False)
+        merged: dict[str, Any] = {}
+        started = time.perf_counter()
         for spec in plan_tasks(config):
             loaded = _load(config, spec)
             if not isinstance(loaded, LoadedTasks):
@@ -502,8 +501,6 @@ def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
             results = _evaluate_cached(config, lm, spec, loaded, run_id)
             _store(database, run_id, config, model, lm, loaded, results)
             results_layout.merge(merged, results)
-    finally:
-        database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import TracebackType
 
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
@@ -99,7 +100,12 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -
 
 @dataclass
 class Database:
-    """An open results database; pass it to `store.queries` functions."""
+    """An open results database; pass it to `store.queries` functions.
+
+    Use it as a context manager (``with open_database(db) as database:``): the engine is
+    disposed when the block ends, also on error, so no connection (and no SQLite ``-wal``
+    file) outlives the command that opened it.
+    """
 
     url: str
     engine: Engine
@@ -120,6 +126,12 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 # Engines still open, closed by an exit handler: a SQLite connection left open keeps its last

@@ -140,9 +140,8 @@ def test_upgraded_v1_database_reads_back_through_the_cli(v1_copy: Path) -> None:
     lines = [line for line in result.output.splitlines() if "demo/pico" in line]
     assert len(lines) == 2 and all("complete" in line for line in lines)
     assert "5.4" in lines[1] and "6.8" in lines[0]  # seconds: the stored durations (5.408 s, 6.827 s)
-    database = open_database(v1_copy, create=False)
-    assert [len(queries.run_attempts(database, run_id)) for run_id in (1, 2)] == [1, 1]
-    database.close()
+    with open_database(v1_copy, create=False) as database:
+        assert [len(queries.run_attempts(database, run_id)) for run_id in (1, 2)] == [1, 1]
 
 
 def test_database_from_a_newer_evalsuite_is_refused(tmp_path: Path) -> None:
