@@ -13,7 +13,7 @@ from sqlalchemy import text
 from evalsuite.errors import DatabaseError
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
-from evalsuite.store.schema import SCHEMA_VERSION
+from evalsuite.store.revisions import schema_version
 
 
 def test_new_database_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     open_database(tmp_path / "a.db").close()
     open_database(tmp_path / "a.db").close()
     versions = [row[0] for row in sqlite3.connect(tmp_path / "a.db").execute("SELECT version FROM schema_migration")]
-    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    assert versions == list(range(1, schema_version() + 1))
 
 
 def test_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path) -> None:
