@@ -70,7 +70,7 @@ def schema_version() -> int:
     return version_number(head_revision())
 
 
-def record_applied(*, ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]) -> None:
+def record_applied(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]) -> None:
     """Alembic's ``on_version_apply`` hook: a ``schema_migration`` row for each revision applied (not stamped)."""
     if not step.is_upgrade or step.is_stamp:
         return
