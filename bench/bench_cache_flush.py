@@ -60,10 +60,9 @@ def worker(args: argparse.Namespace) -> None:
     requests = choice_requests(pubmedqa_docs(args.docs))
     commits: list[int] = []
     with tempfile.TemporaryDirectory() as scratch:
-        database = open_database(Path(scratch) / "bench.db")
-        cached = CachedLM(lm, database, "bench", flush_seconds=args.flush_s or None, show_progress=False, on_chunk=commits.append)
-        compute_s, scores = timed(lambda: cached.loglikelihood(requests))
-        database.close()
+        with open_database(Path(scratch) / "bench.db") as database:
+            cached = CachedLM(lm, database, "bench", flush_seconds=args.flush_s or None, show_progress=False, on_chunk=commits.append)
+            compute_s, scores = timed(lambda: cached.loglikelihood(requests))
     write_result(args.result, load_s, {"pubmedqa": compute_s}, {"pubmedqa": [list(s) for s in scores]}, requests=len(requests), commits=len(commits))
 
 

@@ -101,13 +101,12 @@ def _seed_samples(database: Database, runs: int, tasks: list[str], samples: int,
 
 
 def seed(path: Path, runs: int, runs_per_model: int, task_count: int, samples: int) -> None:
-    database = open_database(path)
-    rng = random.Random(0)
-    tasks = [f"task_{t:02d}" for t in range(task_count)]
-    started = time.perf_counter()
-    _seed_models_and_runs(database, runs, runs_per_model, tasks, rng)
-    _seed_samples(database, runs, tasks, samples, rng)
-    database.close()
+    with open_database(path) as database:
+        rng = random.Random(0)
+        tasks = [f"task_{t:02d}" for t in range(task_count)]
+        started = time.perf_counter()
+        _seed_models_and_runs(database, runs, runs_per_model, tasks, rng)
+        _seed_samples(database, runs, tasks, samples, rng)
     print(f"seeded {path} in {time.perf_counter() - started:.0f}s ({path.stat().st_size / 2**20:.0f} MiB)")
 
 
@@ -159,23 +158,22 @@ def _page_times(
 
 
 def measure(path: Path, repeats: int) -> dict[str, Any]:
-    database = open_database(path)
-    os.environ["EVALSUITE_DB"] = str(path)
-    figures: dict[str, Any] = {}
-    cells = lq.BoardCells(rows=[])
+    with open_database(path) as database:
+        os.environ["EVALSUITE_DB"] = str(path)
+        figures: dict[str, Any] = {}
+        cells = lq.BoardCells(rows=[])
 
-    def board_reads() -> None:
-        nonlocal cells
-        lq.filter_options(database)
-        cells = lq.leaderboard_cells(database)
+        def board_reads() -> None:
+            nonlocal cells
+            lq.filter_options(database)
+            cells = lq.leaderboard_cells(database)
 
-    figures["query_s"] = _timed(board_reads, repeats)
-    figures["cells"] = len(cells)
-    figures["naive_s"] = _timed(lambda: _naive_latest(database), max(1, repeats // 2))
-    figures["board_first_s"], figures["board_s"], figures["board_warm_s"] = _page_times(None, {}, repeats)
-    _, figures["run_page_s"], _ = _page_times("views/run.py", {"run": "500"}, max(1, repeats // 2))
-    _, figures["compare_page_s"], _ = _page_times("views/compare.py", {"a": "499", "b": "500"}, max(1, repeats // 2))
-    database.close()
+        figures["query_s"] = _timed(board_reads, repeats)
+        figures["cells"] = len(cells)
+        figures["naive_s"] = _timed(lambda: _naive_latest(database), max(1, repeats // 2))
+        figures["board_first_s"], figures["board_s"], figures["board_warm_s"] = _page_times(None, {}, repeats)
+        _, figures["run_page_s"], _ = _page_times("views/run.py", {"run": "500"}, max(1, repeats // 2))
+        _, figures["compare_page_s"], _ = _page_times("views/compare.py", {"a": "499", "b": "500"}, max(1, repeats // 2))
     return figures
 
 

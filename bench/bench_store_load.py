@@ -67,26 +67,25 @@ def _voter(db: str, voter: str, start_at: float, stop_at: float, report: ClientR
     from evalsuite.store import arena_queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db)
     seen = ClientReport()
-    try:
-        time.sleep(max(0.0, start_at - time.time()))
-        while time.time() < stop_at:
-            began = time.perf_counter()
-            try:
-                battle = voting.issue_battle(database, voter)
-                arena_queries.record_vote(database, battle.token, "a", voter)
-            except Exception as exc:  # noqa: BLE001 (counted and reported: the figure is how many there are)
-                seen.errors[f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"] += 1
-                continue
-            seen.latencies.append(time.perf_counter() - began)
-            seen.done += 1
-    finally:
-        database.close()
-        with lock:
-            report.done += seen.done
-            report.latencies.extend(seen.latencies)
-            report.errors.update(seen.errors)
+    with open_database(db) as database:
+        try:
+            time.sleep(max(0.0, start_at - time.time()))
+            while time.time() < stop_at:
+                began = time.perf_counter()
+                try:
+                    battle = voting.issue_battle(database, voter)
+                    arena_queries.record_vote(database, battle.token, "a", voter)
+                except Exception as exc:  # noqa: BLE001 (counted and reported: the figure is how many there are)
+                    seen.errors[f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"] += 1
+                    continue
+                seen.latencies.append(time.perf_counter() - began)
+                seen.done += 1
+        finally:
+            with lock:
+                report.done += seen.done
+                report.latencies.extend(seen.latencies)
+                report.errors.update(seen.errors)
 
 
 def voter_process(db: str, names: list[str], ready: Any, go: Any, results: Any, seconds: float) -> None:
@@ -110,25 +109,24 @@ def writer_process(db: str, run_id: int, ready: Any, go: Any, results: Any, seco
     from evalsuite.store.db import open_database
     from evalsuite.store.schema import MetricRecord
 
-    database = open_database(db)
-    report = ClientReport(kind="writer")
-    ready.put(1)
-    start_at = go.get()
-    time.sleep(max(0.0, start_at - time.time()))
-    number = 0
-    while time.time() < start_at + seconds:
-        task = f"load_task_{number}"
-        rows = [MetricRecord(run_id=run_id, task=task, metric=f"m{i}", value=i / METRICS_PER_TASK, n_samples=10) for i in range(METRICS_PER_TASK)]
-        began = time.perf_counter()
-        try:
-            queries.save_task_results(database, run_id, [task], rows, [])
-        except Exception as exc:  # noqa: BLE001
-            report.errors[f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"] += 1
-        else:
-            report.latencies.append(time.perf_counter() - began)
-            report.done += METRICS_PER_TASK
-        number += 1
-    database.close()
+    with open_database(db) as database:
+        report = ClientReport(kind="writer")
+        ready.put(1)
+        start_at = go.get()
+        time.sleep(max(0.0, start_at - time.time()))
+        number = 0
+        while time.time() < start_at + seconds:
+            task = f"load_task_{number}"
+            rows = [MetricRecord(run_id=run_id, task=task, metric=f"m{i}", value=i / METRICS_PER_TASK, n_samples=10) for i in range(METRICS_PER_TASK)]
+            began = time.perf_counter()
+            try:
+                queries.save_task_results(database, run_id, [task], rows, [])
+            except Exception as exc:  # noqa: BLE001
+                report.errors[f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"] += 1
+            else:
+                report.latencies.append(time.perf_counter() - began)
+                report.done += METRICS_PER_TASK
+            number += 1
     results.put(report)
 
 
@@ -141,14 +139,13 @@ def prepare(db: str) -> int:
     from evalsuite.store.arena_queries import PromptInput
     from evalsuite.store.db import open_database
 
-    database = open_database(db)
-    arena_queries.add_prompts(database, [PromptInput(f"Load prompt {n}?", "load") for n in range(PROMPTS)])
-    for prompt in arena_queries.list_prompts(database):
-        for model in MODELS:
-            arena_queries.add_completion(database, prompt.id, model, f"{model} on {prompt.id}")
-    model = queries.get_or_create_model(database, name="load-model", source="bench", weights_sha256="0" * 64)
-    run = queries.create_run(database, model_id=model.id, backend="bench", config={}, config_hash="load", tasks=[])
-    database.close()
+    with open_database(db) as database:
+        arena_queries.add_prompts(database, [PromptInput(f"Load prompt {n}?", "load") for n in range(PROMPTS)])
+        for prompt in arena_queries.list_prompts(database):
+            for model in MODELS:
+                arena_queries.add_completion(database, prompt.id, model, f"{model} on {prompt.id}")
+        model = queries.get_or_create_model(database, name="load-model", source="bench", weights_sha256="0" * 64)
+        run = queries.create_run(database, model_id=model.id, backend="bench", config={}, config_hash="load", tasks=[])
     return int(run.id or 0)
 
 

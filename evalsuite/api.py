@@ -50,11 +50,8 @@ def _database(db: str | None, *, create: bool = False) -> Iterator[Database]:
     """Readers never create a database: a mistyped path is an error, not an empty file."""
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db(), create=create)
-    try:
+    with open_database(db or default_db(), create=create) as database:
         yield database
-    finally:
-        database.close()
 
 
 def run(model: str, tasks: Sequence[str] | None = None, *, show_progress: bool = True, **options: Any) -> RunResult:

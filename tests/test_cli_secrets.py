@@ -92,14 +92,11 @@ def test_the_leaderboard_launcher_masks_the_password(tmp_path: Path) -> None:
 def test_a_stored_error_is_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The error kept on a failed run is shown by `results show`, the board and exports: it is masked when stored."""
     monkeypatch.setenv("HF_TOKEN", "hf_abcdefghijklmnopqrstuvwxyz")
-    database = open_database(tmp_path / "r.db")
-    try:
+    with open_database(tmp_path / "r.db") as database:
         model = queries.get_or_create_model(database, name="m", source="s", weights_sha256="0" * 64)
         run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash="h", tasks=["t"])
         queries.fail_run(database, run.id, f"cannot reach {URL} (token hf_abcdefghijklmnopqrstuvwxyz, password={PASSWORD})")
         stored = queries.get_run(database, run.id).run.error
-    finally:
-        database.close()
     assert stored == "cannot reach postgresql://alice:***@127.0.0.1:1/x (token ***, password=***)"
 
 

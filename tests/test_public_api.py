@@ -53,8 +53,7 @@ def test_a_notebook_runs_reads_rescores_and_ranks(tmp_path: Path) -> None:
 
 def test_ratings_from_stored_votes_equal_the_clis(tmp_path: Path) -> None:
     db = tmp_path / "arena.db"
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         arena_queries.add_prompts(database, [arena_queries.PromptInput(f"question {i}") for i in range(4)])
         for prompt in arena_queries.list_prompts(database):
             for model in ("alpha", "beta", "gamma"):
@@ -63,8 +62,6 @@ def test_ratings_from_stored_votes_equal_the_clis(tmp_path: Path) -> None:
         for number in range(30):
             battle = voting.issue_battle(database, f"voter-{number}", rng)
             arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[number % 3], f"voter-{number}")
-    finally:
-        database.close()
     ours = evalsuite.ratings(db=str(db), bootstrap=20, seed=1)
     cli = CliRunner().invoke(app, ["arena", "ratings", "--bootstrap", "20", "--seed", "1", "--json", "--db", str(db)])
     assert cli.exit_code == 0, cli.output

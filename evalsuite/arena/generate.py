@@ -147,8 +147,7 @@ def generate_answers(request: GenerationRequest, show_progress: bool = True) -> 
 def generate_in_process(request: GenerationRequest, show_progress: bool) -> GenerationReport:
     """Answer in this interpreter; the backend's options are checked before the database opens."""
     check_backend_options(request.options)
-    database = open_database(request.db)
-    try:
+    with open_database(request.db) as database:
         loaded_mt_bench = False
         if arena_queries.prompt_count(database) == 0:
             arena_queries.add_prompts(database, mt_bench_prompts())
@@ -164,8 +163,6 @@ def generate_in_process(request: GenerationRequest, show_progress: bool) -> Gene
             finally:
                 close_backend(lm)
         remaining = len(arena_queries.prompts_without_answer(database, key))
-    finally:
-        database.close()
     return GenerationReport(
         request.model, outcome.generated, remaining, loaded_mt_bench, outcome.empty, outcome.too_long, outcome.context_tokens
     )

@@ -198,9 +198,8 @@ def run_judge(request: JudgeRequest, show_progress: bool = True) -> JudgeReport:
 def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
     """Judge in this interpreter; the backend's options are checked before the database opens."""
     check_backend_options(request.options)
-    database = open_database(request.db)
     counts = {"a": 0, "b": 0, "tie": 0, "too_long": 0, "no_verdict": 0}
-    try:
+    with open_database(request.db) as database:
         spec = resolve(request.judge, request.options)
         pairs, skipped_own = pairs_to_judge(
             database, request.judge, request.max_battles, answer_model_key(spec), voter=request.voter, baseline=request.baseline
@@ -214,8 +213,6 @@ def judge_in_process(request: JudgeRequest, show_progress: bool) -> JudgeReport:
                     _judge_all_written(database, request, lm, pairs, counts, show_progress)
             finally:
                 close_backend(lm)
-    finally:
-        database.close()
     judged = counts["a"] + counts["b"] + counts["tie"]
     return JudgeReport(request.voter, judged, counts["a"], counts["b"], counts["tie"], skipped_own, counts["too_long"], counts["no_verdict"])
 

@@ -223,11 +223,8 @@ def clear_cache(db: str, model: str | None = None) -> int:
     from evalsuite.errors import UnknownModelError
     from evalsuite.store.db import open_database
 
-    database = open_database(db, create=False)  # a missing database is an error, never created here
-    try:
+    with open_database(db, create=False) as database:  # a missing database is an error, never created here
         if model is not None and model not in queries.model_names(database):
             known = ", ".join(queries.model_names(database)) or "none"
             raise UnknownModelError(f"no model named {model!r} in {db}", f"models stored there: {known}")
         return queries.clear_request_cache(database, model)
-    finally:
-        database.close()

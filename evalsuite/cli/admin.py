@@ -36,11 +36,8 @@ def delete_run(
     from evalsuite.board import admin
 
     admin.require_admin(admin_token, web=False)  # before opening: a refused token touches nothing
-    database = _open(db)
-    try:
+    with _open(db) as database:
         deleted = admin.delete_run(database, admin_token, run_id, force=force)
-    finally:
-        database.close()
     console.print(
         f"deleted run {deleted.run_id} ({deleted.model}, {deleted.status}): {deleted.metrics} metrics, "
         f"{deleted.samples} samples, {deleted.attempts} attempts; cached answers kept",
@@ -75,12 +72,9 @@ def _set_hidden(name: str, admin_token: str | None, db: str | None, *, hide: boo
     from evalsuite.board import admin
 
     admin.require_admin(admin_token, web=False)
-    database = _open(db)
-    try:
+    with _open(db) as database:
         change = admin.hide_model if hide else admin.unhide_model
         changed = change(database, admin_token, name)
-    finally:
-        database.close()
     if hide:
         message = f"hid {name}" if changed else f"{name} was already hidden"
     else:
@@ -94,10 +88,7 @@ def hidden(db: str | None = DbOption) -> None:
     """List the hidden models, one per line."""
     from evalsuite.store import admin_queries
 
-    database = _open(db)
-    try:
+    with _open(db) as database:
         names = admin_queries.hidden_models(database)
-    finally:
-        database.close()
     for name in names:
         console.print(name, markup=False, highlight=False, soft_wrap=True)

@@ -173,11 +173,8 @@ def _print_run_metrics(run_id: int | None, db: str) -> None:
 
     if run_id is None:
         return
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         detail = queries.get_run(database, run_id)
-    finally:
-        database.close()
     table = Table(title=f"run {run_id}: {detail.model.name} [{detail.run.backend}] — {detail.run.status}")
     for column in ("task", "metric", "filter", "value ± stderr", "n", "shots"):
         table.add_column(column, justify="right" if column in ("n", "shots", "value ± stderr") else "left")
@@ -239,11 +236,8 @@ def results_list(
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db(), create=False)
-    try:
+    with open_database(db or default_db(), create=False) as database:
         runs = queries.list_runs(database, status=status, model=model)
-    finally:
-        database.close()
     table = Table(title=f"runs in {mask_secrets(db or default_db())}")
     for column in ("id", "model", "backend", "status", "tasks", "started", "seconds", "attempts"):
         table.add_column(column)
@@ -268,12 +262,9 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db(), create=False)
-    try:
+    with open_database(db or default_db(), create=False) as database:
         detail = queries.get_run(database, run_id)
         attempts = queries.run_attempts(database, run_id)
-    finally:
-        database.close()
     run_row = detail.run
     _console().print(f"[bold]run {run_id}[/] — {detail.model.name} ({detail.model.source}) — {run_row.status}")
     _console().print(f"weights sha256 {detail.model.weights_sha256}; backend {run_row.backend}; seed {run_row.seed}; chat template {run_row.apply_chat_template}")
@@ -327,11 +318,8 @@ def _print_cache_sources(run_id: int, db: str) -> None:
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         sources = queries.cache_sources(database, run_id)
-    finally:
-        database.close()
     if sources:
         parts = [f"run {s.run_id}: {s.answers}" if s.run_id is not None else f"unrecorded runs: {s.answers}" for s in sources]
         _console().print(f"cached answers for this model identity from earlier runs — {'; '.join(parts)}", highlight=False)
@@ -359,11 +347,8 @@ def results_export(
     export.check_view(view)
     if output:
         check_writable_output(output, "--output")  # before any work, as `run --output`
-    database = open_database(db or default_db(), create=False)
-    try:
+    with open_database(db or default_db(), create=False) as database:
         text = export.render(database, format, run_ids=run or None, view=view)
-    finally:
-        database.close()
     if output:
         export.write(output, text)
         _console(stderr=True).print(f"wrote {output}")

@@ -83,12 +83,9 @@ def prompts_add(
         raise ArenaError("no prompts given", hint="pass a .jsonl file, or --mt-bench for the shipped MT-Bench set")
     admin.require_admin(admin_token, web=False)  # before opening: a refused token creates no database
     prompts = (read_prompt_file(file) if file is not None else []) + (mt_bench_prompts() if mt_bench else [])
-    database = _open(db)
-    try:
+    with _open(db) as database:
         added = admin.add_prompts(database, admin_token, prompts)
         total = arena_queries.prompt_count(database)
-    finally:
-        database.close()
     console.print(f"added {added.added} prompts ({added.already_present} already stored); {total} prompts in total")
     if added.duplicates_in_input:
         err_console.print(
@@ -106,11 +103,8 @@ def prompts_list(
     """List stored prompts with their category and how many models answered each."""
     from evalsuite.store import arena_queries
 
-    database = _open(db, create=False)
-    try:
+    with _open(db, create=False) as database:
         rows = arena_queries.list_prompts(database, category=category)
-    finally:
-        database.close()
     table = Table(title=f"{len(rows)} arena prompts")
     for column in ("id", "category", "answers", "prompt"):
         table.add_column(column, overflow="fold")
@@ -221,11 +215,8 @@ def _print_win_rates(db: str, voter: str, baseline: str) -> None:
     from evalsuite.arena.pair_judge import win_rates
     from evalsuite.store import arena_queries
 
-    database = _open(db, create=False)
-    try:
+    with _open(db, create=False) as database:
         records = [r for r in arena_queries.vote_records(database, voter_kinds=("judge",)) if r["voter"] == voter]
-    finally:
-        database.close()
     table = Table(title=f"win rate against {baseline} (judge {voter}; a tie counts half in the adjusted rate)")
     for column in ("model", "win", "loss", "tie", "win_rate", "win_rate_adjusted"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -300,12 +291,9 @@ def _rate(battles: Path | None, db: str | None, request: RatingRequest) -> tuple
 
     if battles is not None:
         return rate_battles(read_battles(battles), request), str(battles)
-    database = _open(db, create=False)
-    try:
+    with _open(db, create=False) as database:
         report = ratings_from_store(database, request)
         rated = arena_queries.vote_counts_by_kind(database, rated_only=True)  # the votes it read, per kind
-    finally:
-        database.close()
     whose = "people only"
     if "judge" in request.voter_kinds:
         whose = f"{rated.get('human', 0)} by people, {rated.get('judge', 0)} by model judges"
@@ -323,11 +311,8 @@ def export(
     from evalsuite.arena import voting
     from evalsuite.arena.battles import battles_to_records, write_battles
 
-    database = _open(db, create=False)
-    try:
+    with _open(db, create=False) as database:
         battles = voting.stored_battles(database, include_judges=include_judges)
-    finally:
-        database.close()
     if output is None:
         sys.stdout.write(json.dumps(battles_to_records(battles), indent=1) + "\n")
         return

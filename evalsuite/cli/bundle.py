@@ -31,11 +31,8 @@ def results_import(
     from evalsuite.store.db import open_database
 
     bundle.find_results(path)  # a path with no results fails before a database is made
-    database = open_database(db or default_db())
-    try:
+    with open_database(db or default_db()) as database:
         outcomes = bundle.import_path(database, path)
-    finally:
-        database.close()
     for outcome in outcomes:
         _print_outcome(outcome)
 
@@ -63,11 +60,8 @@ def results_bundle(
     from evalsuite.formats import bundle
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db(), create=False)
-    try:
+    with open_database(db or default_db(), create=False) as database:
         record = bundle.write_bundle(database, run_id, output)
-    finally:
-        database.close()
     _console(stderr=True).print(f"wrote run {run_id} as a bundle in {record.parent}", highlight=False, soft_wrap=True, markup=False)
 
 
@@ -81,11 +75,8 @@ def results_pull(
     from evalsuite.cloud import transports
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db())
-    try:
+    with open_database(db or default_db()) as database:
         outcomes = transports.pull_from_hub(database, repo, token_env=token_env)
-    finally:
-        database.close()
     if not outcomes:
         _console().print(f"nothing new in {repo}", highlight=False, markup=False)
     for outcome in outcomes:

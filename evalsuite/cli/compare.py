@@ -26,11 +26,8 @@ def results_compare(
     from evalsuite.board import compare as run_compare
     from evalsuite.store.db import open_database
 
-    database = open_database(db or default_db(), create=False)
-    try:
+    with open_database(db or default_db(), create=False) as database:
         comparison = run_compare.compare_runs(database, run_a, run_b, seed=seed)
-    finally:
-        database.close()
     table = Table(title=f"run {run_a} (A) vs run {run_b} (B)")
     for name in ("task", "filter", "metric", "n", "A", "B", "A − B", "95% CI", "p (bootstrap)", "p (permutation)", "disagree"):
         table.add_column(name, justify="left" if name in ("task", "filter", "metric") else "right")

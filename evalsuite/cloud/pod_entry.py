@@ -282,8 +282,7 @@ def _make_bundle(job: PodJob, env: dict[str, str], log_path: Path, returncode: i
     bundle_dir = job.work_dir / "bundle" / f"{job.pod_id or 'local'}-{bundle.stamp()}"
     pod = {"id": job.pod_id, "max_hours": job.max_hours, "deadline_hit": deadline_hit, "exit_status": returncode}
     deadline_error = f"deadline: the run was stopped after --max-hours {job.max_hours}" if deadline_hit else None
-    database = open_database(job.work_dir / "pod.db")
-    try:
+    with open_database(job.work_dir / "pod.db") as database:
         runs = queries.list_runs(database, limit=1)
         if runs:
             run_id = runs[0].id
@@ -295,8 +294,6 @@ def _make_bundle(job: PodJob, env: dict[str, str], log_path: Path, returncode: i
             bundle.write_bundle(database, run_id, bundle_dir, log_tail=tail, pod=pod)
             final = queries.get_run(database, run_id).run.status
             return PodOutcome(status=final, run_id=run_id, bundle_dir=bundle_dir, deadline_hit=deadline_hit)
-    finally:
-        database.close()
     model, backend, config = _requested(job.run_args)
     error = deadline_error or _last_error(tail) or f"evalsuite run exited with status {returncode} before storing a run"
     bundle.write_failed_bundle(bundle_dir, model=model, backend=backend, config=config, error=error, log_tail=tail, pod=pod, started_at=started)
@@ -368,14 +365,11 @@ def _summary(job: PodJob, outcome: PodOutcome) -> str:
 
     if outcome.run_id is None or outcome.status != "complete":
         return f"# evalsuite run on pod {job.pod_id}: {outcome.status}\n\nSee the run record in the bundle for the error and log tail.\n"
-    database = open_database(job.work_dir / "pod.db")
-    try:
+    with open_database(job.work_dir / "pod.db") as database:
         try:
             return export.render(database, "autoeval", run_ids=[outcome.run_id], view="nous")
         except EvalsuiteError:
             return export.render(database, "md", run_ids=[outcome.run_id])
-    finally:
-        database.close()
 
 
 def _remove_pod(job: PodJob, env: dict[str, str], report: Reporter) -> tuple[bool, str | None]:

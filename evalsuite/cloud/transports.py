@@ -52,11 +52,8 @@ def to_database(bundle_dir: Path, db: str) -> Delivery:
     from evalsuite.store.db import open_database
 
     try:
-        database = open_database(db)
-        try:
+        with open_database(db) as database:
             outcomes = bundle.import_path(database, bundle_dir)
-        finally:
-            database.close()
     except EvalsuiteError as exc:
         return Delivery("db", mask_secrets(db), exc.message)
     return Delivery("db", f"{mask_secrets(db)} run {outcomes[0].run_id}")

@@ -248,11 +248,8 @@ def main_numbers(db: str, run_id: int) -> str:
     from evalsuite.store import queries
     from evalsuite.store.db import open_database
 
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         metrics = queries.get_run(database, run_id).metrics
-    finally:
-        database.close()
     first: dict[str, Any] = {}
     for metric in metrics:
         first.setdefault(metric.task, metric)

@@ -123,7 +123,11 @@ def run(config: RunConfig, report: Reporter = log.info) -> RunOutcome:
 
 
 def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
-    database = open_database(config.outputs.db)
+    with open_database(config.outputs.db) as database:  # closed however the run ends, also before it has a row
+        return _run_in(database, config, device, report)
+
+
+def _run_in(database: Database, config: RunConfig, device: str, report: Reporter) -> RunOutcome:
     tasks = runnable_tasks(config)
     for line in run_plan.header_lines([task.planned() for task in tasks], config.model.name):
         report(line)  # the run header: what will run, said before the model loads (bad tasks fail here)
@@ -169,7 +173,6 @@ def _run(config: RunConfig, device: str, report: Reporter) -> RunOutcome:
         raise user_error from exc
     finally:
         heartbeat.stop()
-        database.close()
         if cached_lm is not None:
             close_backend(cached_lm.inner)
         for grader in graders:
@@ -372,32 +375,29 @@ def _write_output(path: Path, results: dict[str, Any]) -> None:
 
 def rescore(run_id: int, db: str, report: Reporter = log.info) -> RunOutcome:
     """Recompute a finished run's metrics from its cached requests, without the model."""
-    database = open_database(db)
-    detail = queries.get_run(database, run_id)
-    stored = dict(detail.run.config or {})
-    # The stored config is resolved (suite args merged, chat template forced); it only re-scores, so it writes nothing.
-    config = RunConfig.from_json(stored).with_changes(output=None, resume=None, dry_run=False)
-    model = ModelSpec(
-        name=detail.model.name,
-        path=Path(detail.model.source),
-        source="stored",
-        revision=detail.model.revision,
-        weights_sha256=detail.model.weights_sha256,
-        architecture=detail.model.architecture,
-        params=detail.model.params,
-        tokenizer_sha256=detail.model.tokenizer_sha256 or "",
-        config_sha256=detail.model.config_sha256 or "",
-    )
-    lm = CachedLM(None, database, _stored_namespace(database, detail.run.identity_id, config, model), show_progress=False)
-    merged: dict[str, Any] = {}
-    started = time.perf_counter()
-    try:
+    with open_database(db) as database:
+        detail = queries.get_run(database, run_id)
+        stored = dict(detail.run.config or {})
+        # The stored config is resolved (suite args merged, chat template forced); it only re-scores, so it writes nothing.
+        config = RunConfig.from_json(stored).with_changes(output=None, resume=None, dry_run=False)
+        model = ModelSpec(
+            name=detail.model.name,
+            path=Path(detail.model.source),
+            source="stored",
+            revision=detail.model.revision,
+            weights_sha256=detail.model.weights_sha256,
+            architecture=detail.model.architecture,
+            params=detail.model.params,
+            tokenizer_sha256=detail.model.tokenizer_sha256 or "",
+            config_sha256=detail.model.config_sha256 or "",
+        )
+        lm = CachedLM(None, database, _stored_namespace(database, detail.run.identity_id, config, model), show_progress=False)
+        merged: dict[str, Any] = {}
+        started = time.perf_counter()
         for task in runnable_tasks(config):
             scores = task.rescore(TaskRun(run_id, model, lm, report))
             _store(database, run_id, scores)
             results_layout.merge(merged, scores.results)
-    finally:
-        database.close()
     report(f"run {run_id} re-scored from {lm.stats.cached} cached requests in {time.perf_counter() - started:.1f}s")
     return RunOutcome(run_id=run_id, model=model, results=results_layout.finalize(merged, config, model, run_id), cached=lm.stats.cached)
 

@@ -4,16 +4,15 @@ Who may call these is decided above the store, in ``evalsuite.board.admin`` (the
 this module only changes rows, each in one short transaction.
 
 Hiding is a row in ``hidden_model`` per model *name* (every run and every arena identity
-of that name). Readers leave hidden models out by joining against :func:`hidden_names`,
-the one definition the board (``leaderboard_queries``) and the arena (``arena_queries``:
-pairing and the votes the ratings read) share. The hidden model's runs, answers and
-votes stay stored, so un-hiding brings everything back unchanged.
+of that name). Readers leave hidden models out by selecting from the base rows of
+:mod:`evalsuite.store.visibility`, which the board (``leaderboard_queries``) and the arena
+(``arena_queries``: pairing and the votes the ratings read) share. The hidden model's runs,
+answers and votes stay stored, so un-hiding brings everything back unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
@@ -46,11 +45,6 @@ class DeletedRun:
     metrics: int
     samples: int
     attempts: int
-
-
-def hidden_names() -> Any:
-    """``SELECT name FROM hidden_model``: the subquery every public reader filters model names with."""
-    return select(HiddenModel.name)
 
 
 def hidden_models(database: Database) -> list[str]:

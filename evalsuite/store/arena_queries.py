@@ -17,8 +17,9 @@ The same transaction enforces the per-voter rate limit the caller passes (the pu
 ``EVALSUITE_VOTES_PER_MINUTE``): it counts the voter's votes of the last minute after the
 claim, under a lock that makes concurrent votes of one voter count each other
 (:func:`_check_vote_rate`), so the limit holds for every process sharing the database.
-Models the operator hid (``admin_queries.hidden_names``) are never drawn for a battle and
-their votes are left out of :func:`vote_records`; their rows stay.
+Models the operator hid are never drawn for a battle and their votes are left out of
+:func:`vote_records`: the pairing and rating reads select from the visible answers and votes
+of :mod:`evalsuite.store.visibility`, not from the tables; the rows stay.
 
 Writing first also keeps SQLite happy under many voters: a transaction that starts
 with a write waits on the busy timeout for the lock, where one that reads and then
@@ -50,10 +51,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from evalsuite.errors import ArenaError
-from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.retry import retrying
 from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote, utcnow
+from evalsuite.store.visibility import visible_completions, visible_votes
 
 VOTER_KINDS = ("human", "judge")
 POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a judge saw both orders
@@ -238,8 +239,9 @@ def add_completion(
 
 def answered_models(database: Database) -> list[str]:
     """Contestants with at least one stored answer, by label (see :func:`contestant_labels`); hidden models left out."""
+    answers = visible_completions()
     with database.session() as session:
-        visible = set(session.exec(select(Completion.model_key).where(col(Completion.model_name).not_in(hidden_names()))).all())
+        visible = set(session.exec(select(answers.model_key)).all())
     return sorted(label for key, label in contestant_labels(database).items() if key in visible)
 
 
@@ -296,12 +298,8 @@ def pair_vote_counts(database: Database, voter_kind: str | None = "human") -> di
 
 def pairable_prompt_ids(database: Database) -> list[int]:
     """Prompts with answers from at least two contestants that are not hidden, in id order."""
-    statement = (
-        select(col(Completion.prompt_id))
-        .where(col(Completion.model_name).not_in(hidden_names()))
-        .group_by(col(Completion.prompt_id))
-        .having(func.count() >= 2)
-    )
+    answers = visible_completions()
+    statement = select(col(answers.prompt_id)).group_by(col(answers.prompt_id)).having(func.count() >= 2)
     with database.session() as session:
         return sorted(int(i) for i in session.exec(statement).all())
 
@@ -309,11 +307,11 @@ def pairable_prompt_ids(database: Database) -> list[int]:
 def answers_to(database: Database, prompt_id: int, model_keys: Sequence[str] | None = None) -> dict[str, Completion]:
     """The stored answers to one prompt by model key: ``model_keys`` when given (the judge's way in, as asked),
     else every contestant the arena may draw (hidden models left out)."""
-    statement = select(Completion).where(Completion.prompt_id == prompt_id)
     if model_keys is not None:
-        statement = statement.where(col(Completion.model_key).in_(tuple(model_keys)))
+        statement = select(Completion).where(Completion.prompt_id == prompt_id, col(Completion.model_key).in_(tuple(model_keys)))
     else:
-        statement = statement.where(col(Completion.model_name).not_in(hidden_names()))
+        answers = visible_completions()
+        statement = select(answers).where(answers.prompt_id == prompt_id)
     with database.session() as session:
         return {c.model_key: c for c in session.exec(statement).all()}
 
@@ -443,9 +441,8 @@ def vote_count(database: Database, voter_kind: str | None = None) -> int:
 
 def vote_counts_by_kind(database: Database, *, rated_only: bool = False) -> dict[str, int]:
     """Voter kind -> stored votes; ``rated_only`` leaves out votes with a hidden model, as :func:`vote_records` does."""
-    statement = select(Vote.voter_kind, func.count()).group_by(Vote.voter_kind)
-    if rated_only:
-        statement = statement.where(col(Vote.model_a).not_in(hidden_names()), col(Vote.model_b).not_in(hidden_names()))
+    votes = visible_votes() if rated_only else Vote
+    statement = select(votes.voter_kind, func.count()).group_by(votes.voter_kind)
     with database.session() as session:
         return {str(kind): int(count) for kind, count in session.exec(statement).all()}
 
@@ -498,14 +495,14 @@ def vote_records(
     leak filter and style counts); votes without a stored battle get none.
     """
     kinds = selected_kinds(include_judges, voter_kinds)
+    votes = visible_votes()  # a hidden model's votes stay stored, out of the ratings
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
-            col(Vote.battle_id), col(Vote.model_a), col(Vote.model_b), col(Vote.outcome), col(Vote.created_at),
-            col(Vote.category), col(Vote.voter), col(Vote.model_a_key), col(Vote.model_b_key),
+            col(votes.battle_id), col(votes.model_a), col(votes.model_b), col(votes.outcome), col(votes.created_at),
+            col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key),
         )
-        .where(col(Vote.voter_kind).in_(kinds))
-        .where(col(Vote.model_a).not_in(hidden_names()), col(Vote.model_b).not_in(hidden_names()))  # hidden: out of the ratings
-        .order_by(col(Vote.id))
+        .where(col(votes.voter_kind).in_(kinds))
+        .order_by(col(votes.id))
     )
     with database.session() as session:
         rows = session.exec(statement).all()

@@ -4,8 +4,8 @@ SQLite is opened in WAL mode with a busy timeout so the leaderboard can read
 while a run writes and many arena voters can write at once without "database is
 locked". Any SQLAlchemy URL works (PostgreSQL for a shared deployment).
 
-The schema is versioned by Alembic (``evalsuite/store/migrations``): every open
-brings the database to the newest revision. A new database is built from empty by
+The schema is versioned by Alembic (``evalsuite/store/migrations``; the newest revision
+is the schema version, see ``store.revisions``): every open brings the database to it. A new database is built from empty by
 the same revisions that upgrade an old one, so both end up identical. Databases
 written before Alembic (the first released schema, recorded only in the
 ``schema_migration`` table) are stamped with the baseline revision first. The
@@ -22,8 +22,8 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+from types import TracebackType
 
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
@@ -36,10 +36,10 @@ from sqlmodel import Session, create_engine
 from evalsuite.errors import DatabaseError, DatabaseWriteRefused
 from evalsuite.redact import mask_secrets
 from evalsuite.store import faults
+from evalsuite.store.revisions import alembic_config, head_revision, known_revisions
 
 BUSY_TIMEOUT_MS = 30_000
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-BASELINE_REVISION = "0001"  # the first released schema (SCHEMA_VERSION 1), as made by create_all before Alembic
+BASELINE_REVISION = "0001"  # the first released schema (schema version 1), as made by create_all before Alembic
 LOCK_TIMEOUT_S = 300  # a schema upgrade of a large database may take a while; waiting processes give up after this
 PG_ADVISORY_LOCK_KEY = 0x65766C73  # "evls": one lock id for evalsuite's schema upgrades on a PostgreSQL server
 # Bound parameters per statement in an `IN (...)` list: under SQLite's historical limit of 999
@@ -99,7 +99,12 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -
 
 @dataclass
 class Database:
-    """An open results database; pass it to `store.queries` functions."""
+    """An open results database; pass it to `store.queries` functions.
+
+    Use it as a context manager (``with open_database(db) as database:``): the engine is
+    disposed when the block ends, also on error, so no connection (and no SQLite ``-wal``
+    file) outlives the command that opened it.
+    """
 
     url: str
     engine: Engine
@@ -120,6 +125,12 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 # Engines still open, closed by an exit handler: a SQLite connection left open keeps its last
@@ -207,34 +218,6 @@ def _lock_path(path: Path) -> Path:
 # ---------------------------------------------------------------- Alembic
 
 
-def alembic_config(connection: Connection | None = None):  # noqa: ANN201 (alembic is imported lazily)
-    """An Alembic config for the shipped migrations, bound to ``connection`` when given."""
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-@lru_cache(maxsize=1)
-def head_revision() -> str:
-    """The newest revision shipped with this evalsuite."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:
-        raise RuntimeError(f"no Alembic revisions in {MIGRATIONS_DIR}")
-    return head
-
-
-def _known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-
-
 def current_revision(connection: Connection) -> str | None:
     """The revision stamped in ``alembic_version`` (None: no stamp yet)."""
     if not inspect(connection).has_table("alembic_version"):
@@ -260,7 +243,7 @@ def _upgrade_locked(connection: Connection, *, create: bool) -> None:
     revision = current_revision(connection)  # again: another process may have upgraded while we waited
     if revision == head_revision():
         return
-    if revision is not None and revision not in _known_revisions():
+    if revision is not None and revision not in known_revisions():
         raise DatabaseError(
             f"the database's schema (revision {revision}) is newer than this evalsuite knows",
             "upgrade evalsuite (pip install -U evalsuite) to open this database",

@@ -4,6 +4,9 @@ The leaderboard must stay fast with thousands of runs and millions of samples, s
 it aggregates in SQL: "latest complete run per (model, task)" is one GROUP BY with
 ``max(run.id)`` joined back to the metric rows, and the samples table is only ever
 read one page, one task or one pair of runs at a time.
+
+Board reads start from :mod:`evalsuite.store.visibility` (models the operator hid are not
+in its base rows); only the admin page's run picker asks for every run.
 """
 
 from __future__ import annotations
@@ -18,16 +21,15 @@ from sqlalchemy import Text, and_, cast, func, null, or_, select
 from sqlalchemy.sql import Select
 from sqlmodel import SQLModel
 
-from evalsuite.store.admin_queries import hidden_names
 from evalsuite.store.db import Database
-from evalsuite.store.schema import DATA_SHA256, RUN_COMPLETE, HiddenModel, MetricRecord, ModelRecord, RunRecord, SampleRecord
+from evalsuite.store.schema import DATA_SHA256, RUN_COMPLETE, MetricRecord, ModelRecord, RunRecord, SampleRecord
+from evalsuite.store.visibility import hidden_names, visible_model_ids, visible_models
 
 _TABLES = SQLModel.metadata.tables  # SQLAlchemy Core tables of the schema's SQLModel classes
 _RUN = _TABLES[RunRecord.__tablename__]
 _MODEL = _TABLES[ModelRecord.__tablename__]
 _METRIC = _TABLES[MetricRecord.__tablename__]
 _SAMPLE = _TABLES[SampleRecord.__tablename__]
-_HIDDEN = _TABLES[HiddenModel.__tablename__]
 
 # Per-sample metric preferred for paired comparisons, in order, when a sample has several.
 PREFERRED_SAMPLE_METRICS = ("acc", "acc_norm", "exact_match", "mc1", "mc2", "f1", "em")
@@ -177,23 +179,16 @@ class SamplePair(NamedTuple):
 # ---------------------------------------------------------------- leaderboard
 
 
-def _visible_model_ids() -> Select[Any]:
-    """Ids of models whose name the operator has not hidden (``evalsuite admin hide-model``)."""
-    return select(_MODEL.c.id).where(_MODEL.c.name.not_in(hidden_names()))
-
-
 def filter_options(database: Database) -> FilterOptions:
     """Distinct suites, tasks, backends and model names over complete runs (hidden models' names left out)."""
     complete = _RUN.c.status == RUN_COMPLETE
+    shown = visible_models()
     with database.engine.connect() as connection:
         suites = connection.execute(select(_RUN.c.suite).where(complete, _RUN.c.suite.is_not(None)).distinct())
         backends = connection.execute(select(_RUN.c.backend).where(complete).distinct())
         tasks = connection.execute(select(_METRIC.c.task).distinct())
         models = connection.execute(
-            select(_MODEL.c.name)
-            .join(_RUN, _RUN.c.model_id == _MODEL.c.id)
-            .where(complete, _MODEL.c.name.not_in(hidden_names()))
-            .distinct()
+            select(shown.c.name).join(_RUN, _RUN.c.model_id == shown.c.id).where(complete).distinct()
         )
         return FilterOptions(
             suites=sorted(r[0] for r in suites),
@@ -219,14 +214,14 @@ def board_version(database: Database) -> tuple[float, ...]:
     )
     with database.engine.connect() as connection:
         row = connection.execute(statement).one()
-        hidden = sorted(name for (name,) in connection.execute(select(_HIDDEN.c.name)))
+        hidden = sorted(name for (name,) in connection.execute(hidden_names()))
     hidden_hash = int.from_bytes(hashlib.sha256("\n".join(hidden).encode()).digest()[:6], "big")
     return (*(float(value or 0) for value in row), float(hidden_hash))
 
 
 def _eligible_runs(board_filter: BoardFilter) -> Select[Any]:
     """Complete runs of models not hidden that pass the filters; pinned runs replace their model's others."""
-    statement = select(_RUN.c.id, _RUN.c.model_id).where(_RUN.c.status == RUN_COMPLETE, _RUN.c.model_id.in_(_visible_model_ids()))
+    statement = select(_RUN.c.id, _RUN.c.model_id).where(_RUN.c.status == RUN_COMPLETE, _RUN.c.model_id.in_(visible_model_ids()))
     if board_filter.suites:
         statement = statement.where(_RUN.c.suite.in_(board_filter.suites))
     if board_filter.backends:
@@ -346,16 +341,15 @@ def run_choices(
 
     Hidden models' runs only with ``include_hidden`` (the admin page, which may delete them).
     """
+    models = _MODEL if include_hidden else visible_models()
     statement = (
-        select(_RUN.c.id, _MODEL.c.name, _RUN.c.backend, _RUN.c.suite, _RUN.c.status, _RUN.c.started_at)
-        .join(_MODEL, _MODEL.c.id == _RUN.c.model_id)
+        select(_RUN.c.id, models.c.name, _RUN.c.backend, _RUN.c.suite, _RUN.c.status, _RUN.c.started_at)
+        .join(models, models.c.id == _RUN.c.model_id)
         .order_by(_RUN.c.id.desc())
         .limit(limit)
     )
     if complete_only:
         statement = statement.where(_RUN.c.status == RUN_COMPLETE)
-    if not include_hidden:
-        statement = statement.where(_MODEL.c.name.not_in(hidden_names()))
     with database.engine.connect() as connection:
         return [RunChoice(*row) for row in connection.execute(statement)]
 

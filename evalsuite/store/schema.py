@@ -17,7 +17,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3  # bumped by each Alembic revision (it inserts its number in schema_migration)
+from evalsuite.store.revisions import schema_version
 
 RUN_RUNNING = "running"
 RUN_COMPLETE = "complete"
@@ -88,7 +88,7 @@ class RunRecord(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = None
     duration_s: Optional[float] = None
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(default_factory=schema_version)  # the newest migration's number when the run was written
     # Liveness: written every few seconds by the working process (any host); a `running` row whose
     # heartbeat is older than the timeout is shown as `interrupted` and may be resumed anywhere.
     heartbeat_at: Optional[datetime] = None
@@ -306,7 +306,7 @@ class HiddenModel(SQLModel, table=True):
 
 
 class SchemaMigration(SQLModel, table=True):
-    """Which ordered migrations have been applied to this database."""
+    """Which revisions have been applied to this database, by number (written by ``revisions.record_applied``)."""
 
     __tablename__ = "schema_migration"
 

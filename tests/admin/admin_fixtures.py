@@ -35,9 +35,8 @@ class Filled:
 
 def fill(url: str) -> Filled:
     """Write the runs and the arena described in the module docstring."""
-    database = open_database(url)
     run_ids = {}
-    try:
+    with open_database(url) as database:
         for index, name in enumerate(MODELS):
             model = queries.get_or_create_model(database, name=name, source="test", weights_sha256=f"{index}" * 64)
             run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=name, tasks=[TASK])
@@ -56,8 +55,6 @@ def fill(url: str) -> Filled:
         for prompt in arena_queries.list_prompts(database):
             for name in MODELS:
                 arena_queries.add_completion(database, prompt.id, name, f"{name} answers prompt {prompt.id}")
-    finally:
-        database.close()
     return Filled(url=url, run_ids=run_ids)
 
 

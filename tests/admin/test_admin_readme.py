@@ -31,10 +31,9 @@ def readme_admin_commands() -> list[list[str]]:
 def test_readme_public_arena_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "readme.db")
     filled = fill(db)
-    database = open_database(db)
-    arena_queries.add_completion(database, 1, "demo/pico-m", "pico-m answers")  # the README hides demo/pico-m
-    queries.finish_run(database, filled.run_ids["gamma"], computed=0, cached=0)  # and deletes run 3
-    database.close()
+    with open_database(db) as database:
+        arena_queries.add_completion(database, 1, "demo/pico-m", "pico-m answers")  # the README hides demo/pico-m
+        queries.finish_run(database, filled.run_ids["gamma"], computed=0, cached=0)  # and deletes run 3
     (tmp_path / "my_prompts.jsonl").write_text('{"prompt": "A prompt from the README"}\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     commands = readme_admin_commands()

@@ -107,8 +107,7 @@ def test_style_control_on_a_file_without_counts_fails_cleanly(tmp_path: Path) ->
 
 def _stored_arena(db: str) -> dict[str, str]:
     """Three models' answers to four prompts (one answer names its maker) and 24 votes; returns texts by key."""
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         arena_queries.add_prompts(database, [arena_queries.PromptInput(f"question {i}", "math" if i % 2 else "code")
                                              for i in range(4)])
         texts = {}
@@ -123,19 +122,14 @@ def _stored_arena(db: str) -> dict[str, str]:
         for i in range(24):
             battle = voting.issue_battle(database, f"voter-{i % 3}", rng)
             arena_queries.record_vote(database, battle.token, ("a", "b")[i % 2], f"voter-{i % 3}")
-    finally:
-        database.close()
     return texts
 
 
 def test_stored_votes_carry_their_answer_texts_and_leaks_are_excluded(db_url: str) -> None:
     _stored_arena(db_url)
-    database = open_database(db_url)
-    try:
+    with open_database(db_url) as database:
         records = arena_queries.vote_records(database, with_answers=True)
         battles = voting.stored_battles(database, with_answers=True)
-    finally:
-        database.close()
     assert len(records) == 24 and all("answer_a" in r and "answer_b" in r for r in records)
     for record in records:  # answer A is model_a's text, B model_b's
         assert record["answer_a"].startswith(("As Claude", ANSWER_STYLE[record["model_a"]]))
@@ -161,14 +155,11 @@ def test_ratings_page_shows_leaks_style_categories_and_voters(tmp_path: Path, mo
 
     db = str(tmp_path / "arena.db")
     _stored_arena(db)
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         expected = rating_report(
             voting.stored_battles(database, with_answers=True),
             ReportOptions(bootstrap_rounds=10, style_control=True, by_category=True, flag_outliers=True),
         )
-    finally:
-        database.close()
     monkeypatch.setenv("EVALSUITE_DB", db)
     st.cache_data.clear()
     app = AppTest.from_file(str(Path(__file__).parents[2] / "leaderboard" / "app.py"), default_timeout=120)

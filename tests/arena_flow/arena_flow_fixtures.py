@@ -38,36 +38,31 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def fill_voting_db(path: Path) -> Path:
     """Three prompts, each answered by the three voting models (fixed texts)."""
-    database = open_database(path)
-    try:
+    with open_database(path) as database:
         arena_queries.add_prompts(database, VOTING_PROMPTS)
         for prompt in arena_queries.list_prompts(database):
             for number, model in enumerate(VOTING_MODELS):
                 text = UNSAFE_ANSWER if "<i>" in model else f"Answer {number} to prompt {prompt.id}."
                 arena_queries.add_completion(database, prompt.id, model, text, {"source": "fixed test text"})
-    finally:
-        database.close()
     return path
 
 
 def cast_votes(db: Path, count: int, kind: str) -> None:
     """``count`` votes of ``kind`` on battles the server draws, outcomes a, b, tie in turn."""
-    database = open_database(db)
-    for i in range(count):
-        voter = "judge" if kind == "judge" else f"anon-{i}"
-        battle = voting.issue_battle(database, voter)
-        arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[i % 3], voter, voter_kind=kind)
-    database.close()
+    with open_database(db) as database:
+        for i in range(count):
+            voter = "judge" if kind == "judge" else f"anon-{i}"
+            battle = voting.issue_battle(database, voter)
+            arena_queries.record_vote(database, battle.token, ("a", "b", "tie")[i % 3], voter, voter_kind=kind)
 
 
 def vote_on(db: Path, votes: list[tuple[str, str, str]], kind: str = "human") -> None:
     """One vote per (model A, model B, outcome), each on a battle for prompt 1, from a voter of its own."""
-    database = open_database(db)
-    for i, (model_a, model_b, outcome) in enumerate(votes):
-        voter = f"{kind}-{i}"
-        battle = voting.issue_battle_for(database, voter, 1, model_a, model_b)
-        arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=kind)
-    database.close()
+    with open_database(db) as database:
+        for i, (model_a, model_b, outcome) in enumerate(votes):
+            voter = f"{kind}-{i}"
+            battle = voting.issue_battle_for(database, voter, 1, model_a, model_b)
+            arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=kind)
 
 
 def require_demo_models() -> None:

@@ -75,8 +75,7 @@ def test_new_weights_under_an_old_name_answer_again_and_are_rated_apart(tmp_path
     assert [(p, k) for p, _, k in rows] == [(1, old_key), (2, old_key), (1, new_key), (2, new_key)]
     assert {name for _, name, _ in rows} == {str(folder)}
 
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         rng = np.random.default_rng(0)
         shown = []
         for _ in range(4):
@@ -85,8 +84,6 @@ def test_new_weights_under_an_old_name_answer_again_and_are_rated_apart(tmp_path
             shown.append((vote.model_a, vote.model_b))
         keys = set(_sql(Path(db), "SELECT model_a_key, model_b_key FROM vote"))
         battles = voting.stored_battles(database)
-    finally:
-        database.close()
     labels = {f"{folder}@{old_key[:8]}", f"{folder}@{new_key[:8]}"}
     assert keys <= {(old_key, new_key), (new_key, old_key)} and len(keys) >= 1
     assert all(set(pair) == labels for pair in shown)  # the reveal names each identity apart

@@ -83,18 +83,16 @@ def test_vote_reveal_next_stores_one_vote_and_draws_a_new_battle(voting_db: Path
 def test_a_replayed_battle_in_the_session_is_refused_on_screen(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(voting_db, monkeypatch, VOTE_PAGE)
     token, voter = _sql(voting_db, "SELECT token, voter FROM battle")[0]
-    database = open_database(voting_db)
-    arena_queries.record_vote(database, token, "a", voter)  # the same token used elsewhere first
-    database.close()
+    with open_database(voting_db) as database:
+        arena_queries.record_vote(database, token, "a", voter)  # the same token used elsewhere first
     app.button(key="vote_tie").click().run()
     assert any("already has a vote" in error.value for error in app.error)
     assert _sql(voting_db, "SELECT outcome FROM vote") == [("a",)]
 
 
 def test_answers_with_html_and_markdown_render_as_literal_text(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    database = open_database(voting_db)
-    voting.issue_battle_for(database, "x", 1, VOTING_MODELS[0], VOTING_MODELS[2])
-    database.close()
+    with open_database(voting_db) as database:
+        voting.issue_battle_for(database, "x", 1, VOTING_MODELS[0], VOTING_MODELS[2])
     for _ in range(12):  # draw until the HTML-answer model is on screen
         app = _app(voting_db, monkeypatch, VOTE_PAGE)
         if UNSAFE_ANSWER in _texts(app):
@@ -200,10 +198,9 @@ def test_ratings_page_says_when_every_vote_involves_a_hidden_model(voting_db: Pa
     from evalsuite.store import admin_queries
 
     cast_votes(voting_db, 12, "human")
-    database = open_database(voting_db)
-    for model in VOTING_MODELS[:2]:  # with two of three hidden, every pair has a hidden model
-        admin_queries.hide_model(database, model)
-    database.close()
+    with open_database(voting_db) as database:
+        for model in VOTING_MODELS[:2]:  # with two of three hidden, every pair has a hidden model
+            admin_queries.hide_model(database, model)
     app = _app(voting_db, monkeypatch, RATINGS_PAGE)
     info = _shown(app.info[0].value)
     assert len(app.info) == 1 and info.startswith(f"All 12 votes by people involve a hidden model ({VOTING_MODELS[0]}, {VOTING_MODELS[1]}).")

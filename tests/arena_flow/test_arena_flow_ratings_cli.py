@@ -98,14 +98,13 @@ def test_ratings_bad_anchor_is_an_error(tmp_path: Path) -> None:
 
 
 def _cast_votes(db: Path | str, count: int, voter_kind: str = "human") -> None:
-    database = open_database(db)
-    rng = np.random.default_rng(11)
-    for i in range(count):
-        voter = "judge-model" if voter_kind == "judge" else f"anon-{i % 4}"
-        battle = voting.issue_battle(database, voter, rng)
-        outcome = ("a", "b", "tie", "both_bad")[int(rng.integers(4))]
-        arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=voter_kind)
-    database.close()
+    with open_database(db) as database:
+        rng = np.random.default_rng(11)
+        for i in range(count):
+            voter = "judge-model" if voter_kind == "judge" else f"anon-{i % 4}"
+            battle = voting.issue_battle(database, voter, rng)
+            outcome = ("a", "b", "tie", "both_bad")[int(rng.integers(4))]
+            arena_queries.record_vote(database, battle.token, outcome, voter, voter_kind=voter_kind)
 
 
 def _vote_rows(db: Path | str, kinds: tuple[str, ...]) -> list[tuple]:

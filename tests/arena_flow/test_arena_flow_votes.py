@@ -34,9 +34,8 @@ def _sql(db: str, query: str, **params: object) -> list[tuple]:
 
 
 def test_issued_battle_shows_two_different_answers_of_one_prompt_without_model_names(voting_db: str) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1", np.random.default_rng(0))
-    database.close()
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1", np.random.default_rng(0))
     (prompt_id, completion_a, completion_b, model_a, model_b, voter, voted), = _sql(
         voting_db, "SELECT prompt_id, completion_a_id, completion_b_id, model_a, model_b, voter, voted FROM battle WHERE token = :token",
         token=battle.token,
@@ -50,10 +49,9 @@ def test_issued_battle_shows_two_different_answers_of_one_prompt_without_model_n
 
 
 def test_vote_reveals_the_stored_models_and_records_voter_time_position_category(voting_db: str) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1")
-    vote = arena_queries.record_vote(database, battle.token, "b", "voter-1", position_a="left")
-    database.close()
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1")
+        vote = arena_queries.record_vote(database, battle.token, "b", "voter-1", position_a="left")
     stored = _sql(voting_db, "SELECT model_a, model_b FROM battle WHERE token = :token", token=battle.token)[0]
     assert (vote.model_a, vote.model_b) == stored
     row = _sql(voting_db, "SELECT model_a, model_b, outcome, voter, voter_kind, category, position_a, created_at, prompt_id FROM vote")
@@ -64,30 +62,27 @@ def test_vote_reveals_the_stored_models_and_records_voter_time_position_category
 
 
 def test_second_vote_on_the_same_token_is_rejected_and_the_first_stands(voting_db: str) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1")
-    arena_queries.record_vote(database, battle.token, "a", "voter-1")
-    with pytest.raises(ArenaError, match="already has a vote"):
-        arena_queries.record_vote(database, battle.token, "b", "voter-1")
-    database.close()
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1")
+        arena_queries.record_vote(database, battle.token, "a", "voter-1")
+        with pytest.raises(ArenaError, match="already has a vote"):
+            arena_queries.record_vote(database, battle.token, "b", "voter-1")
     assert _sql(voting_db, "SELECT outcome FROM vote") == [("a",)]
 
 
 def test_unknown_token_is_rejected_and_stores_nothing(voting_db: str) -> None:
-    database = open_database(voting_db)
-    with pytest.raises(ArenaError, match="unknown battle token"):
-        arena_queries.record_vote(database, "forged-token-" + "x" * 20, "a", "voter-1")
-    database.close()
+    with open_database(voting_db) as database:
+        with pytest.raises(ArenaError, match="unknown battle token"):
+            arena_queries.record_vote(database, "forged-token-" + "x" * 20, "a", "voter-1")
     assert _sql(voting_db, "SELECT COUNT(*) FROM vote") == [(0,)]
 
 
 def test_token_issued_to_one_voter_cannot_be_used_by_another(voting_db: str) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1")
-    with pytest.raises(ArenaError, match="issued to another voter"):
-        arena_queries.record_vote(database, battle.token, "a", "voter-2")
-    vote = arena_queries.record_vote(database, battle.token, "tie", "voter-1")  # still usable by its owner
-    database.close()
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1")
+        with pytest.raises(ArenaError, match="issued to another voter"):
+            arena_queries.record_vote(database, battle.token, "a", "voter-2")
+        vote = arena_queries.record_vote(database, battle.token, "tie", "voter-1")  # still usable by its owner
     assert vote.outcome == "tie"
 
 
@@ -98,26 +93,23 @@ def test_token_issued_to_one_voter_cannot_be_used_by_another(voting_db: str) -> 
 def test_malformed_votes_are_rejected_before_touching_the_battle(
     voting_db: str, outcome: str, kind: str, position: str, message: str
 ) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1")
-    with pytest.raises(ArenaError, match=message):
-        arena_queries.record_vote(database, battle.token, outcome, "voter-1", voter_kind=kind, position_a=position)
-    database.close()
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1")
+        with pytest.raises(ArenaError, match=message):
+            arena_queries.record_vote(database, battle.token, outcome, "voter-1", voter_kind=kind, position_a=position)
     assert _sql(voting_db, "SELECT voted FROM battle") == [(0,)]
 
 
 def test_a_model_cannot_battle_itself(voting_db: str) -> None:
-    database = open_database(voting_db)
-    with pytest.raises(ArenaError, match="cannot battle itself"):
-        voting.issue_battle_for(database, "judge", 1, "alpha-7b", "alpha-7b")
-    database.close()
+    with open_database(voting_db) as database:
+        with pytest.raises(ArenaError, match="cannot battle itself"):
+            voting.issue_battle_for(database, "judge", 1, "alpha-7b", "alpha-7b")
 
 
 def test_no_battle_without_two_answered_models(db_url: str) -> None:
-    database = open_database(db_url)
-    with pytest.raises(ArenaError, match="two different models"):
-        voting.issue_battle(database, "voter-1")
-    database.close()
+    with open_database(db_url) as database:
+        with pytest.raises(ArenaError, match="two different models"):
+            voting.issue_battle(database, "voter-1")
 
 
 @pytest.fixture
@@ -128,16 +120,15 @@ def sqlite_voting_db(tmp_path: Path) -> str:
 
 def test_pairing_never_repeats_a_model_and_favours_the_under_voted_pair(sqlite_voting_db: str) -> None:
     voting_db = sqlite_voting_db
-    database = open_database(voting_db)
-    heavy = tuple(sorted(VOTING_MODELS[:2]))
-    for _ in range(300):  # pile votes on one pair (through real battles)
-        battle = voting.issue_battle_for(database, "seed-voter", 1, *heavy)
-        arena_queries.record_vote(database, battle.token, "tie", "seed-voter")
-    rng = np.random.default_rng(7)
-    shown = Counter()
-    for _ in range(150):
-        voting.issue_battle(database, "voter-1", rng)
-    database.close()
+    with open_database(voting_db) as database:
+        heavy = tuple(sorted(VOTING_MODELS[:2]))
+        for _ in range(300):  # pile votes on one pair (through real battles)
+            battle = voting.issue_battle_for(database, "seed-voter", 1, *heavy)
+            arena_queries.record_vote(database, battle.token, "tie", "seed-voter")
+        rng = np.random.default_rng(7)
+        shown = Counter()
+        for _ in range(150):
+            voting.issue_battle(database, "voter-1", rng)
     for model_a, model_b in _sql(voting_db, "SELECT model_a, model_b FROM battle WHERE voter = 'voter-1'"):
         assert model_a != model_b
         shown[tuple(sorted((model_a, model_b)))] += 1
@@ -149,11 +140,10 @@ def test_pairing_never_repeats_a_model_and_favours_the_under_voted_pair(sqlite_v
 
 def _vote_many(db: str, voter: str, votes: int, errors: list[Exception]) -> None:
     try:
-        database = open_database(db)
-        for _ in range(votes):
-            battle = voting.issue_battle(database, voter)
-            arena_queries.record_vote(database, battle.token, "a", voter)
-        database.close()
+        with open_database(db) as database:
+            for _ in range(votes):
+                battle = voting.issue_battle(database, voter)
+                arena_queries.record_vote(database, battle.token, "a", voter)
     except Exception as error:  # noqa: BLE001  (any failure is reported to the main thread)
         errors.append(error)
 
@@ -199,24 +189,23 @@ def test_20_processes_voting_at_once_lose_no_vote(voting_db: str) -> None:
 
 
 def test_twenty_concurrent_votes_on_one_token_store_exactly_one(voting_db: str) -> None:
-    database = open_database(voting_db)
-    battle = voting.issue_battle(database, "voter-1")
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
+    with open_database(voting_db) as database:
+        battle = voting.issue_battle(database, "voter-1")
+        barrier = threading.Barrier(20)
+        outcomes: list[str] = []
 
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            arena_queries.record_vote(database, battle.token, "a", "voter-1")
-            outcomes.append("stored")
-        except ArenaError:
-            outcomes.append("rejected")
+        def attempt() -> None:
+            barrier.wait()
+            try:
+                arena_queries.record_vote(database, battle.token, "a", "voter-1")
+                outcomes.append("stored")
+            except ArenaError:
+                outcomes.append("rejected")
 
-    threads = [threading.Thread(target=attempt) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    database.close()
+        threads = [threading.Thread(target=attempt) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
     assert Counter(outcomes) == {"stored": 1, "rejected": 19}
     assert _sql(voting_db, "SELECT COUNT(*) FROM vote") == [(1,)]

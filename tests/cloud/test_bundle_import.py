@@ -39,27 +39,18 @@ def lm_eval_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _metric_rows(db: Path, run_id: int) -> list[dict]:
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         return [m.model_dump(exclude={"id", "run_id"}) for m in queries.get_run(database, run_id).metrics]
-    finally:
-        database.close()
 
 
 def _sample_rows(db: Path, run_id: int) -> list[dict]:
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         return [s.model_dump(exclude={"id", "run_id"}) for s in queries.run_samples(database, run_id)]
-    finally:
-        database.close()
 
 
 def _run_ids(db: Path) -> list[int]:
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         return [r.id for r in queries.list_runs(database)]
-    finally:
-        database.close()
 
 
 def test_import_of_an_lm_eval_cli_run_gives_its_json_numbers_and_twice_is_once(lm_eval_output: Path, tmp_path: Path) -> None:
@@ -102,11 +93,8 @@ def test_import_of_an_lm_eval_cli_run_gives_its_json_numbers_and_twice_is_once(l
 def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folder(lm_eval_output: Path, tmp_path: Path) -> None:
     db = tmp_path / "home.db"
     _evalsuite("results", "import", str(lm_eval_output), "--db", str(db))
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         model = queries.get_run(database, 1).model
-    finally:
-        database.close()
     from evalsuite.identity.models import resolve_model
 
     local = resolve_model(str(PICO_S))
@@ -114,11 +102,8 @@ def test_an_lm_eval_import_shares_the_model_row_of_a_local_run_of_the_same_folde
 
     # Its board column: the key lm-eval's JSON implies (task version, shots, 5 of the task's documents: limited).
     reference = json.loads(next(lm_eval_output.rglob("results_*.json")).read_text())
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         keys = {comparability_key(cell) for cell in leaderboard_cells(database)}
-    finally:
-        database.close()
     counts = reference["n-samples"]["pubmedqa"]
     assert keys == {
         ComparabilityKey(
@@ -163,12 +148,9 @@ def test_an_lm_eval_import_joins_the_local_runs_row_in_a_column_of_its_own(lm_ev
     db = shutil.copy(evalsuite_run, tmp_path / "home.db")
     out = _evalsuite("results", "import", str(lm_eval_output), "--db", str(db))
     assert out.startswith("imported run 2: demo/pico-s (complete, 2 scores, 5 samples)")  # not the folder's path
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         cells = list(leaderboard_cells(database))
         assert queries.get_run(database, 2).model.id == queries.get_run(database, 1).model.id
-    finally:
-        database.close()
     view = board.all_tasks_view(cells)
     (row,) = view.rows
     assert row.model == "demo/pico-s" and row.runs == (1, 2)
@@ -196,11 +178,8 @@ def test_importing_our_own_output_into_its_database_copies_nothing_and_elsewhere
     assert imported.startswith("imported run 2: demo/pico-s (complete, 2 scores, 0 samples)")
     scores = {(m["task"], m["metric"], m["value"], m["stderr"]) for m in _metric_rows(other, 2)}
     assert scores == {(m["task"], m["metric"], m["value"], m["stderr"]) for m in before}
-    database = open_database(other, create=False)
-    try:
+    with open_database(other, create=False) as database:
         model = queries.get_run(database, 2).model
-    finally:
-        database.close()
     assert model.name == "demo/pico-s" and model.weights_sha256 == json.loads(output.read_text())["evalsuite"]["weights_sha256"]
     again = _evalsuite("results", "import", str(output), "--db", str(other))
     assert again.startswith("already imported as run 2: ")
@@ -220,13 +199,10 @@ def test_a_bundle_round_trip_keeps_every_row_and_the_board_key(evalsuite_run: Pa
 
     cells = {}
     for db in (evalsuite_run, home):
-        database = open_database(db, create=False)
-        try:
+        with open_database(db, create=False) as database:
             cells[db] = sorted((c.task, c.metric, c.value, comparability_key(c), c.weights_sha256) for c in leaderboard_cells(database))
             identity = queries.get_identity(database, queries.get_run(database, 1).run.identity_id or 0)
             cells[db].append(("identity", identity.key if identity else None))
-        finally:
-            database.close()
     assert cells[home] == cells[evalsuite_run] and cells[home][0][3].scoring  # same columns, identity-bearing key
 
     again = _evalsuite("results", "import", str(folder), "--db", str(home))

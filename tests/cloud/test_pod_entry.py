@@ -51,23 +51,17 @@ def _pod_run(env: dict[str, str], timeout: float = 240) -> subprocess.CompletedP
 
 
 def _runs(db: str | Path) -> list[tuple[int, str, str | None, dict]]:
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         out = []
         for summary in queries.list_runs(database):
             run = queries.get_run(database, summary.id).run
             out.append((summary.id, run.status, run.error, run.config or {}))
         return out
-    finally:
-        database.close()
 
 
 def _metrics(db: str | Path, run_id: int) -> list[tuple]:
-    database = open_database(db, create=False)
-    try:
+    with open_database(db, create=False) as database:
         return [(m.task, m.metric, m.filter, m.value, m.stderr, m.n_samples) for m in queries.get_run(database, run_id).metrics]
-    finally:
-        database.close()
 
 
 def _terminations(api: RunPodStandIn) -> list[tuple[str, str]]:

@@ -40,14 +40,11 @@ COLLISION_WORDS = ("database is locked", "could not serialize", "deadlock detect
 
 
 def _fill_arena(db_url: str) -> None:
-    database = open_database(db_url)
-    try:
+    with open_database(db_url) as database:
         arena_queries.add_prompts(database, [PromptInput(f"Prompt {n}?", "load") for n in range(5)])
         for prompt in arena_queries.list_prompts(database):
             for model in MODELS:
                 arena_queries.add_completion(database, prompt.id, model, f"{model} answers prompt {prompt.id}")
-    finally:
-        database.close()
 
 
 def _start_runs(db_url: str) -> list[subprocess.Popen[str]]:

@@ -112,36 +112,27 @@ def test_read_only_database_before_the_run_starts_stores_nothing(db_url: str, tm
         r" — hint: make the database file and its folder writable, or pass --db with a writable database",
         error,
     ), error
-    database = open_database(db_url, create=False)
-    try:
+    with open_database(db_url, create=False) as database:
         assert queries.list_runs(database) == [] and queries.model_names(database) == []
-    finally:
-        database.close()
 
 
 def _refusal_when(db: str, statement: str) -> DatabaseWriteRefused:
     """What the store raises when the database refuses ``statement`` (run in the store's own session)."""
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         with pytest.raises(DatabaseWriteRefused) as refused, database.session() as session:
             session.execute(text(statement))
         return refused.value
-    finally:
-        database.close()
 
 
 def test_sqlite_full_is_a_database_write_refused_and_rolls_back_whole(tmp_path: Path) -> None:
     db = tmp_path / "small.db"
-    database = open_database(db)
-    # max_page_count cannot go below the current size: "1" caps the file at what it holds now.
-    event.listen(database.engine, "checkout", lambda connection, *_: connection.execute("PRAGMA max_page_count = 1"))
     answers = {f"key-{i}": [f"{'x' * 2000} {i}"] for i in range(50)}  # ~100 KB: far beyond any free room in the last page
-    try:
+    with open_database(db) as database:
+        # max_page_count cannot go below the current size: "1" caps the file at what it holds now.
+        event.listen(database.engine, "checkout", lambda connection, *_: connection.execute("PRAGMA max_page_count = 1"))
         with pytest.raises(DatabaseWriteRefused) as refused:
             queries.store_responses(database, "model-key", "generate_until", answers)
         assert queries.count_cached(database) == 0
-    finally:
-        database.close()
     assert refused.value.message == f"the database {db} is full (database or disk is full)"
     assert stored_state.read(db) is not None and stored_state.read(db).integrity == "ok"  # type: ignore[union-attr]
 

@@ -136,11 +136,8 @@ def test_cli_prompts_add_stores_any_valid_file(prompts_path: Path, db_url: str, 
     prompts_path.write_bytes(encode(_jsonl(records), "utf-8"))
     with trial("prompts"):
         result = CliRunner().invoke(app, ["arena", "prompts", "add", str(prompts_path), "--db", db_url])
-    database = open_database(db_url, create=False)
-    try:
+    with open_database(db_url, create=False) as database:
         stored = {row.text for row in arena_queries.list_prompts(database)}
-    finally:
-        database.close()
     texts = {r.get("prompt", r.get("text")).strip() for r in records}
     if long_text == LONG_PROMPT and db_url.startswith("postgresql"):  # 9 KB do not fit its unique index: refused, all of it
         errors = [line for line in result.output.splitlines() if line.startswith("error:")]

@@ -264,11 +264,8 @@ def test_a_second_judge_grades_the_cached_answers(judged_run: JudgedRun) -> None
 
 def test_two_judges_never_share_a_board_column(judged_run: JudgedRun) -> None:
     """One model judged by two endpoints: two score columns, each keyed by its judge."""
-    database = open_database(judged_run.db, create=False)
-    try:
+    with open_database(judged_run.db, create=False) as database:
         cells = list(leaderboard_queries.leaderboard_cells(database))
-    finally:
-        database.close()
     view = board.all_tasks_view([cell for cell in cells if cell.task == "mt_bench"])
     columns = [column for column in view.columns if column.metric == "score"]
     assert len(columns) == 2, [c.label for c in view.columns]
@@ -284,11 +281,8 @@ def test_counts_are_stored_without_a_direction_and_never_become_board_columns(ju
     assert {row["metric"]: row["higher_is_better"] for row in stored if row["metric"] in counts} == dict.fromkeys(counts)
     table = [line for line in judged_run.output.splitlines() if line.startswith("│") and any(f" {name} " in line for name in counts)]
     assert len(table) == 3 and not any("↑" in line or "↓" in line for line in table), table
-    database = open_database(judged_run.db, create=False)
-    try:
+    with open_database(judged_run.db, create=False) as database:
         cells = list(leaderboard_queries.leaderboard_cells(database))
-    finally:
-        database.close()
     metrics = {column.metric for column in board.all_tasks_view(cells).columns}
     assert metrics == {"score", "score_turn1", "score_turn2"}
 

@@ -50,16 +50,13 @@ def verdict(messages: list[dict[str, str]]) -> str:
 @pytest.fixture
 def answered_db(tmp_path: Path) -> Path:
     db = tmp_path / "arena.db"
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         prompts = {int(p.source.split(":")[1]): p for p in mt_bench_prompts()}
         arena_queries.add_prompts(database, [prompts[q] for q in QUESTION_IDS])
         for row in arena_queries.list_prompts(database):
             for model, text in ANSWERS.items():
                 weak_math = model == "weak" and row.category == "math"
                 arena_queries.add_completion(database, row.id, model, NO_VERDICT if weak_math else text, {"source": "fixed test text"})
-    finally:
-        database.close()
     return db
 
 
@@ -74,11 +71,8 @@ def test_pair_v2_votes_follow_fastchat_and_win_rates_count_ties_half(answered_db
     assert len(judge.requests) == 8
     assert "stand-in-judge (pair-v2) judged 3 battles" in result.output
     assert "warning: 1 pairs not stored: a judgment had no [[A]], [[B]] or [[C]] verdict" in result.output
-    database = open_database(answered_db, create=False)
-    try:
+    with open_database(answered_db, create=False) as database:
         votes = arena_queries.vote_records(database, voter_kinds=("judge",))
-    finally:
-        database.close()
     assert {vote["voter"] for vote in votes} == {"stand-in-judge (pair-v2)"}
     outcomes = sorted((tuple(sorted((v["model_a"], v["model_b"]))), v["winner"] if v["winner"] == "tie" else v[v["winner"]]) for v in votes)
     # strong wins both orders on both prompts; weak vs baseline: the judge always said A -> inconsistent -> tie.
@@ -142,11 +136,8 @@ def test_pair_v2_with_a_real_demo_judge_counts_what_it_cannot_read(answered_db: 
     """demo/pico-judge (transformers) writes no [[A]]/[[B]]/[[C]]: every pair is counted as without a verdict, none stored."""
     result = cli.invoke(app, ["arena", "judge", "--judge", "demo/pico-judge", "--protocol", "pair-v2", "--max-tokens", "16", "--db", str(answered_db)])
     assert result.exit_code == 0, result.output
-    database = open_database(answered_db, create=False)
-    try:
+    with open_database(answered_db, create=False) as database:
         stored = arena_queries.vote_records(database, voter_kinds=("judge",))
-    finally:
-        database.close()
     judged = int(re.search(r"judged (\d+) battles", result.output).group(1))  # type: ignore[union-attr]
     missing = re.search(r"warning: (\d+) pairs not stored", result.output)
     assert judged == len(stored) == 0

@@ -29,9 +29,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
     path = tmp_path_factory.mktemp("leaderboard-demo") / "demo.db"
     for model in DEMO_MODELS:
         evalsuite_run(model, path)
-    database = open_database(path)
-    runs = {summary.model: summary.id for summary in queries.list_runs(database)}
-    database.close()
+    with open_database(path) as database:
+        runs = {summary.model: summary.id for summary in queries.list_runs(database)}
     return DemoDatabase(path=path, run_ids=runs)
 
 
@@ -42,9 +41,8 @@ def mixed_db(demo_db: DemoDatabase, tmp_path_factory: pytest.TempPathFactory) ->
     path = copy_database(demo_db.path, tmp_path_factory.mktemp("leaderboard-mixed") / "mixed.db")
     evalsuite_run("demo/pico-s", path, "--tasks", "perplexity")
     evalsuite_run("demo/pico-s", path, "--tasks", ",".join(MIXED_TASKS), "--limit", str(MIXED_LIMIT))
-    database = open_database(path)
-    runs = {f"{summary.model} #{summary.id}": summary.id for summary in queries.list_runs(database)}
-    database.close()
+    with open_database(path) as database:
+        runs = {f"{summary.model} #{summary.id}": summary.id for summary in queries.list_runs(database)}
     return DemoDatabase(path=path, run_ids=runs)
 
 

@@ -49,24 +49,23 @@ def evalsuite_run(model: str, db: Path, *args: str) -> None:
 
 def fill_unsafe(path: Path) -> int:
     """Add a complete run whose model name and every sample carry HTML/Markdown; returns its id."""
-    database = open_database(path)
-    model = queries.get_or_create_model(database, name=UNSAFE_MODEL, source="test", weights_sha256="0" * 64)
-    run = queries.create_run(
-        database, model_id=model.id, backend="transformers", config={"model": UNSAFE_TEXT}, config_hash="unsafe",
-        tasks=["unsafe_task"], suite=None,
-    )
-    run_id = int(run.id or 0)
-    metric = MetricRecord(run_id=run_id, task="unsafe_task", metric="acc", value=0.5, stderr=0.1, higher_is_better=True)
-    samples = [
-        SampleRecord(
-            run_id=run_id, task="unsafe_task", doc_id=doc, prompt=f"{doc}: {UNSAFE_TEXT}", target=UNSAFE_TEXT,
-            responses=[UNSAFE_TEXT], metrics={"acc": float(doc % 2)}, correct=bool(doc % 2),
+    with open_database(path) as database:
+        model = queries.get_or_create_model(database, name=UNSAFE_MODEL, source="test", weights_sha256="0" * 64)
+        run = queries.create_run(
+            database, model_id=model.id, backend="transformers", config={"model": UNSAFE_TEXT}, config_hash="unsafe",
+            tasks=["unsafe_task"], suite=None,
         )
-        for doc in range(4)
-    ]
-    queries.save_task_results(database, run_id, ["unsafe_task"], [metric], samples)
-    queries.finish_run(database, run_id, computed=4, cached=0)
-    database.close()
+        run_id = int(run.id or 0)
+        metric = MetricRecord(run_id=run_id, task="unsafe_task", metric="acc", value=0.5, stderr=0.1, higher_is_better=True)
+        samples = [
+            SampleRecord(
+                run_id=run_id, task="unsafe_task", doc_id=doc, prompt=f"{doc}: {UNSAFE_TEXT}", target=UNSAFE_TEXT,
+                responses=[UNSAFE_TEXT], metrics={"acc": float(doc % 2)}, correct=bool(doc % 2),
+            )
+            for doc in range(4)
+        ]
+        queries.save_task_results(database, run_id, ["unsafe_task"], [metric], samples)
+        queries.finish_run(database, run_id, computed=4, cached=0)
     return run_id
 
 

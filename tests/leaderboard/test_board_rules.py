@@ -34,26 +34,19 @@ V1_SCORES = (  # (task, metric, filter) of the Open LLM Leaderboard v1, as tasks
 
 
 def _cells(db: Path) -> list[lq.BoardCell]:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         return list(lq.leaderboard_cells(database))
-    finally:
-        database.close()
 
 
 def _rows(db: Path) -> list[dict]:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         return queries.metric_rows(database)
-    finally:
-        database.close()
 
 
 def _stored(db: Path, model: str, task: str, metric: str, *, limited: bool) -> dict:
     """The stored row of ``model``'s full (or limited) run of ``task`` (full runs scored the task's every document)."""
-    database = open_database(db)
-    runs = {s.id: s for s in queries.list_runs(database)}
-    database.close()
+    with open_database(db) as database:
+        runs = {s.id: s for s in queries.list_runs(database)}
     found = [
         r for r in _rows(db)
         if r["model"] == model and r["task"] == task and r["metric"] == metric and (len(runs[r["run_id"]].tasks or []) > 1) == limited
@@ -147,21 +140,20 @@ def test_a_group_and_its_subtasks_are_counted_once(group_db: Path) -> None:
 def v1_db(tmp_path: Path) -> Path:
     """Two models with all six Open LLM v1 scores (full runs), one with five, stored through the store's functions."""
     path = tmp_path / "v1.db"
-    database = open_database(path)
-    values = {"org/a": (0.61, 0.72, 0.45, 0.38, 0.66, 0.12), "org/b": (0.55, 0.80, 0.51, 0.42, 0.70, 0.30),
-              "org/c": (0.90, 0.90, 0.90, 0.90, 0.90, None)}
-    for name, scores in values.items():
-        model = queries.get_or_create_model(database, name=name, source="test", weights_sha256=f"sha-{name}")
-        run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=name,
-                                 tasks=[s[0] for s in V1_SCORES], suite="open-llm-v1")
-        metrics = [
-            MetricRecord(run_id=run.id, task=task, metric=metric, filter=filter_name, value=value, stderr=0.01,
-                         n_samples=100, n_total_docs=100, n_shot=shots, higher_is_better=True, task_version="1.0")
-            for (task, metric, filter_name, shots), value in zip(V1_SCORES, scores) if value is not None
-        ]
-        queries.save_task_results(database, int(run.id or 0), [m.task for m in metrics], metrics, [])
-        queries.finish_run(database, int(run.id or 0), computed=1, cached=0)
-    database.close()
+    with open_database(path) as database:
+        values = {"org/a": (0.61, 0.72, 0.45, 0.38, 0.66, 0.12), "org/b": (0.55, 0.80, 0.51, 0.42, 0.70, 0.30),
+                  "org/c": (0.90, 0.90, 0.90, 0.90, 0.90, None)}
+        for name, scores in values.items():
+            model = queries.get_or_create_model(database, name=name, source="test", weights_sha256=f"sha-{name}")
+            run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=name,
+                                     tasks=[s[0] for s in V1_SCORES], suite="open-llm-v1")
+            metrics = [
+                MetricRecord(run_id=run.id, task=task, metric=metric, filter=filter_name, value=value, stderr=0.01,
+                             n_samples=100, n_total_docs=100, n_shot=shots, higher_is_better=True, task_version="1.0")
+                for (task, metric, filter_name, shots), value in zip(V1_SCORES, scores) if value is not None
+            ]
+            queries.save_task_results(database, int(run.id or 0), [m.task for m in metrics], metrics, [])
+            queries.finish_run(database, int(run.id or 0), computed=1, cached=0)
     return path
 
 
@@ -237,24 +229,23 @@ def test_scores_display_as_the_open_llm_leaderboard() -> None:
 
 def test_open_llm_v2_score_is_the_mean_of_benchmark_means_of_normalised_scores(tmp_path: Path) -> None:
     v2 = suites()["open-llm-v2"]
-    database = open_database(tmp_path / "v2.db")
-    model = queries.get_or_create_model(database, name="org/v2", source="test", weights_sha256="sha-v2")
-    run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash="v2",
-                             tasks=["leaderboard"], suite="open-llm-v2")
-    run_id = int(run.id or 0)
-    by_benchmark: dict[str, list[float]] = {}
-    metrics = []
-    for index, item in enumerate(v2.metrics):
-        raw = 0.2 + 0.6 * ((index * 37) % 11) / 10
-        choices = round(1 / item.random_baseline) if item.random_baseline else None
-        normalised = max(0.0, (raw - 1 / choices) / (1 - 1 / choices)) * 100 if choices else raw * 100  # by hand
-        by_benchmark.setdefault(item.benchmark, []).append(normalised)
-        metrics.append(MetricRecord(run_id=run_id, task=item.task, metric=item.metric, filter=item.filter, value=raw,
-                                    normalized=normalised, n_samples=10, n_total_docs=10, n_shot=0, higher_is_better=True))
-    queries.save_task_results(database, run_id, sorted({m.task for m in metrics}), metrics, [])
-    queries.finish_run(database, run_id, computed=1, cached=0)
-    cells = list(lq.leaderboard_cells(database))
-    database.close()
+    with open_database(tmp_path / "v2.db") as database:
+        model = queries.get_or_create_model(database, name="org/v2", source="test", weights_sha256="sha-v2")
+        run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash="v2",
+                                 tasks=["leaderboard"], suite="open-llm-v2")
+        run_id = int(run.id or 0)
+        by_benchmark: dict[str, list[float]] = {}
+        metrics = []
+        for index, item in enumerate(v2.metrics):
+            raw = 0.2 + 0.6 * ((index * 37) % 11) / 10
+            choices = round(1 / item.random_baseline) if item.random_baseline else None
+            normalised = max(0.0, (raw - 1 / choices) / (1 - 1 / choices)) * 100 if choices else raw * 100  # by hand
+            by_benchmark.setdefault(item.benchmark, []).append(normalised)
+            metrics.append(MetricRecord(run_id=run_id, task=item.task, metric=item.metric, filter=item.filter, value=raw,
+                                        normalized=normalised, n_samples=10, n_total_docs=10, n_shot=0, higher_is_better=True))
+        queries.save_task_results(database, run_id, sorted({m.task for m in metrics}), metrics, [])
+        queries.finish_run(database, run_id, computed=1, cached=0)
+        cells = list(lq.leaderboard_cells(database))
     view = board.suite_view(cells, v2)
     expected = statistics.fmean(statistics.fmean(values) for values in by_benchmark.values())
     assert [c.label for c in view.columns][:2] == ["IFEval", "BBH"] and len(view.columns) == 6

@@ -79,9 +79,8 @@ def test_browser_shows_demo_scores_and_clicks_through_to_a_run(
     served: tuple[str, Path, int], browser: object, tmp_path: Path
 ) -> None:
     url, db, _ = served
-    database = open_database(db)
-    scores = {r["model"]: r["value"] for r in queries.metric_rows(database) if r["task"] == DEMO_TASK and r["metric"] == "acc"}
-    database.close()
+    with open_database(db) as database:
+        scores = {r["model"]: r["value"] for r in queries.metric_rows(database) if r["task"] == DEMO_TASK and r["metric"] == "acc"}
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     dialogs = _watch_for_injection(page)
     page.goto(url)

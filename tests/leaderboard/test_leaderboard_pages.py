@@ -22,19 +22,13 @@ pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def _metrics(db: Path) -> list[dict]:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         return queries.metric_rows(database)
-    finally:
-        database.close()
 
 
 def _samples(db: Path, run_id: int) -> list:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         return queries.run_samples(database, run_id, DEMO_TASK)
-    finally:
-        database.close()
 
 
 def _shown(value: float, stderr: float) -> str:
@@ -134,11 +128,10 @@ def test_arena_column_appears_once_votes_exist(
     demo_db: DemoDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = copy_database(demo_db.path, tmp_path / "votes.db")
-    database = open_database(db)
-    with database.session() as session:  # pico-m wins 3 of 4 votes
-        for outcome in ("a", "a", "a", "b"):
-            session.add(Vote(model_a="demo/pico-m", model_b="demo/pico-s", outcome=outcome, voter="t"))
-    database.close()
+    with open_database(db) as database:
+        with database.session() as session:  # pico-m wins 3 of 4 votes
+            for outcome in ("a", "a", "a", "b"):
+                session.add(Vote(model_a="demo/pico-m", model_b="demo/pico-s", outcome=outcome, voter="t"))
     frame = run_app(db, monkeypatch).dataframe[0].value.set_index("Model")
     # Bradley–Terry with two models: R_m − R_s = 400·log10(3/1), ratings averaging 1000.
     gap = 400 * math.log10(3)

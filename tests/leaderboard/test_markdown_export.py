@@ -30,20 +30,19 @@ def _scored_tasks() -> list[tuple[str, str, str]]:
 def wide_db(tmp_path: Path) -> Path:
     """Two models, each with 56 scores (the nous and open-llm-v1 suites and 11 tasks of no suite), stored through the store."""
     path = tmp_path / "wide.db"
-    database = open_database(path)
-    scores = _scored_tasks()
-    for name, base in MODELS.items():
-        model = queries.get_or_create_model(database, name=name, source="test", weights_sha256=f"sha-{name}")
-        run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=name, tasks=[])
-        metrics = [
-            MetricRecord(run_id=run.id, task=task, metric=metric, filter=filter_name, value=base + index / 1000, stderr=0.01,
-                         n_samples=50, n_total_docs=50, n_shot=0, higher_is_better=True, task_version="1.0")
-            for index, (task, metric, filter_name) in enumerate(scores)
-            if not (name == "org/b" and task.startswith("agieval"))  # org/b has no AGIEval score: not in that table
-        ]
-        queries.save_task_results(database, int(run.id or 0), sorted({m.task for m in metrics}), metrics, [])
-        queries.finish_run(database, int(run.id or 0), computed=1, cached=0)
-    database.close()
+    with open_database(path) as database:
+        scores = _scored_tasks()
+        for name, base in MODELS.items():
+            model = queries.get_or_create_model(database, name=name, source="test", weights_sha256=f"sha-{name}")
+            run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=name, tasks=[])
+            metrics = [
+                MetricRecord(run_id=run.id, task=task, metric=metric, filter=filter_name, value=base + index / 1000, stderr=0.01,
+                             n_samples=50, n_total_docs=50, n_shot=0, higher_is_better=True, task_version="1.0")
+                for index, (task, metric, filter_name) in enumerate(scores)
+                if not (name == "org/b" and task.startswith("agieval"))  # org/b has no AGIEval score: not in that table
+            ]
+            queries.save_task_results(database, int(run.id or 0), sorted({m.task for m in metrics}), metrics, [])
+            queries.finish_run(database, int(run.id or 0), computed=1, cached=0)
     return path
 
 

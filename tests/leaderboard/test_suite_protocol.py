@@ -36,8 +36,7 @@ def _value(task: str, salt: int) -> float:
 
 
 def _store_run(db: Path, suite: str | None, scores: list[tuple[str, str, int]], n: int, salt: int) -> int:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         model = queries.get_or_create_model(database, name=MODEL, source="test", weights_sha256="sha-gpt4all")
         run = queries.create_run(database, model_id=model.id, backend="transformers", config={}, config_hash=f"{suite}-{salt}",
                                  tasks=sorted({task for task, _, _ in scores}), suite=suite)
@@ -50,16 +49,11 @@ def _store_run(db: Path, suite: str | None, scores: list[tuple[str, str, int]], 
         queries.save_task_results(database, run_id, [m.task for m in metrics], metrics, [])
         queries.finish_run(database, run_id, computed=1, cached=0)
         return run_id
-    finally:
-        database.close()
 
 
 def _nous_view(db: Path) -> board.BoardView:
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         cells = list(lq.leaderboard_cells(database))
-    finally:
-        database.close()
     return board.suite_view(cells, NOUS)
 
 

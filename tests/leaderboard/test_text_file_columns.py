@@ -37,12 +37,9 @@ def text_file_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 
 def test_two_text_files_make_two_columns(text_file_db: tuple[Path, dict[str, Path]]) -> None:
     db, files = text_file_db
-    database = open_database(db)
-    try:
+    with open_database(db) as database:
         cells = list(lq.leaderboard_cells(database))
         stored = {r["run_id"]: r["value"] for r in queries.metric_rows(database) if r["metric"] == "word_perplexity"}
-    finally:
-        database.close()
     view = board.all_tasks_view(cells)
     columns = [c for c in view.columns if c.task == "perplexity_file" and c.metric == "word_perplexity"]
     digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()]

@@ -54,12 +54,9 @@ def test_queue_continues_past_failing_models_and_summarises(db_url: str, tmp_pat
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert f"2 of 4 models complete; failed: {missing}, {broken}" in result.stderr
-    database = open_database(db_url, create=False)
-    try:
+    with open_database(db_url, create=False) as database:
         stored = {run.model: run for run in queries.list_runs(database)}
         details = {model: queries.get_run(database, run.id) for model, run in stored.items()}
-    finally:
-        database.close()
     # Two complete runs and one failed run (it failed after its row was stored); the missing model stored nothing.
     assert {model: run.status for model, run in stored.items()} == {"demo/pico-s": "complete", "demo/pico-m": "complete", str(broken): "failed"}
     rows = _summary_rows(result.stdout)
@@ -132,12 +129,9 @@ def test_gpu_sets_run_one_worker_per_set_each_model_once(tmp_path: Path) -> None
     db = tmp_path / "results.db"
     result = CliRunner().invoke(app, ["run", "-m", "demo/pico-s", "-m", "demo/pico-m", *QUEUE_TASK, "--gpu-sets", "0", "--gpu-sets", "1", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    database = open_database(str(db), create=False)
-    try:
+    with open_database(str(db), create=False) as database:
         runs = queries.list_runs(database)
         visible = {run.model: queries.get_run(database, run.id).run.hardware["cuda_visible_devices"] for run in runs}
-    finally:
-        database.close()
     assert sorted(run.model for run in runs) == ["demo/pico-m", "demo/pico-s"] and {run.status for run in runs} == {"complete"}
     assert sorted(visible.values()) == ["0", "1"]  # both sets worked, one model each
     rows = _summary_rows(result.stdout)

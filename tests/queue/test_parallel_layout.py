@@ -57,16 +57,13 @@ def test_run_records_and_shows_its_parallel_layout(db_url: str) -> None:
     }
     assert "parallelism" not in resolve(RunConfig.from_flat(model="demo/pico-s", tasks=("pubmedqa",))).to_json()  # one device: nothing to record
     model = resolve_model("demo/pico-s")
-    database = open_database(db_url)
-    try:
+    with open_database(db_url) as database:
         model_row = queries.get_or_create_model(database, name=model.name, source=model.stored_source, revision=model.revision, weights_sha256=model.weights_sha256)
         run = queries.create_run(
             database, model_id=model_row.id, backend="vllm", config=stored_config, config_hash=config.result_hash("k"), tasks=["pubmedqa"],
             seed=0, versions=environment.package_versions(), hardware=environment.hardware(),
         )
         run_id = run.id
-    finally:
-        database.close()
     shown = CliRunner().invoke(app, ["results", "show", str(run_id), "--db", db_url])
     assert shown.exit_code == 0, shown.output
     assert "parallelism: tensor 2, pipeline 1, data 1; executor mp" in shown.stdout

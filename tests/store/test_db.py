@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,15 +13,14 @@ from sqlalchemy import text
 from evalsuite.errors import DatabaseError
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
-from evalsuite.store.schema import SCHEMA_VERSION
+from evalsuite.store.revisions import schema_version
 
 
 def test_new_database_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
-    database = open_database(tmp_path / "sub" / "results.db")
-    with database.engine.connect() as connection:
-        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
-    database.close()
+    with open_database(tmp_path / "sub" / "results.db") as database:
+        with database.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
     tables = {row[0] for row in sqlite3.connect(tmp_path / "sub" / "results.db").execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"model", "run", "metric", "sample", "request_cache", "prompt", "completion", "battle", "vote", "schema_migration"} <= tables
 
@@ -29,7 +29,7 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     open_database(tmp_path / "a.db").close()
     open_database(tmp_path / "a.db").close()
     versions = [row[0] for row in sqlite3.connect(tmp_path / "a.db").execute("SELECT version FROM schema_migration")]
-    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    assert versions == list(range(1, schema_version() + 1))
 
 
 def test_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path) -> None:
@@ -48,17 +48,38 @@ def test_path_that_cannot_be_created_is_a_database_error(tmp_path: Path) -> None
 
 
 def test_concurrent_writers_lose_nothing(db_url: str) -> None:
-    database = open_database(db_url)
-    model = queries.get_or_create_model(database, name="m", source="m", weights_sha256="0" * 64)
+    with open_database(db_url) as database:
+        model = queries.get_or_create_model(database, name="m", source="m", weights_sha256="0" * 64)
 
-    def write_runs() -> None:
-        for _ in range(10):
-            queries.create_run(database, model_id=model.id, backend="hf", config={}, config_hash="h", tasks=[])
+        def write_runs() -> None:
+            for _ in range(10):
+                queries.create_run(database, model_id=model.id, backend="hf", config={}, config_hash="h", tasks=[])
 
-    threads = [threading.Thread(target=write_runs) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(queries.list_runs(database)) == 80
-    database.close()
+        threads = [threading.Thread(target=write_runs) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(queries.list_runs(database)) == 80
+
+
+class _Failure(Exception):
+    """Raised inside the block to show the database is closed on the way out of an error too."""
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["normal-exit", "exception"])
+def test_database_as_context_manager_closes_on_exit(tmp_path: Path, fails: bool) -> None:
+    path = tmp_path / "ctx.db"
+    wal = tmp_path / "ctx.db-wal"
+    with pytest.raises(_Failure) if fails else contextlib.nullcontext():
+        with open_database(path) as database:
+            pool = database.engine.pool
+            queries.get_or_create_model(database, name="m", source="m", weights_sha256="0" * 64)
+            assert pool.checkedin() >= 1 and wal.exists()  # a pooled connection holds the file open, with its WAL
+            if fails:
+                raise _Failure
+    assert database.engine.pool is not pool  # disposed: the engine got a fresh pool, the old one is closed
+    assert pool.checkedin() == 0 and pool.checkedout() == 0
+    assert not wal.exists()  # SQLite folds the WAL back and removes it when its last connection closes
+    with open_database(path, create=False) as again:
+        assert queries.model_names(again) == ["m"]

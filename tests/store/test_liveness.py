@@ -28,9 +28,8 @@ def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]
     monkeypatch.setenv(ENV_INTERVAL, "0.2")
     monkeypatch.setenv(ENV_TIMEOUT, "60")
     monkeypatch.setenv(ENV_HOSTNAME, "host-a")
-    opened = open_database(db_url)
-    yield opened
-    opened.close()
+    with open_database(db_url) as opened:
+        yield opened
 
 
 def _new_run(database: Database, config_hash: str = "h") -> int:

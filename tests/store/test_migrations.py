@@ -26,7 +26,7 @@ from evalsuite.cli.app import app
 from evalsuite.errors import DatabaseError
 from evalsuite.store import queries
 from evalsuite.store.db import BASELINE_REVISION, alembic_config, head_revision, open_database
-from evalsuite.store.schema import SCHEMA_VERSION
+from evalsuite.store.revisions import schema_version
 
 V1_DB = Path(__file__).parent / "data" / "schema_v1.db"
 V1_TABLES = ("model", "run", "metric", "sample", "request_cache", "prompt", "completion", "battle", "vote", "schema_migration")
@@ -115,7 +115,7 @@ def test_v1_database_opens_upgrades_and_keeps_every_row(v1_copy: Path) -> None:
         ).fetchall()
         integrity = connection.execute("PRAGMA integrity_check").fetchall()
         broken_references = connection.execute("PRAGMA foreign_key_check").fetchall()
-    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    assert versions == list(range(1, schema_version() + 1))
     assert attempts == runs  # each old run becomes its own first attempt
     assert integrity == [("ok",)] and broken_references == []
 
@@ -140,9 +140,8 @@ def test_upgraded_v1_database_reads_back_through_the_cli(v1_copy: Path) -> None:
     lines = [line for line in result.output.splitlines() if "demo/pico" in line]
     assert len(lines) == 2 and all("complete" in line for line in lines)
     assert "5.4" in lines[1] and "6.8" in lines[0]  # seconds: the stored durations (5.408 s, 6.827 s)
-    database = open_database(v1_copy, create=False)
-    assert [len(queries.run_attempts(database, run_id)) for run_id in (1, 2)] == [1, 1]
-    database.close()
+    with open_database(v1_copy, create=False) as database:
+        assert [len(queries.run_attempts(database, run_id)) for run_id in (1, 2)] == [1, 1]
 
 
 def test_database_from_a_newer_evalsuite_is_refused(tmp_path: Path) -> None:
@@ -185,7 +184,7 @@ def test_eight_processes_opening_one_database_at_once_all_succeed(tmp_path: Path
     assert [process.exitcode for process in processes] == [0] * 8
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
-        assert [row[0] for row in connection.execute("SELECT version FROM schema_migration ORDER BY version")] == list(range(1, SCHEMA_VERSION + 1))
+        assert [row[0] for row in connection.execute("SELECT version FROM schema_migration ORDER BY version")] == list(range(1, schema_version() + 1))
         assert connection.execute("SELECT count(*) FROM run_attempt").fetchone()[0] == (2 if start == "v1" else 0)
 
 
@@ -213,7 +212,7 @@ def test_new_postgres_database_is_built_by_the_revisions_with_sqlites_tables_and
     open_database(pg_db).close()
     open_database(tmp_path / "twin.db").close()
     assert sql(pg_db, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
-    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, schema_version() + 1)]
     assert _tables_and_columns(pg_db) == _tables_and_columns(tmp_path / "twin.db")
     assert _drift(pg_db) == []
 
@@ -229,4 +228,4 @@ def test_eight_processes_opening_one_new_postgres_database_at_once_all_succeed(p
         process.join(120)
     assert [process.exitcode for process in processes] == [0] * 8
     assert sql(pg_db, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
-    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    assert sql(pg_db, "SELECT version FROM schema_migration ORDER BY version") == [(v,) for v in range(1, schema_version() + 1)]

@@ -30,12 +30,11 @@ HOLD_S = 1.0  # how long the SQLite lock holder keeps the write lock
 @pytest.fixture
 def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     monkeypatch.setattr("evalsuite.store.db.BUSY_TIMEOUT_MS", 100)  # SQLite gives up waiting after 0.1 s instead of 30 s
-    opened = open_database(db_url)
-    with opened.engine.begin() as connection:
-        connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
-        connection.execute(text("INSERT INTO counter (id, n) VALUES (1, 0), (2, 0)"))
-    yield opened
-    opened.close()
+    with open_database(db_url) as opened:
+        with opened.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
+            connection.execute(text("INSERT INTO counter (id, n) VALUES (1, 0), (2, 0)"))
+        yield opened
 
 
 class Bumper:

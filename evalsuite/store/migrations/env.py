@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import evalsuite.store.schema  # noqa: F401  (registers every table on SQLModel.metadata for autogenerate)
 from evalsuite.store.db import database_url
+from evalsuite.store.revisions import record_applied
 
 
 def _run(connection: object) -> None:
@@ -17,6 +18,7 @@ def _run(connection: object) -> None:
         target_metadata=SQLModel.metadata,
         render_as_batch=is_sqlite,  # SQLite cannot ALTER most things: Alembic copies the table instead
         compare_type=True,
+        on_version_apply=record_applied,  # each applied revision's number in schema_migration: no revision writes it by hand
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,4 +1,4 @@
-"""The first released schema (SCHEMA_VERSION 1, evalsuite before Alembic), written out op by op.
+"""The first released schema (schema version 1, evalsuite before Alembic), written out op by op.
 
 Written by hand from that release's tables, not from today's metadata, so that a new
 database built by the revisions matches one the first release made. Databases made
@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("version"),
     )
-    op.execute("INSERT INTO schema_migration (version, applied_at) VALUES (1, CURRENT_TIMESTAMP)")
 
 
 def _model_and_cache_tables() -> None:

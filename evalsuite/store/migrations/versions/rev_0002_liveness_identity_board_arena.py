@@ -12,7 +12,6 @@ filled in where a new column needs a value, and SQLite's unnamed unique constrai
 - arena: ``completion.model_key`` (old answers: their model name, as for answers without
   model files), unique per (prompt, model_key); ``battle``/``vote`` ``model_a_key``,
   ``model_b_key`` (old battles: from their completions; old votes stay NULL, read as the name).
-- ``schema_migration`` records version 2 (``schema.SCHEMA_VERSION``).
 
 Revision ID: 0002
 Revises: 0001
@@ -38,7 +37,6 @@ def upgrade() -> None:
     _model_identity()
     _metric_comparability()
     _arena_keys()
-    op.execute("INSERT INTO schema_migration (version, applied_at) VALUES (2, CURRENT_TIMESTAMP)")
 
 
 def _drop_unnamed_unique(batch_op: object, table: str, columns: list[str]) -> None:

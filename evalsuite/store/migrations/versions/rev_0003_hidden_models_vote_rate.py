@@ -5,7 +5,6 @@
   un-hiding is deleting one row. A new table: every existing row is kept as it is.
 - index ``ix_vote_voter_created_at`` on ``vote (voter, created_at)``: the per-voter rate
   limit counts one voter's votes of the last minute on every vote.
-- ``schema_migration`` records version 3 (``schema.SCHEMA_VERSION``).
 
 Revision ID: 0003
 Revises: 0002
@@ -31,7 +30,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_index("ix_vote_voter_created_at", "vote", ["voter", "created_at"])
-    op.execute("INSERT INTO schema_migration (version, applied_at) VALUES (3, CURRENT_TIMESTAMP)")
 
 
 def downgrade() -> None:
