@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from evalsuite.identity.run_config import default_db
+from evalsuite.settings import default_db
 
 if TYPE_CHECKING:
     import pandas as pd

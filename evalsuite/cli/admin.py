@@ -10,7 +10,7 @@ import typer
 
 from evalsuite.cli.common import DbOption, console, handles_errors
 from evalsuite.cli.options import AdminTokenOption
-from evalsuite.identity.run_config import default_db
+from evalsuite.settings import default_db
 from evalsuite.store.db import Database
 
 admin_app = typer.Typer(

@@ -35,8 +35,9 @@ from evalsuite.cli.compare import register as register_compare_command
 from evalsuite.cli.options import takes_run_options
 from evalsuite.cli.run_options import config_from_options
 from evalsuite.cli.runpod import register_launch, runpod_app
-from evalsuite.identity.run_config import RunConfig, check_writable_output, default_db
+from evalsuite.identity.run_config import RunConfig, check_writable_output
 from evalsuite.redact import mask_secrets
+from evalsuite.settings import default_db
 
 app = typer.Typer(
     help="Evaluate language models, store the results in SQLite, compare them on a leaderboard and in an arena.",

@@ -30,8 +30,9 @@ from evalsuite.cli.options import (
     TrustRemoteCodeOption,
 )
 from evalsuite.errors import ArenaError
-from evalsuite.identity.run_config import decode_scalar, default_db, parse_key_values
+from evalsuite.identity.run_config import decode_scalar, parse_key_values
 from evalsuite.redact import mask_secrets
+from evalsuite.settings import default_db
 
 if TYPE_CHECKING:
     from evalsuite.arena.pipeline import RatingRequest

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from evalsuite.cli.common import DbOption, _console, handles_errors
-from evalsuite.identity.run_config import default_db
+from evalsuite.settings import default_db
 
 if TYPE_CHECKING:
     from evalsuite.formats.bundle import ImportOutcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from evalsuite.cli.common import DbOption, console, handles_errors
-from evalsuite.identity.run_config import default_db
+from evalsuite.settings import default_db
 
 cache_app = typer.Typer(help="Manage the request cache: the model answers that runs and rescore reuse.", no_args_is_help=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from evalsuite.cli.common import DbOption, _console, handles_errors
-from evalsuite.identity.run_config import default_db
+from evalsuite.settings import default_db
 
 
 def register(results_app: typer.Typer) -> None:
