@@ -298,6 +298,7 @@ class _Unit:
 
     label: str
     items: tuple[SuiteMetric, ...]
+    task_score: bool = False  # a task's own score in an "(other runs)" row, not a benchmark: never rounded as one
 
 
 def _units(suite: SuiteSpec) -> list[_Unit]:
@@ -338,7 +339,8 @@ def _shown_raw(unit: _Unit, suite: SuiteSpec) -> bool:
     """Whether a unit's column shows its one score as stored (average: false, or v1's one-item benchmarks,
     shown x 100 later): only where that equals the benchmark's score, so not when the suite rounds it."""
     only = len(unit.items) == 1
-    return only and (not suite.average or (unit.items[0].random_baseline == 0.0 and suite.benchmark_decimals is None))
+    plain = unit.items[0].random_baseline == 0.0
+    return only and (not suite.average or (plain and (unit.task_score or suite.benchmark_decimals is None)))
 
 
 def _unit_cell(unit: _Unit, picked: Sequence[_Keyed], suite: SuiteSpec) -> Cell:
@@ -414,7 +416,7 @@ def suite_view(cells: Sequence[BoardCell], suite: SuiteSpec) -> BoardView:
     by_model = _by_model(cells, label_of)
     units = _units(suite)
     items = [unit.label for unit in units]
-    per_task = [_Unit(_score_label(*m.key), (m,)) for m in suite.metrics if _score_label(*m.key) not in items]
+    per_task = [_Unit(_score_label(*m.key), (m,), task_score=True) for m in suite.metrics if _score_label(*m.key) not in items]
     primary = {label: scores for label, scores in by_model.items() if not _is_other_runs(label)}
     every_item = list(suite.metrics)
     reference = {**_reference_keys(by_model, every_item), **_reference_keys(primary, every_item)}
