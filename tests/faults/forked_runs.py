@@ -44,6 +44,9 @@ def _child(args: list[str], env: dict[str, str], cwd: str, log_path: str) -> Non
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    # As started from a terminal: Ctrl-C raises KeyboardInterrupt, even when the test session itself runs
+    # in a background job (a shell starts those with SIGINT ignored, and Python keeps an ignored SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = ["evalsuite", *args]
     from evalsuite.cli.app import app
 
