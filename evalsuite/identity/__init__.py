@@ -1,6 +1,7 @@
-"""What a model is as evaluated: model resolution and fingerprints, the identity record (the request cache's key), the environment stored with a run.
+"""What is evaluated: the run description (small frozen values), what changes a number (``numbers``: the cache,
+resume and board keys), model resolution and fingerprints, the identity record, the environment stored with a run.
 
-May import store, metrics and the base modules only.
+May import its own layer (tasks, backends: the registry's names), store, metrics and the base modules.
 """
 
 from __future__ import annotations
