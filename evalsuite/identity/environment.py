@@ -19,7 +19,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 TRACKED_PACKAGES = ("lm_eval", "torch", "transformers", "datasets", "sacrebleu", "tokenizers", "numpy")
 
 
-def _version(distribution: str) -> str | None:
+def package_version(distribution: str) -> str | None:
+    """An installed distribution's version; None when it is not installed (the one lookup for the run's record and the identity)."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -30,7 +31,7 @@ def package_versions() -> dict[str, str | None]:
     """Versions of evalsuite and everything that can change a number."""
     versions: dict[str, str | None] = {"evalsuite": __version__, "python": platform.python_version()}
     for name in TRACKED_PACKAGES:
-        versions[name] = _version(name)
+        versions[name] = package_version(name)
     for name, backend in REGISTRY.items():  # engines installed beside torch (vLLM's), whatever backend this run uses
         engine = backend.engine_version()
         if engine:

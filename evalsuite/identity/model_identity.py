@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalsuite.backends.registry import backend_entry
 from evalsuite.identity import numbers
+from evalsuite.identity.environment import package_version
 
 if TYPE_CHECKING:
     from evalsuite.identity.models import ModelSpec
@@ -127,9 +127,9 @@ def identity_for(
         chat_template_sha256=hashlib.sha256(template.encode()).hexdigest() if template is not None else None,
         system_instruction=system_instruction,
         scoring_version=SCORING_VERSION,
-        lm_eval_version=_version("lm_eval"),
-        transformers_version=_version("transformers"),
-        torch_version=_version("torch"),
+        lm_eval_version=package_version("lm_eval"),
+        transformers_version=package_version("transformers"),
+        torch_version=package_version("torch"),
         vllm_version=backend_entry(backend).engine_version(),
     )
 
@@ -150,11 +150,4 @@ def chat_template_text(path: Path) -> str | None:
         named = {entry.get("name"): entry.get("template") for entry in template if isinstance(entry, dict)}
         template = named.get("default")
     return template if isinstance(template, str) else None
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
