@@ -109,7 +109,9 @@ def _opt(name: str, annotation: Any, declaration: Any) -> RunOption:
 RUN_OPTIONS: tuple[RunOption, ...] = (
     _opt("model", list[str], typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run).")),
     _opt("models_file", Path | None, typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model.")),
-    _opt("gpu_sets", list[str], typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process).")),
+    _opt("gpu_sets", list[str], typer.Option([], "--gpu-sets", hidden=True, help="Replaced by --executor ray (refused with that hint).")),
+    _opt("executor", str, typer.Option("local", "--executor", help="local, or ray: a queue of models as Ray tasks, as many at once as the cluster has GPUs for.")),
+    _opt("ray_address", str | None, typer.Option(None, "--ray-address", help="--executor ray: the cluster, auto or HOST:PORT \\[default: a local Ray instance started for the run].")),
     _opt("backend", str, BackendOption),
     _opt("tasks", str | None, typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`).")),
     _opt("suite", str | None, typer.Option(None, help=suite_help())),
