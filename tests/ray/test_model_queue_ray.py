@@ -133,10 +133,3 @@ def test_queue_on_a_local_ray_instance_stores_into_sqlite(tmp_path: Path) -> Non
 
     assert scores(ray_db) == scores(local_db) and sorted(scores(ray_db)) == sorted(DEMOS[:2])
 
-
-def test_gpu_sets_is_refused_with_the_ray_way(tmp_path: Path) -> None:
-    db = tmp_path / "results.db"
-    result = CliRunner().invoke(app, ["run", "-m", "demo/pico-s", "-m", "demo/pico-m", *QUEUE_TASK, "--gpu-sets", "0", "--gpu-sets", "1", "--db", str(db)])
-    assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: --gpu-sets 0 --gpu-sets 1: the GPU-set worker pool is replaced by Ray — hint: run the queue with --executor ray")
-    assert "Traceback" not in result.output and not db.exists()
