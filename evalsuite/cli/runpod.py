@@ -29,6 +29,7 @@ runpod_app = typer.Typer(
 NOT_ON_A_POD: dict[str, str] = {
     "models_file": "a file on this machine; one pod evaluates one model",
     "gpu_sets": "one pod evaluates one model",
+    "ray_address": "a cluster this machine reaches; the pod starts its own Ray (--executor ray)",
     "db": "the pod stores into a database of its own; launch's --db is where the run is sent",
     "data_dir": "a folder on this machine",
     "text_file": "a file on this machine",

@@ -108,12 +108,12 @@ def run_queue_on_ray(ray: Any, configs: Sequence[RunConfig], report: Reporter) -
     cluster_gpus = sum(node.get("Resources", {}).get("GPU", 0) for node in nodes)
     remote = ray.remote(max_calls=1, max_retries=0)(_run_model)  # a fresh process per model; a retry would be a second run
     levels = log_levels()
-    pending = {}
+    pending: dict[Any, RunConfig] = {}  # Ray's object refs, in the queue's order
     for config in configs:
         options = {**task_resources(config, cluster_gpus), "name": f"evalsuite {config.model.name}"}
         pending[remote.options(**options).remote(config, levels, os.getcwd())] = config
     report(f"queue: {len(configs)} models submitted to Ray ({len(nodes)} node(s), {cluster_gpus:g} GPU(s))")
-    started, results = time.perf_counter(), {}
+    started, results = time.perf_counter(), dict[Any, QueueResult]()
     try:
         while len(results) < len(pending):
             done, _ = ray.wait([ref for ref in pending if ref not in results], num_returns=1)
