@@ -92,7 +92,7 @@ def run(**options: Any) -> None:
     config = config_from_options(options, models[0])  # the one place flags become a RunConfig
     model_queue.refuse_gpu_sets(options["gpu_sets"])
     if len(models) > 1 or options["models_file"] is not None:
-        _run_queue(config, models, options["executor"], options["ray_address"])
+        _run_queue(config, models)
         return
     if options["dry_run"]:
         _print_dry_run(runner.dry_run(config, report=report_progress))
@@ -105,7 +105,7 @@ def run(**options: Any) -> None:
 register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli/runpod.py)
 
 
-def _run_queue(config: RunConfig, models: tuple[str, ...], executor: str, ray_address: str | None) -> None:
+def _run_queue(config: RunConfig, models: tuple[str, ...]) -> None:
     """Every model in turn here, or as Ray tasks (``--executor ray``), then a summary; exit status 1 when any model failed."""
     from evalsuite.execution import queue as model_queue
     from evalsuite.execution import runner
@@ -115,14 +115,14 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], executor: str, ray_ad
     model_queue.check_queue_config(config)
     runner.validate(config)  # flags checked once, before the first model loads
     configs = [config.with_changes(model=name) for name in models]
-    if executor == "ray":
+    on_ray = config.controls.executor == "ray"
+    if on_ray:
         from evalsuite.execution import ray_queue
 
-        with ray_queue.connected(ray_address) as ray:
-            results = ray_queue.run_queue_on_ray(ray, configs, report_progress)
+        results = ray_queue.run_queue_on_ray(configs, report_progress)
     else:
         results = model_queue.run_queue(configs, report_progress)
-    _print_queue_summary(results, config.outputs.db, show_placement=executor == "ray")
+    _print_queue_summary(results, config.outputs.db, show_placement=on_ray)
     failed = [result.model for result in results if result.status != model_queue.COMPLETE]
     summary = f"{len(results) - len(failed)} of {len(results)} models complete" + (f"; failed: {', '.join(failed)}" if failed else "")
     _console(stderr=True).print(Text(summary, style="red" if failed else "green"), highlight=False, soft_wrap=True)

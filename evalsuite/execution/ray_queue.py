@@ -26,56 +26,26 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalsuite.backends.parallelism import Parallelism
 from evalsuite.backends.registry import backend_entry
-from evalsuite.errors import BackendNotInstalledError, ConfigError
+from evalsuite.errors import ConfigError
+from evalsuite.execution.cluster.connect import alive_nodes, check_database_for_cluster, connect
 from evalsuite.execution.queue import FAILED, QueueResult, Reporter, log_levels, run_one
 from evalsuite.identity.run_config import RunConfig
-
-POSTGRES_HINT = "store the runs in a database every node reaches: --db postgresql://USER:PASSWORD@HOST/DB"
-
-
-@contextmanager
-def connected(address: str | None) -> Iterator[Any]:
-    """The ``ray`` module, connected to the cluster at ``address`` (``auto``, ``HOST:PORT``) or to a local instance started here.
-
-    A connection this process already has is used as it is and left open.
-    """
-    try:
-        import ray
-    except ImportError as exc:
-        raise BackendNotInstalledError("--executor ray needs the ray package, which is not installed", "pip install 'evalsuite[ray]'") from exc
-    if ray.is_initialized():
-        yield ray
-        return
-    ray.init(address=address, logging_level=logging.WARNING)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-def alive_nodes(ray: Any) -> list[dict[str, Any]]:
-    """The cluster's nodes that are alive now (``ray.nodes()`` also lists dead ones)."""
-    return [node for node in ray.nodes() if node.get("Alive")]
-
-
-def check_database_for_cluster(db: str, nodes: int) -> None:
-    """Refuse a SQLite database when the work may run on several nodes: the others cannot write a file on this one."""
-    if nodes > 1 and not db.startswith(("postgresql:", "postgresql+")):
-        raise ConfigError(f"the Ray cluster has {nodes} nodes, and workers on the other nodes cannot reach the SQLite database {db}", POSTGRES_HINT)
 
 
 def task_resources(config: RunConfig, cluster_gpus: float) -> dict[str, float]:
     """What one model's run asks Ray for: GPUs = tensor x pipeline size for a local model where the cluster has GPUs, else one CPU.
 
     An endpoint (``--backend openai``) and ``--device cpu`` need no GPU; a vLLM engine with
-    ``distributed_executor_backend=ray`` asks Ray for its own GPUs, so its driver task takes a CPU only.
+    ``distributed_executor_backend=ray`` asks Ray for its own GPUs, so its driver task takes a CPU only;
+    a model with ``--replicas N`` is a driver only (its replica actors ask for their own), so it takes nothing.
     """
+    if config.controls.replicas > 1:
+        return {"num_cpus": 0}
     layout = Parallelism(**config.parallelism) if config.parallelism is not None else Parallelism()
     local = backend_entry(config.model.backend).capabilities.local_model
     if not local or config.model.device == "cpu" or cluster_gpus < 1 or layout.executor == "ray":
@@ -96,12 +66,29 @@ def check_fits(configs: Sequence[RunConfig], nodes: Sequence[Mapping[str, Any]])
             )
 
 
-def run_queue_on_ray(ray: Any, configs: Sequence[RunConfig], report: Reporter) -> list[QueueResult]:
-    """Every model as its own Ray task on the connected cluster; results in the queue's order as they finish.
+def run_queue_on_ray(configs: Sequence[RunConfig], report: Reporter) -> list[QueueResult]:
+    """Every model as its own Ray task on the cluster ``--ray-address`` names (or a local Ray); results in the queue's order.
 
     Checked before any task starts: the database every node must reach, and a node with room for each model.
     Ctrl-C cancels the tasks still running (their runs are stored as interrupted) and is raised again.
     """
+    connection = connect(configs[0].controls.ray_address)
+    try:
+        return _run_tasks(connection.ray, [_in_its_task(config) for config in configs], report)
+    finally:
+        connection.close()
+
+
+def _in_its_task(config: RunConfig) -> RunConfig:
+    """The model's run as its task runs it: in the task's own process (the task holds its GPUs), unless it has replicas.
+
+    With ``--replicas N`` the task is the run's driver and its replicas are Ray actors of their own.
+    """
+    return config if config.controls.replicas > 1 else config.with_changes(executor="local", ray_address=None)
+
+
+def _run_tasks(ray: Any, configs: Sequence[RunConfig], report: Reporter) -> list[QueueResult]:
+    """Submit one task per model, then collect the outcomes as they finish (reported), in the queue's order."""
     nodes = alive_nodes(ray)
     check_database_for_cluster(configs[0].outputs.db, len(nodes))
     check_fits(configs, nodes)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from evalsuite.errors import ConfigError
 
+POSTGRES_HINT = "store the runs in a database every node reaches: --db postgresql://…"
 RAY_EXTRA_HINT = "pip install 'evalsuite[ray]' (on every node of the cluster), or run without --executor ray"
 
 
@@ -50,10 +52,25 @@ def connect(address: str | None) -> Connection:
     if ray.is_initialized():
         return Connection(ray, started_here=False)
     try:
-        ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+        # "local": a new instance; None would join any Ray already running on this machine (another user's, a test's).
+        ray.init(address=address or "local", include_dashboard=False, logging_level="WARNING")
     except ConnectionError as exc:
         raise ConfigError(
             f"cannot reach a Ray cluster at --ray-address {address}: {exc}",
             "start one with `ray start --head` (and `ray start --address HEAD:6379` on the others), or drop --ray-address for a local Ray",
         ) from exc
     return Connection(ray, started_here=True)
+
+
+def alive_nodes(ray: ModuleType) -> list[dict[str, Any]]:
+    """The cluster's nodes that are alive now (``ray.nodes()`` also lists dead ones)."""
+    return [node for node in ray.nodes() if node.get("Alive")]
+
+
+def check_database_for_cluster(db: str, nodes: int) -> None:
+    """Refuse a SQLite database when work may run on several nodes: the others cannot write a file on this one.
+
+    On one node (a local Ray, a single machine's cluster) SQLite works as without Ray.
+    """
+    if nodes > 1 and not db.startswith(("postgresql:", "postgresql+")):
+        raise ConfigError(f"the Ray cluster has {nodes} nodes, and workers on the other nodes cannot reach the SQLite database {db}", POSTGRES_HINT)

@@ -26,7 +26,7 @@ from lm_eval.api.model import LM
 from evalsuite import settings
 from evalsuite.backends.requests import model_options, parallelism
 from evalsuite.errors import BackendError, EvalsuiteError
-from evalsuite.execution.cluster.connect import Connection, connect
+from evalsuite.execution.cluster.connect import Connection, alive_nodes, check_database_for_cluster, connect
 from evalsuite.execution.cluster.replica import Progress, Replica, ReplicaWork
 from evalsuite.execution.cluster.resources import ReplicaResources, per_replica
 from evalsuite.identity.models import ModelSpec
@@ -77,7 +77,9 @@ def start(
     try:
         ray = connection.ray
         layout = parallelism(config.model)
-        nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+        alive = alive_nodes(ray)
+        check_database_for_cluster(config.outputs.db, len(alive))  # before any replica starts
+        nodes = [node["Resources"] for node in alive]
         resources = per_replica(config.controls.replicas, layout.world_size if layout is not None else 1, nodes)
         flush = settings.CACHE_FLUSH_S.read()
         work = ReplicaWork(
