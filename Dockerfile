@@ -24,7 +24,7 @@ COPY evalsuite ./evalsuite
 COPY tasks ./tasks
 COPY leaderboard ./leaderboard
 # vllm pins its own CUDA build of torch; install it first so evalsuite's range accepts it.
-RUN pip install --upgrade pip && pip install "vllm>=0.8" && pip install ".[vllm,cloud]"
+RUN pip install --upgrade pip && pip install "vllm>=0.8" && pip install ".[vllm,cloud,ray]"
 COPY docker/entrypoint.sh /usr/local/bin/evalsuite-entrypoint
 
 WORKDIR /workspace

@@ -88,7 +88,7 @@ def test_backend_args_are_parsed_and_decoded() -> None:
 STORED_KEYS = {
     "model", "backend", "tasks", "suite", "limit", "num_fewshot", "batch_size", "device", "dtype", "seed", "db", "data_dir",
     "text_file", "include_path", "output", "log_samples", "revision", "trust_remote_code", "apply_chat_template",
-    "fewshot_as_multiturn", "system_instruction", "backend_args", "gen_kwargs", "resume", "dry_run", "show_progress", "no_cache",
+    "fewshot_as_multiturn", "system_instruction", "backend_args", "gen_kwargs", "resume", "dry_run", "show_progress", "no_cache", "executor", "ray_address", "replicas",
     "base_url", "api_key_env", "judge", "judge_backend", "judge_base_url", "judge_api_key_env", "judge_args", "judge_max_tokens", "seeds",
 }
 

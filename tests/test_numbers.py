@@ -71,7 +71,7 @@ def test_cache_key_is_sha256_over_every_identity_field(changes: dict[str, object
 
 
 # The resume hash as it has been computed since runs were first resumed: every stored field but these.
-_NOT_HASHED = {"db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache", "api_key_env", "judge_api_key_env", "parallelism"}
+_NOT_HASHED = {"db", "output", "log_samples", "resume", "dry_run", "batch_size", "show_progress", "no_cache", "api_key_env", "judge_api_key_env", "parallelism", "executor", "ray_address", "replicas"}
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
@@ -81,6 +81,18 @@ def _decode(request_type: str, stored: list[Any]) -> Any:
     if request_type == "loglikelihood_rolling":
         return float(stored[0])
     return str(stored[0])
+
+
+@runtime_checkable
+class CommitsItself(Protocol):
+    """An inner backend that computes and commits missing requests itself (data-parallel replicas, ``execution.cluster``).
+
+    It commits each answer under this cache's namespace and run, chunk by chunk, as
+    :class:`CachedLM` would; the cache then reads the answers back. ``advance`` moves the
+    one progress bar.
+    """
+
+    def compute_into_cache(self, request_type: str, requests: list[Instance], advance: Callable[[int], None]) -> None: ...
 
 
 class CachedLM(LM):
@@ -179,6 +191,10 @@ class CachedLM(LM):
         pending = list(missing.items())
         # Closed on failure too: the bar's line ends, so an error message starts a line of its own.
         with tqdm(total=len(pending), desc=f"{request_type} requests", disable=not self.show_progress, unit="req") as bar:
+            if isinstance(self.inner, CommitsItself):
+                self._computed_elsewhere(self.inner, request_type, [requests[index] for _, index in pending], bar.update)
+                stored.update(self._read_back(request_type, [key for key, _ in pending]))
+                return
             for chunk in self._chunks(pending):
                 answers = method([requests[index] for _, index in chunk], **quiet)
                 encoded = {key: _encode(request_type, answer) for (key, _), answer in zip(chunk, answers)}
@@ -190,6 +206,18 @@ class CachedLM(LM):
                 bar.update(len(chunk))
                 if self.on_chunk is not None:
                     self.on_chunk(self.stats.computed)
+
+    def _computed_elsewhere(self, inner: CommitsItself, request_type: str, requests: list[Instance], advance: Callable[[int], None]) -> None:
+        inner.compute_into_cache(request_type, requests, advance)
+        self.stats.computed += len(requests)  # each by one replica of this run (a lost one's committed answers included)
+
+    def _read_back(self, request_type: str, keys: list[str]) -> dict[str, list[Any]]:
+        """The answers replicas committed; one missing is a bug of the replicas, never a silent gap."""
+        found = queries.cached_responses(self.database, keys)
+        lacking = len(set(keys) - found.keys())
+        if lacking:
+            raise RuntimeError(f"{lacking} {request_type} answers the replicas reported are not in the request cache")
+        return found
 
     def _chunks(self, pending: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
         """Consecutive slices of ``pending``, each computed and committed before the next is cut.

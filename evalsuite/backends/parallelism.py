@@ -13,10 +13,10 @@ What vLLM 0.32's offline ``vllm.LLM`` supports, and therefore what evalsuite doe
   size is above 1), ``ray`` (a Ray cluster, the way to go past one node), ``uni``
   (one process), ``external_launcher`` (torchrun);
 * ``data_parallel_size`` above 1 is refused by ``vllm.LLM`` itself in one process,
-  and its multi-process offline mode serves mixture-of-experts models only. So
-  evalsuite refuses it with the two ways that do work: ``--gpu-sets`` (one model per
-  GPU set, several models at once) or ``vllm serve --data-parallel-size N`` scored
-  through ``--backend openai``.
+  and its multi-process offline mode serves mixture-of-experts models only. So a
+  run takes it as ``--replicas N`` (``execution/resolve.py`` moves it there): N
+  engines, each a Ray actor (``--executor ray``, ``evalsuite.execution.cluster``).
+  Anywhere else (the arena's engines) it is refused here.
 
 Tensor and pipeline parallelism change the order of floating-point reductions
 (all-reduce across GPUs), so they can move a log-likelihood by rounding; they stay
@@ -76,8 +76,8 @@ class Parallelism:
             raise BackendError(
                 f"data_parallel_size={self.data_parallel_size}: vLLM's offline engine runs one replica per process "
                 "(vllm.LLM refuses data parallelism for dense models)",
-                "run several models at once with --gpu-sets 0 --gpu-sets 1, or spread one model with tensor_parallel_size=N; "
-                "for replicas of one model: `vllm serve MODEL --data-parallel-size N`, then --backend openai --base-url URL",
+                "for replicas of one model in a run: `evalsuite run ... --executor ray --replicas N`; "
+                "or spread one model with tensor_parallel_size=N",
             )
         if self.executor == "ray" and not ray_installed:
             raise BackendNotInstalledError("distributed_executor_backend=ray needs the ray package, which is not installed", RAY_INSTALL_HINT)

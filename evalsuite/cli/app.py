@@ -90,8 +90,9 @@ def run(**options: Any) -> None:
 
     models = model_queue.model_list(options["model"], options["models_file"])
     config = config_from_options(options, models[0])  # the one place flags become a RunConfig
-    if len(models) > 1 or options["models_file"] is not None or options["gpu_sets"]:
-        _run_queue(config, models, model_queue.parse_gpu_sets(options["gpu_sets"]))
+    model_queue.refuse_gpu_sets(options["gpu_sets"])
+    if len(models) > 1 or options["models_file"] is not None:
+        _run_queue(config, models)
         return
     if options["dry_run"]:
         _print_dry_run(runner.dry_run(config, report=report_progress))
@@ -104,21 +105,24 @@ def run(**options: Any) -> None:
 register_launch(run)  # `runpod launch` offers run's own options (evalsuite/cli/runpod.py)
 
 
-def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, ...]) -> None:
-    """Every model in turn (per GPU set), then a summary; exit status 1 when any model failed."""
+def _run_queue(config: RunConfig, models: tuple[str, ...]) -> None:
+    """Every model in turn here, or as Ray tasks (``--executor ray``), then a summary; exit status 1 when any model failed."""
     from evalsuite.execution import queue as model_queue
     from evalsuite.execution import runner
     from evalsuite.execution.resolve import resolve
 
     config = resolve(config)
-    model_queue.check_queue_config(config, gpu_sets)
+    model_queue.check_queue_config(config)
     runner.validate(config)  # flags checked once, before the first model loads
     configs = [config.with_changes(model=name) for name in models]
-    if gpu_sets:
-        results = model_queue.run_queue_on_gpu_sets(configs, gpu_sets, report_progress)
+    on_ray = config.controls.executor == "ray"
+    if on_ray:
+        from evalsuite.execution import ray_queue
+
+        results = ray_queue.run_queue_on_ray(configs, report_progress)
     else:
         results = model_queue.run_queue(configs, report_progress)
-    _print_queue_summary(results, config.outputs.db, show_gpus=bool(gpu_sets))
+    _print_queue_summary(results, config.outputs.db, show_placement=on_ray)
     failed = [result.model for result in results if result.status != model_queue.COMPLETE]
     summary = f"{len(results) - len(failed)} of {len(results)} models complete" + (f"; failed: {', '.join(failed)}" if failed else "")
     _console(stderr=True).print(Text(summary, style="red" if failed else "green"), highlight=False, soft_wrap=True)
@@ -126,16 +130,16 @@ def _run_queue(config: RunConfig, models: tuple[str, ...], gpu_sets: tuple[str, 
         raise typer.Exit(1)
 
 
-def _print_queue_summary(results: list[Any], db: str, show_gpus: bool) -> None:
+def _print_queue_summary(results: list[Any], db: str, show_placement: bool) -> None:
     from evalsuite.execution import queue as model_queue
 
     table = Table(title=f"queue: {len(results)} models, stored in {mask_secrets(db)}")
-    for column in ("model", "run", "status", "seconds", *(("GPUs",) if show_gpus else ()), "main numbers / error"):
+    for column in ("model", "run", "status", "seconds", *(("ran on",) if show_placement else ()), "main numbers / error"):
         table.add_column(column, overflow="fold")
     for result in results:
         detail = model_queue.main_numbers(db, result.run_id) if result.status == model_queue.COMPLETE and result.run_id is not None else result.error or ""
-        gpus = (result.gpu_set or "",) if show_gpus else ()
-        table.add_row(result.model, "—" if result.run_id is None else str(result.run_id), result.status, f"{result.seconds:.1f}", *gpus, Text(detail))
+        placed = (result.placed or "",) if show_placement else ()
+        table.add_row(result.model, "—" if result.run_id is None else str(result.run_id), result.status, f"{result.seconds:.1f}", *placed, Text(detail))
     _console().print(table)
 
 
@@ -288,7 +292,7 @@ def results_show(run_id: int = typer.Argument(..., help="Run id from `evalsuite 
 
 
 def _print_parallelism(run_row: Any) -> None:
-    """vLLM runs: the parallel layout they were given; any run: the GPU set it was given (--gpu-sets)."""
+    """vLLM runs: the parallel layout they were given; any run: the GPUs it was given (CUDA_VISIBLE_DEVICES, set by Ray for a queued model)."""
     from evalsuite.backends.parallelism import describe
 
     stored = (run_row.config or {}).get("parallelism")

@@ -109,8 +109,11 @@ def _opt(name: str, annotation: Any, declaration: Any) -> RunOption:
 RUN_OPTIONS: tuple[RunOption, ...] = (
     _opt("model", list[str], typer.Option([], "--model", "-m", help="Hub id, local model directory, or demo alias (demo/pico-s, demo/pico-m); with --backend openai, the served model name. Repeat it to queue several models (each its own run).")),
     _opt("models_file", Path | None, typer.Option(None, "--models-file", help="Queue the models listed in this file, one per line (# comments allowed), after any --model.")),
-    _opt("gpu_sets", list[str], typer.Option([], "--gpu-sets", help="Run the queue one model at a time per GPU set, e.g. --gpu-sets 0,1 --gpu-sets 2,3 (CUDA_VISIBLE_DEVICES of each worker process).")),
+    _opt("gpu_sets", list[str], typer.Option([], "--gpu-sets", hidden=True, help="Replaced by --executor ray (refused with that hint).")),
     _opt("backend", str, BackendOption),
+    _opt("executor", str, typer.Option("local", "--executor", help="Where requests are computed: local (this process) or ray (replicas as Ray actors, a queue's models as Ray tasks; needs the ray extra).")),
+    _opt("ray_address", str | None, typer.Option(None, "--ray-address", help="--executor ray: auto or HOST:PORT of a running Ray cluster \\[default: start a local Ray].")),
+    _opt("replicas", int, typer.Option(1, "--replicas", help="--executor ray: copies of the model, each a Ray actor computing a share of the requests (vllm also takes --backend-arg data_parallel_size=N).")),
     _opt("tasks", str | None, typer.Option(None, "--tasks", "-t", help="Comma-separated task or group names (see `evalsuite tasks`).")),
     _opt("suite", str | None, typer.Option(None, help=suite_help())),
     _opt("limit", int | None, typer.Option(None, help="At most N documents per task (overrides a suite's own limits).")),

@@ -65,7 +65,10 @@ def config_from_options(options: Mapping[str, Any], model: str) -> RunConfig:
             seed=options["seed"],
         ),
         outputs=Outputs(db=options["db"] or default_db(), output=_path(options["output"]), log_samples=options["log_samples"]),
-        controls=RunControls(resume=options["resume"], dry_run=options["dry_run"], no_cache=options["no_cache"]),
+        controls=RunControls(
+            resume=options["resume"], dry_run=options["dry_run"], no_cache=options["no_cache"],
+            executor=options["executor"], ray_address=options["ray_address"], replicas=options["replicas"],
+        ),
         judge=None if judge is None else ModelRequest(
             name=judge,
             backend=options["judge_backend"],

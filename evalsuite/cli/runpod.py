@@ -29,6 +29,7 @@ runpod_app = typer.Typer(
 NOT_ON_A_POD: dict[str, str] = {
     "models_file": "a file on this machine; one pod evaluates one model",
     "gpu_sets": "one pod evaluates one model",
+    "ray_address": "a cluster this machine reaches; the pod starts its own Ray (--executor ray)",
     "db": "the pod stores into a database of its own; launch's --db is where the run is sent",
     "data_dir": "a folder on this machine",
     "text_file": "a file on this machine",
@@ -68,7 +69,9 @@ def _launch(
 
     Every other option is an `evalsuite run` option, passed to the pod's run as given.
     """
-    run_args = _run_args(ctx, {*run_options, *ALWAYS_SENT})
+    if run_options.get("replicas", 1) > 1 and not _given(ctx, "executor"):
+        ctx.params["executor"] = "ray"  # replicas are Ray actors; the pod is one node, where its run starts Ray
+    run_args = _run_args(ctx, {*run_options, *ALWAYS_SENT}, forced=("executor",) if ctx.params.get("executor") == "ray" else ())
     _check_run(cli_run_options.parse(run_command, run_args), gpu_count)  # what the pod's run will build, checked before renting
     request = LaunchRequest(
         model=model, run_args=run_args, gpu=gpu, gpu_count=gpu_count, cloud=cloud, image=image, install=install, disk_gb=disk,
@@ -121,9 +124,9 @@ def register_launch(run: Callable[..., Any]) -> None:
     runpod_app.registered_commands.insert(0, runpod_app.registered_commands.pop())  # first in --help
 
 
-def _run_args(context: typer.Context, names: Collection[str]) -> tuple[str, ...]:
-    """The `evalsuite run` command line the pod runs: every run option the user gave, as given."""
-    given = [name for name in names if name in ALWAYS_SENT or _given(context, name)]
+def _run_args(context: typer.Context, names: Collection[str], forced: Collection[str] = ()) -> tuple[str, ...]:
+    """The `evalsuite run` command line the pod runs: every run option the user gave, as given (and ``forced`` ones)."""
+    given = [name for name in names if name in ALWAYS_SENT or name in forced or _given(context, name)]
     return cli_run_options.command_line(context.command.params, context.params, given)
 
 
@@ -150,14 +153,29 @@ def _check_run(config: RunConfig, gpu_count: int) -> None:
     config = resolve(config)
     task_lookup.plan_tasks(config)
     if config.parallelism is not None:
-        layout = Parallelism(**config.parallelism)
+        layout = Parallelism(**{**config.parallelism, "data_parallel_size": 1})  # the replicas: _check_replicas
         layout.check(gpu_count, ray_installed=True, gpus_are="the pod has --gpu-count", fix=f"launch with --gpu-count {layout.world_size}, or lower the sizes")
+    _check_replicas(config, gpu_count)
     for options in (model_options(config), *([judge_options(config, config.judge)] if config.judge is not None else [])):
         try:
             check_backend_args(options)
         except BackendNotInstalledError as exc:  # a laptop without vLLM may still launch a vLLM pod
             if options.args:
                 _console(stderr=True).print(f"note: the {options.backend} arguments are checked on the pod ({exc.message})", highlight=False, markup=False)
+
+
+def _check_replicas(config: RunConfig, gpu_count: int) -> None:
+    """``--replicas N`` on a pod: N copies of ``tensor x pipeline`` GPUs each must fit its ``--gpu-count`` (refused before renting)."""
+    from evalsuite.backends.parallelism import Parallelism
+    from evalsuite.errors import ConfigError
+
+    replicas = config.controls.replicas
+    world_size = Parallelism(**config.parallelism).world_size if config.parallelism is not None else 1
+    if replicas * world_size > gpu_count:
+        raise ConfigError(
+            f"--replicas {replicas} x tensor_parallel_size x pipeline_parallel_size {world_size} = {replicas * world_size} GPUs, but the pod has --gpu-count {gpu_count}",
+            f"launch with --gpu-count {replicas * world_size}, or lower --replicas",
+        )
 
 
 @runpod_app.command("list")

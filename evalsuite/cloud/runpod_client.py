@@ -235,7 +235,8 @@ def install_spec(request: LaunchRequest, repo_root: Path | None = None) -> str:
     from evalsuite.backends.registry import pip_extras
     from evalsuite.version import __version__
 
-    extras = ",".join(("cloud", *pip_extras(request.run_args)))
+    on_ray = "--executor=ray" in request.run_args or any(a == "--executor" and b == "ray" for a, b in zip(request.run_args, request.run_args[1:]))
+    extras = ",".join(("cloud", *pip_extras(request.run_args), *(("ray",) if on_ray else ())))
     root = repo_root or REPO_ROOT
     if (root / ".git").exists():
         remote, commit = _git(root, "remote", "get-url", "origin"), _git(root, "rev-parse", "HEAD")

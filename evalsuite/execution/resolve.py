@@ -14,12 +14,14 @@ from dataclasses import replace
 from evalsuite.backends.registry import backend_entry
 from evalsuite.backends.requests import judge_options, model_options, parallelism
 from evalsuite.errors import ConfigError, JudgeError
-from evalsuite.identity.run_config import RunConfig
+from evalsuite.identity.run_config import RunConfig, decode_scalar
 from evalsuite.judged import is_judged
 from evalsuite.tasks.suites import suites
 
 # Judged tasks (MT-Bench) set their own sampling per category; only the length may be lowered.
 JUDGED_GEN_KWARGS = ("max_gen_toks",)
+# lm-eval's vLLM argument for replicas of one model; evalsuite's own flag is --replicas.
+DATA_PARALLEL_ARG = "data_parallel_size"
 
 
 def judged_tasks(config: RunConfig) -> tuple[str, ...]:
@@ -32,11 +34,35 @@ def resolve(config: RunConfig) -> RunConfig:
 
     Resolving a resolved config gives it back unchanged.
     """
-    config = _with_suite_backend_args(config)
+    config = _with_replicas_from_backend_args(_with_suite_backend_args(config))
     _check(config)
-    layout = parallelism(config.model)  # a malformed tensor/pipeline/data parallel size fails here
+    layout = parallelism(config.model)  # a malformed tensor/pipeline parallel size fails here
+    if layout is not None:
+        layout = replace(layout, data_parallel_size=config.controls.replicas)  # recorded: how many replicas computed it
     prompt = replace(config.prompt, apply_chat_template=True) if judged_tasks(config) else config.prompt  # recorded in the identity
     return replace(config, prompt=prompt, parallelism=layout.as_json() if layout is not None else None)
+
+
+def _with_replicas_from_backend_args(config: RunConfig) -> RunConfig:
+    """lm-eval's spelling ``--backend-arg data_parallel_size=N`` (vLLM) as ``--replicas N``, taken out of the backend args.
+
+    Replicas change no number, but backend args are in the cache key: left there, answers
+    computed by two replicas would not be served to a one-replica run of the same model.
+    """
+    args = config.model.backend_args
+    given = [value for key, value in args if key == DATA_PARALLEL_ARG]
+    if not given or not backend_entry(config.model.backend).capabilities.engine_device:
+        return config  # other backends refuse the key as an unknown --backend-arg, with their list
+    replicas = decode_scalar(given[-1])
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ConfigError(f"--backend-arg {DATA_PARALLEL_ARG}={given[-1]!r} must be a positive integer", "e.g. --backend-arg data_parallel_size=2 --executor ray")
+    if config.controls.replicas not in (1, replicas):
+        raise ConfigError(
+            f"--replicas {config.controls.replicas} and --backend-arg {DATA_PARALLEL_ARG}={replicas} disagree",
+            "give the number of replicas once: --replicas N",
+        )
+    model = replace(config.model, backend_args=tuple(pair for pair in args if pair[0] != DATA_PARALLEL_ARG))
+    return replace(config, model=model, controls=replace(config.controls, replicas=replicas))
 
 
 def _with_suite_backend_args(config: RunConfig) -> RunConfig:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalsuite import settings
 from evalsuite.backends import check_backend_options, close_backend, load_backend, resolve
@@ -42,6 +42,9 @@ from evalsuite.store.db import Database, open_database
 from evalsuite.store.liveness import Heartbeat
 from evalsuite.store.schema import RunRecord, utcnow
 from evalsuite.tasks.runnable import Grader, GraderKey, RunnableTask, TaskRun, TaskScores
+
+if TYPE_CHECKING:
+    from lm_eval.api.model import LM
 
 log = logging.getLogger(__name__)
 Reporter = Callable[[str], None]
@@ -91,6 +94,10 @@ def validate(config: RunConfig) -> str:
     if config.outputs.output is not None:
         check_writable_output(config.outputs.output, "--output")
     faults.check()
+    if config.controls.executor == "ray":  # a missing extra is refused before a run row exists
+        from evalsuite.execution.cluster.connect import check_installed
+
+        check_installed()
     judged_session.check(config)
     return check_backend_options(model_options(config))
 
@@ -146,7 +153,7 @@ def _run_in(database: Database, config: RunConfig, device: str, report: Reporter
         faults.point("run_created")
         heartbeat.start()
         report(f"run {run_id}: {model.name} ({model.source}, sha256 {model.weights_sha256[:12]}) on {len(tasks)} task(s)")
-        cached_lm = _build_cached_lm(config, model, database, identity.key, run_id)
+        cached_lm = _build_cached_lm(config, model, database, identity, start, report)
         merged: dict[str, Any] = {}
         for index, task in enumerate(tasks):
             # Tasks finished before an interruption are re-scored from the cache (no model calls),
@@ -313,24 +320,38 @@ def _say_why_not_taken_over(live: RunRecord | None, report: Reporter) -> None:
     )
 
 
-def _build_cached_lm(config: RunConfig, model: ModelSpec, database: Database, namespace: str, run_id: int) -> CachedLM:
-    """The backend wrapped in the request cache under ``namespace`` (the model identity's key)."""
-    inner = load_backend(model, model_options(config))
+def _build_cached_lm(
+    config: RunConfig, model: ModelSpec, database: Database, identity: ModelIdentity, start: queries.RunStart, report: Reporter
+) -> CachedLM:
+    """The backend (or its replicas on Ray) wrapped in the request cache under the model identity's key."""
+    inner = _backend_or_replicas(config, model, database, identity, start, report)
     faults.point("backend_loaded")
     chunk = settings.CACHE_CHUNK.read()  # smaller loses less on a crash
     flush = settings.CACHE_FLUSH_S.read()
     return CachedLM(
         inner,
         database,
-        namespace,
+        identity.key,
         chunk_size=chunk,
         flush_seconds=flush if flush > 0 else None,
-        run_id=run_id,
+        run_id=start.run_id,
         refresh=config.controls.no_cache,
         show_progress=config.controls.show_progress,
     )
 
 
+
+
+def _backend_or_replicas(
+    config: RunConfig, model: ModelSpec, database: Database, identity: ModelIdentity, start: queries.RunStart, report: Reporter
+) -> LM:
+    """The model in this process (``--executor local``), or ``--replicas`` copies of it as Ray actors that commit into the same cache."""
+    if config.controls.executor == "local":
+        return load_backend(model, model_options(config))
+    from evalsuite.execution.cluster import pool
+
+    notes = pool.AttemptNotes(database, start.run_id, start.attempt)
+    return pool.start(config, model, identity.key, identity.device, notes, report)
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def hardware() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
     }
-    if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPU set a run was given (`evalsuite run --gpu-sets`)
+    if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPUs a run was given (Ray sets it for each queued model)
         info["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")

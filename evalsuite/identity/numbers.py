@@ -105,6 +105,9 @@ RUN_FIELDS: dict[str, Classification] = {
     "dry_run": unchanged("counts requests without scoring any"),
     "show_progress": unchanged("progress bars only"),
     "no_cache": unchanged("recomputes answers that the cache would give identically"),
+    "executor": unchanged("where requests are computed; every replica commits the answers one process would (tests/ray)"),
+    "ray_address": unchanged("which Ray cluster computes the requests, not how"),
+    "replicas": unchanged("splits the pending requests across copies of one model; each answer is the one process's"),
     "base_url": changes(CACHE, RESUME, why="the endpoint that answers (another server may serve another model)"),
     "api_key_env": unchanged("names where the key is read from; the endpoint is base_url"),
     "judge": changes(RESUME, BOARD, why="the model that grades judged tasks (the board: its label)"),
@@ -114,7 +117,7 @@ RUN_FIELDS: dict[str, Classification] = {
     "judge_args": changes(RESUME, why="the judge's own backend settings"),
     "judge_max_tokens": changes(RESUME, why="the length of each judgment"),
     "seeds": changes(CACHE, RESUME, why="lm-eval's four seeds, set by --seed", follows="seed"),
-    "parallelism": unchanged("derived from backend_args, which are keyed themselves"),
+    "parallelism": unchanged("derived from backend_args, which are keyed themselves (its data_parallel_size: from replicas)"),
 }
 
 # Every field of ModelIdentity, in its order.

@@ -145,14 +145,39 @@ class Outputs:
     log_samples: bool = True
 
 
+# Where a run's requests are computed: in this process, or by replicas on a Ray cluster (evalsuite.execution.cluster).
+EXECUTORS = ("local", "ray")
+
+
 @dataclass(frozen=True)
 class RunControls:
-    """How this invocation runs, never what it measures: resume, dry run, progress bars, cache reuse."""
+    """How this invocation runs, never what it measures: resume, dry run, progress bars, cache reuse, where it computes.
+
+    ``executor``, ``ray_address`` and ``replicas`` place the work (one process, or N replicas
+    of the model as Ray actors); each replica commits the same answers into the request cache,
+    so they change no number (``identity/numbers.py``).
+    """
 
     resume: int | None = None
     dry_run: bool = False
     show_progress: bool = True
     no_cache: bool = False  # recompute every request (answers are still written to the cache)
+    executor: str = "local"
+    ray_address: str | None = None  # --executor ray: auto or HOST:PORT of a running cluster; None starts a local Ray
+    replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"unknown --executor {self.executor!r}", f"choose one of: {', '.join(EXECUTORS)}")
+        if isinstance(self.replicas, bool) or not isinstance(self.replicas, int) or self.replicas < 1:
+            raise ConfigError(f"--replicas must be 1 or more, got {self.replicas!r}", "e.g. --replicas 2 --executor ray")
+        if self.executor != "ray" and self.replicas > 1:
+            raise ConfigError(
+                f"--replicas {self.replicas} (or --backend-arg data_parallel_size={self.replicas}) runs the replicas as Ray actors",
+                "add --executor ray (with --ray-address HOST:PORT for a running cluster; without it a local Ray starts)",
+            )
+        if self.executor != "ray" and self.ray_address is not None:
+            raise ConfigError("--ray-address is for --executor ray", "add --executor ray, or drop --ray-address")
 
 
 # The value objects of a RunConfig and the flat names their fields are stored under (runs.config,

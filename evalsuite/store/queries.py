@@ -247,6 +247,18 @@ def _end_run(database: Database, run_id: int, status: str, error: str | None, *,
         session.add(record)
 
 
+@retrying
+def note_attempt(database: Database, run_id: int, attempt: int, key: str, value: Any) -> None:
+    """Set ``key`` in one attempt's ``hardware`` record: where its replicas ran, which were lost and when.
+
+    Written as it happens, so a run that dies later still says where each part was computed.
+    """
+    with database.session() as session:
+        row = session.exec(select(RunAttempt).where(RunAttempt.run_id == run_id, RunAttempt.attempt == attempt)).one()
+        row.hardware = {**(row.hardware or {}), key: value}  # a new dict: the JSON column sees the change
+        session.add(row)
+
+
 def run_attempts(database: Database, run_id: int) -> list[RunAttempt]:
     """Every attempt at a run, first first: where, when, how long, with which versions, how it ended."""
     with database.session() as session:

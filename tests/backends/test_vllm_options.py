@@ -72,7 +72,8 @@ def test_parallel_options_reach_vllms_engine_arguments(monkeypatch: pytest.Monke
     assert "data_parallel_size" not in captured  # never handed to vllm.LLM, which refuses it in one process
 
 
-def test_data_parallelism_and_a_missing_ray_are_refused_before_a_run_is_stored(tmp_path: Path) -> None:
+def test_data_parallelism_without_ray_executor_and_a_missing_ray_are_refused_before_a_run_is_stored(tmp_path: Path) -> None:
+    """lm-eval's data_parallel_size=N is --replicas N, which runs on Ray: without --executor ray it is refused, naming it."""
     import importlib.util
 
     from typer.testing import CliRunner
@@ -84,8 +85,8 @@ def test_data_parallelism_and_a_missing_ray_are_refused_before_a_run_is_stored(t
     command = ["run", "--model", "demo/pico-s", "--tasks", "pubmedqa", "--backend", "vllm", "--db", str(db), "--backend-arg"]
     result = CliRunner().invoke(app, [*command, "data_parallel_size=2"])
     assert result.exit_code == 1, result.output
-    assert result.stderr.startswith("error: data_parallel_size=2: vLLM's offline engine runs one replica per process"), result.stderr
-    assert "--gpu-sets" in result.stderr and "vllm serve MODEL --data-parallel-size N" in result.stderr and "Traceback" not in result.output
+    assert result.stderr.startswith("error: --replicas 2 (or --backend-arg data_parallel_size=2) runs the replicas as Ray actors"), result.stderr
+    assert "hint: add --executor ray" in result.stderr and "Traceback" not in result.output
     assert not db.exists()
     ray = model_options(RunConfig.from_flat(model="m", tasks=("t",), backend="vllm", backend_args=(("distributed_executor_backend", "ray"),)))
     if importlib.util.find_spec("ray") is None:

@@ -273,6 +273,7 @@ ROUND_TRIPS = [
      "--judge-max-tokens", "1"],
     ["--model", "served", "--backend", "openai", "--tasks", "arc_easy,hellaswag", "--base-url", "http://127.0.0.1:9/v1",
      "--api-key-env", "EVALSUITE_TEST_KEY", "--apply-chat-template", "--fewshot-as-multiturn", "--system-instruction", "-be brief"],
+    ["--model", "org/m", "--backend", "vllm", "--tasks", "arc_easy", "--executor", "ray", "--replicas", "2"],
 ]
 
 
@@ -305,7 +306,7 @@ def test_every_run_option_round_trips_through_launch_to_the_pods_run(env: dict[s
     assert set_apart == for_a_pod, "each option is set to a value other than its default in some round trip"
 
     for number, args in enumerate(ROUND_TRIPS, start=1):
-        result = _launch([*args, "--volume-dir", "/workspace/bundles", "--yes"], {**env, "EVALSUITE_TEST_KEY": "k"})
+        result = _launch([*args, "--gpu-count", "2", "--volume-dir", "/workspace/bundles", "--yes"], {**env, "EVALSUITE_TEST_KEY": "k"})
         assert result.exit_code == 0, result.output
         request = _deploys(runpod_api)[-1]
         assert len(_deploys(runpod_api)) == number
@@ -332,3 +333,31 @@ def test_launch_refuses_what_run_refuses_before_renting(
     launched = _launch(["--model", "org/m", *args, "--yes"], env)
     assert (launched.exit_code, launched.stderr) == (1, run.stderr)  # the same message and suggestions
     assert runpod_api.calls == []  # RunPod was not even asked for prices
+
+
+def test_replicas_reach_the_pod_run_on_ray_with_the_ray_extra(env: dict[str, str], runpod_api: RunPodStandIn) -> None:
+    """`--gpu-count 4 --replicas 4`: the pod's run gets the replicas and Ray (a pod is one node), and installs the ray extra."""
+    result = _launch(["--model", "org/m", "--suite", "quick", "--gpu-count", "4", "--replicas", "4", "--yes"], env)
+    assert result.exit_code == 0, result.output
+    [request] = _deploys(runpod_api)
+    pod_env = {item["key"]: item["value"] for item in request["env"]}
+    assert request["gpuCount"] == 4
+    assert shlex.split(pod_env["EVALSUITE_RUN_ARGS"]) == ["--model", "org/m", "--backend", "vllm", "--executor", "ray", "--replicas", "4", "--suite", "quick"]
+    assert pod_env["EVALSUITE_INSTALL"].startswith("evalsuite[cloud,vllm,ray]")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gpu-count", "2", "--replicas", "4"], "--replicas 4 x tensor_parallel_size x pipeline_parallel_size 1 = 4 GPUs, but the pod has --gpu-count 2"),
+        (["--gpu-count", "4", "--replicas", "2", "--backend-arg", "tensor_parallel_size=2", "--backend-arg", "pipeline_parallel_size=2"],
+         "--replicas 2 x tensor_parallel_size x pipeline_parallel_size 4 = 8 GPUs, but the pod has --gpu-count 4"),
+    ],
+    ids=["replicas", "replicas-of-split-models"],
+)
+def test_replicas_larger_than_the_pod_are_refused_before_renting(env: dict[str, str], runpod_api: RunPodStandIn, args: list[str], message: str) -> None:
+    result = _launch(["--model", "org/m", "--suite", "quick", *args, "--executor", "ray", "--yes"], env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert "hint: launch with --gpu-count" in result.stderr and "Traceback" not in result.output
+    assert _deploys(runpod_api) == []

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from evalsuite.cli.app import app
 from evalsuite.errors import ConfigError, UnknownModelError
-from evalsuite.execution.queue import model_list, parse_gpu_sets, read_models_file
+from evalsuite.execution.queue import model_list, read_models_file
 from evalsuite.identity.models import DEMO_MODELS_DIR, resolve_model
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
@@ -117,24 +117,10 @@ def test_queue_refuses_a_model_twice_a_directory_and_one_run_options(tmp_path: P
     assert not db.exists()
 
 
-def test_gpu_sets_are_checked() -> None:
-    assert parse_gpu_sets(["0, 1", "2,3"]) == ("0,1", "2,3")
-    for bad, message in ((["0,x"], "not a comma-separated list"), (["0,0"], "one set, once"), (["0,1", "1,2"], "one set, once"), ([""], "not a comma"), (["²"], "not a comma")):
-        with pytest.raises(ConfigError, match=message):
-            parse_gpu_sets(bad)
-
-
-def test_gpu_sets_run_one_worker_per_set_each_model_once(tmp_path: Path) -> None:
-    """Two sets, two models: each worker process gets its set as CUDA_VISIBLE_DEVICES, each model runs once, all stored."""
+def test_gpu_sets_is_refused_with_the_ray_way(tmp_path: Path) -> None:
+    """The GPU-set worker pool is gone: Ray places the queue (tests/ray/test_model_queue_ray.py)."""
     db = tmp_path / "results.db"
     result = CliRunner().invoke(app, ["run", "-m", "demo/pico-s", "-m", "demo/pico-m", *QUEUE_TASK, "--gpu-sets", "0", "--gpu-sets", "1", "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    with open_database(str(db), create=False) as database:
-        runs = queries.list_runs(database)
-        visible = {run.model: queries.get_run(database, run.id).run.hardware["cuda_visible_devices"] for run in runs}
-    assert sorted(run.model for run in runs) == ["demo/pico-m", "demo/pico-s"] and {run.status for run in runs} == {"complete"}
-    assert sorted(visible.values()) == ["0", "1"]  # both sets worked, one model each
-    rows = _summary_rows(result.stdout)
-    assert {model: cells[3] for model, cells in rows.items()} == visible  # the GPUs column names the set each ran on
-    show = CliRunner().invoke(app, ["results", "show", str(runs[0].id), "--db", str(db)])
-    assert f"CUDA_VISIBLE_DEVICES={visible[runs[0].model]}" in show.stdout
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: --gpu-sets 0 --gpu-sets 1: the GPU-set worker pool is replaced by Ray — hint: run the queue with --executor ray")
+    assert "Traceback" not in result.output and not db.exists()

@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 from evalsuite.backends.parallelism import Parallelism
 from evalsuite.cli.app import app
 from evalsuite.errors import BackendError, BackendNotInstalledError, ConfigError
-from evalsuite.execution.queue import check_queue_config
 from evalsuite.execution.resolve import resolve
 from evalsuite.identity import environment
 from evalsuite.identity.models import resolve_model
@@ -21,7 +20,7 @@ def _vllm(*args: tuple[str, str]) -> RunConfig:
     return resolve(RunConfig.from_flat(model="demo/pico-s", tasks=("pubmedqa",), backend="vllm", backend_args=args))
 
 
-def test_layout_is_checked_against_visible_gpus_ray_and_gpu_sets() -> None:
+def test_layout_is_checked_against_visible_gpus_and_ray() -> None:
     tp4 = Parallelism(tensor_parallel_size=2, pipeline_parallel_size=2)
     with pytest.raises(ConfigError, match="= 4 GPUs, but this process sees 2"):
         tp4.check(visible_gpus=2, ray_installed=True)
@@ -31,9 +30,6 @@ def test_layout_is_checked_against_visible_gpus_ray_and_gpu_sets() -> None:
         Parallelism(executor="ray").check(visible_gpus=8, ray_installed=False)
     with pytest.raises(BackendError, match="data_parallel_size=2"):
         Parallelism(data_parallel_size=2).check(visible_gpus=8, ray_installed=True)
-    with pytest.raises(ConfigError, match="--gpu-sets 0 has 1 GPU"):
-        check_queue_config(_vllm(("tensor_parallel_size", "2")), ("0,1", "0"))
-    check_queue_config(_vllm(("tensor_parallel_size", "2")), ("0,1", "2,3"))
 
 
 @pytest.mark.parametrize(
