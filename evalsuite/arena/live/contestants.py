@@ -166,7 +166,20 @@ def load_contestants(path: str | Path) -> ContestantPool:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigError(f"{path}: contestant names must be unique; repeated: {', '.join(repeated)}", FILE_HINT)
+    _check_identities(contestants, Path(path))
     return ContestantPool(contestants, limits, moderation_from(moderation_config, Path(path).parent))
+
+
+def _check_identities(contestants: Sequence[Contestant], path: Path) -> None:
+    """Two names for one model would battle itself (and split its votes): refused."""
+    seen: dict[str, str] = {}
+    for contestant in contestants:
+        other = seen.setdefault(contestant.model_key, contestant.name)
+        if other != contestant.name:
+            raise ConfigError(
+                f"{path}: contestants {other} and {contestant.name} are the same model (one identity)",
+                "list each model once; give one contestant the sampling settings you want",
+            )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -111,7 +111,7 @@ class LiveBattle:
         self.names = names
         self.rng = rng if rng is not None else np.random.default_rng()
         self._lock = threading.RLock()
-        self._round = _Round(1)
+        self._round = self._fresh_round(1)
         self._sides = {side: _SideState() for side in SIDES}
         self._threads: list[threading.Thread] = []
         self._store_error: BaseException | None = None
@@ -208,7 +208,7 @@ class LiveBattle:
             battle_id = self._round.battle_id
             if battle_id is not None and self._round.over is None:
                 live_queries.end_battle(self.database, battle_id, LIVE_ABANDONED)
-            self._round = _Round(self._round.number + 1)
+            self._round = self._fresh_round(self._round.number + 1)
             self._sides = {side: _SideState() for side in SIDES}
             self._threads = []
 
@@ -236,6 +236,12 @@ class LiveBattle:
 
     # ----- inside ----------------------------------------------------------------------
 
+    def _fresh_round(self, number: int) -> _Round:
+        """A new round: a named battle knows its pair at once (the page shows the names); an anonymous one draws it later."""
+        if self.anonymous or self.names is None:
+            return _Round(number)
+        return _Round(number, pair=(self.pool[self.names[0]], self.pool[self.names[1]]))
+
     def _check_can_ask(self) -> None:
         if self.busy:
             raise LiveRefusal("both models are still answering", hint="wait for both answers")
@@ -245,7 +251,7 @@ class LiveBattle:
     def _begin_round_if_new(self) -> None:
         """On a round's first prompt: the pair (drawn, or named) and its stored battle."""
         if self._round.pair is None:
-            self._round.pair = self.pool.draw_pair(self.rng) if self.anonymous else (self.pool[self.names[0]], self.pool[self.names[1]])  # type: ignore[index]
+            self._round.pair = self.pool.draw_pair(self.rng)
         if self._round.battle_id is None:
             side_a, side_b = (LiveSide(c.name, c.model_key, c.settings) for c in self._round.pair)
             self._round.battle_id, _ = live_queries.start_battle(
