@@ -464,17 +464,18 @@ def _epoch_seconds(moment: datetime) -> float:
     return _as_utc(moment).timestamp()
 
 
-def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
-    """Battle id -> (answer A text, answer B text) of every voted battle (``Vote.model_a`` is answer A)."""
+def _battle_texts(database: Database) -> dict[int, tuple[str, str, str]]:
+    """Battle id -> (prompt, answer A text, answer B text) of every voted battle (``Vote.model_a`` is answer A)."""
     answer_a, answer_b = aliased(Completion), aliased(Completion)
     statement = (
-        select(col(Battle.id), answer_a.text, answer_b.text)
+        select(col(Battle.id), col(ArenaPrompt.text), answer_a.text, answer_b.text)
+        .join(ArenaPrompt, col(ArenaPrompt.id) == col(Battle.prompt_id))
         .join(answer_a, col(answer_a.id) == col(Battle.completion_a_id))
         .join(answer_b, col(answer_b.id) == col(Battle.completion_b_id))
         .where(col(Battle.voted).is_(True))
     )
     with database.session() as session:
-        return {int(battle_id or 0): (text_a, text_b) for battle_id, text_a, text_b in session.exec(statement).all()}
+        return {int(battle_id or 0): (prompt, text_a, text_b) for battle_id, prompt, text_a, text_b in session.exec(statement).all()}
 
 
 def selected_kinds(include_judges: bool, voter_kinds: Sequence[str] | None) -> tuple[str, ...]:
@@ -492,7 +493,9 @@ def vote_records(
     Votes involving a hidden model (``evalsuite admin hide-model``) are left out.
     Two identities sharing a name stay two contestants (``name@key``, :func:`contestant_labels`).
     ``with_answers`` adds the two answer texts as ``answer_a``/``answer_b`` (for the arena's
-    leak filter and style counts); votes without a stored battle get none.
+    leak filter and style counts) and the prompt as ``prompt`` (the FastChat export's
+    conversations); votes without a stored battle get none. ``voter_kind`` and ``prompt_id``
+    ride along for exports (the ratings ignore them).
     """
     kinds = selected_kinds(include_judges, voter_kinds)
     votes = visible_votes()  # a hidden model's votes stay stored, out of the ratings
@@ -500,6 +503,7 @@ def vote_records(
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(votes.battle_id), col(votes.model_a), col(votes.model_b), col(votes.outcome), col(votes.created_at),
             col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key),
+            col(votes.voter_kind), col(votes.prompt_id),
         )
         .where(col(votes.voter_kind).in_(kinds))
         .order_by(col(votes.id))
@@ -508,21 +512,23 @@ def vote_records(
         rows = session.exec(statement).all()
     labels = contestant_labels(database)
     records = []
-    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b in rows:
+    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b, kind, prompt_id in rows:
         record: dict[str, Any] = {
             "model_a": labels.get(key_a or "", model_a), "model_b": labels.get(key_b or "", model_b),
             "winner": WINNER_OF_OUTCOME[outcome],
-            "tstamp": _epoch_seconds(created_at), "voter": voter,
+            "tstamp": _epoch_seconds(created_at), "voter": voter, "voter_kind": kind,
         }
         if battle_id is not None:
             record["battle_id"] = int(battle_id)
+        if prompt_id is not None:
+            record["prompt_id"] = int(prompt_id)
         if category is not None:
             record["category"] = category
         records.append(record)
     if with_answers:
-        texts = _battle_answer_texts(database)
+        texts = _battle_texts(database)
         for record in records:
-            pair = texts.get(record.get("battle_id", -1))
-            if pair is not None:
-                record["answer_a"], record["answer_b"] = pair
+            found = texts.get(record.get("battle_id", -1))
+            if found is not None:
+                record["prompt"], record["answer_a"], record["answer_b"] = found
     return records
