@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from arena_flow_fixtures import VOTING_MODELS
+from arena_flow_fixtures import VOTING_MODELS, table_rows, vote_on
 from raw_sql import sql
 from typer.testing import CliRunner
 
@@ -83,3 +83,23 @@ def test_fastchat_export_rates_as_the_database_it_came_from(voting_db: Path, tmp
 def test_unknown_export_format_is_an_error_with_a_hint(voting_db: Path) -> None:
     result = CliRunner().invoke(app, ["arena", "export", "--format", "csv", "--db", str(voting_db)])
     assert result.exit_code == 1 and "unknown export format 'csv'" in result.output and "fastchat" in result.output
+
+
+def test_a_newcomers_first_one_and_two_votes_give_a_table_with_bradley_terry_not_bounded(voting_db: Path) -> None:
+    """Issue 22: one model never lost, so Bradley–Terry has no finite maximum; the table shows counts, Elo, and why."""
+    alpha, beta, _ = VOTING_MODELS
+    for votes in (1, 2):
+        vote_on(voting_db, [(alpha, beta, "a")])
+        result = CliRunner().invoke(app, ["arena", "ratings", "--db", str(voting_db)], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        rows = table_rows(result.stdout)
+        assert rows["Model"] == ["Rank", "Model", "Elo (online)", "95% CI", "Battles", "Bradley–Terry"]
+        elo = {alpha: 1000.0, beta: 1000.0}
+        for _ in range(votes):  # online Elo by hand: K = 4, scale 400, alpha wins each time
+            delta = 4 * (1 - 1 / (1 + 10 ** ((elo[beta] - elo[alpha]) / 400)))
+            elo = {alpha: elo[alpha] + delta, beta: elo[beta] - delta}
+        assert {model: (cells[2], cells[4], cells[5]) for model, cells in rows.items() if model != "Model"} == {
+            model: (str(round(elo[model])), str(votes), "not bounded yet") for model in (alpha, beta)}
+        warnings = " ".join(result.stderr.split())
+        assert "Bradley–Terry ratings are not bounded yet: the models split into 2 groups" in warnings
+        assert f"{alpha} never lost to another group; {beta} never beat another group" in warnings
