@@ -37,7 +37,7 @@ from evalsuite.errors import ArenaError
 
 JUDGE_PREFIX = "arena_user_"
 JUDGE_HASH_CHARS = 16  # 64 bits: no two voters of one arena share an id in practice
-ROLES = ("user", "assistant", "system")
+ROLES = ("user", "assistant")  # FastChat writes them alternating, the user first
 VOTER_KINDS = ("human", "judge")
 FORMAT_HINT = (
     "each battle must be a JSON object with model_a, model_b (two different names), winner in "
@@ -92,6 +92,12 @@ class FastChatBattle:
             return None
         return "\n".join(content for role, content in conversation if role == "assistant")
 
+    def turns(self, side: str) -> tuple[tuple[str, str], ...]:
+        """Side ``a`` or ``b``'s (prompt, answer) pairs, turn by turn (a last prompt left unanswered: answer "")."""
+        conversation = self.conversation_a if side == "a" else self.conversation_b
+        return tuple((conversation[i][1], conversation[i + 1][1] if i + 1 < len(conversation) else "")
+                     for i in range(0, len(conversation), 2))
+
     def to_record(self) -> dict[str, Any]:
         """The FastChat JSON object; optional fields only where known."""
         record: dict[str, Any] = {}
@@ -131,20 +137,30 @@ def one_turn(prompt: str, answer: str) -> tuple[Message, ...]:
 def from_vote_record(record: Mapping[str, Any]) -> FastChatBattle:
     """A stored vote (``arena_queries.vote_records(..., with_answers=True)``) as a FastChat battle.
 
-    Votes on the arena page are anonymous (names shown only after the vote), and so
-    are a judge's; a vote stored without its battle has no conversation.
+    A live battle's vote carries both whole conversations; a pre-generated one its prompt
+    and two answers (one turn each); a vote stored without its battle has no conversation.
+    Votes on the arena pages are anonymous (names shown only after the vote), and so are
+    a judge's; named live battles never become votes, so they are not exported.
     """
-    has_texts = "prompt" in record
+    if "conversation_a" in record:
+        side_a, side_b = _messages_in(record["conversation_a"]), _messages_in(record["conversation_b"])
+    elif "prompt" in record:
+        side_a, side_b = one_turn(record["prompt"], record["answer_a"]), one_turn(record["prompt"], record["answer_b"])
+    else:
+        side_a = side_b = ()
     prompt_id = record.get("prompt_id")
+    kind = record.get("voter_kind", "human")
     return FastChatBattle(
         model_a=record["model_a"], model_b=record["model_b"], winner=record["winner"],
-        judge=judge_id(record["voter"]) if record.get("voter_kind", "human") == "human" else record["voter"],
-        tstamp=float(record["tstamp"]),
-        conversation_a=one_turn(record["prompt"], record["answer_a"]) if has_texts else (),
-        conversation_b=one_turn(record["prompt"], record["answer_b"]) if has_texts else (),
+        judge=judge_id(record["voter"]) if kind == "human" else record["voter"], tstamp=float(record["tstamp"]),
+        conversation_a=side_a, conversation_b=side_b,
         question_id=None if prompt_id is None else f"prompt-{prompt_id}",
-        category=record.get("category"), voter_kind=record.get("voter_kind", "human"),
+        category=record.get("category"), voter_kind=kind,
     )
+
+
+def _messages_in(conversation: Sequence[Mapping[str, str]]) -> tuple[Message, ...]:
+    return tuple((message["role"], message["content"]) for message in conversation)
 
 
 # ---------------------------------------------------------------- reading
@@ -233,11 +249,11 @@ class _FieldReader:
         if not isinstance(value, list):
             raise self._fail(field, "a list of messages")
         messages = []
-        for message in value:
+        for number, message in enumerate(value):
             role = message.get("role") if isinstance(message, Mapping) else None
             content = message.get("content") if isinstance(message, Mapping) else None
-            if role not in ROLES or not isinstance(content, (str, type(None))):
-                raise self._fail(field, 'a list of {"role": "user"|"assistant", "content": "..."}')
+            if role != ROLES[number % 2] or not isinstance(content, (str, type(None))):
+                raise self._fail(field, 'a list of {"role": "user"|"assistant", "content": "..."}, user and assistant in turn')
             messages.append((str(role), content or ""))
         return tuple(messages)
 
