@@ -413,6 +413,17 @@ def _optional_column(
 
 def read_battles(path: str | Path) -> Battles:
     """Read a FastChat battles file: a JSON list or JSON lines (detected from content)."""
+    records, source, locate = read_battle_records(path)
+    return battles_from_records(records, source=source, locate=locate)
+
+
+def read_battle_records(path: str | Path) -> tuple[list[Any], str, Callable[[int], str]]:
+    """The raw records of a battles file, its name for messages, and "item 6" / "line 7" per record index.
+
+    A JSON list or JSON lines, detected from the content; shared by :func:`read_battles`
+    and the FastChat importer (:mod:`evalsuite.arena.fastchat_format`), which keep
+    different fields of the same records.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -430,8 +441,9 @@ def read_battles(path: str | Path) -> Battles:
     gc.disable()
     try:
         if text[:1] == b"[":
-            return _read_json_list(raw, path)
-        return _read_json_lines(raw, path)
+            return _read_json_list(raw, path), str(path), lambda i: f"item {i}"
+        records, line_numbers = _read_json_lines(raw, path)
+        return records, str(path), lambda i: f"line {line_numbers[i]}"
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -443,7 +455,7 @@ def _loads(data: bytes) -> Any:
     return _stdjson.loads(data)  # pragma: no cover
 
 
-def _read_json_list(raw: bytes, path: Path) -> Battles:
+def _read_json_list(raw: bytes, path: Path) -> list[Any]:
     try:
         records = _loads(raw)
     except _JSONDecodeError as exc:
@@ -454,10 +466,10 @@ def _read_json_list(raw: bytes, path: Path) -> Battles:
         ) from exc
     if not isinstance(records, list):
         raise ArenaError(f"{path}: top-level JSON must be a list of battles", hint=_FORMAT_HINT)
-    return battles_from_records(records, source=str(path), locate=lambda i: f"item {i}")
+    return records
 
 
-def _read_json_lines(raw: bytes, path: Path) -> Battles:
+def _read_json_lines(raw: bytes, path: Path) -> tuple[list[Any], list[int]]:
     records: list[Any] = []
     line_numbers: list[int] = []
     for number, line in enumerate(raw.split(b"\n"), start=1):
@@ -471,9 +483,7 @@ def _read_json_lines(raw: bytes, path: Path) -> Battles:
                 hint="each line of a .jsonl battles file must be one complete JSON object",
             ) from exc
         line_numbers.append(number)
-    return battles_from_records(
-        records, source=str(path), locate=lambda i: f"line {line_numbers[i]}"
-    )
+    return records, line_numbers
 
 
 def battles_to_records(battles: Battles) -> list[dict[str, Any]]:
@@ -507,13 +517,17 @@ def battles_to_records(battles: Battles) -> list[dict[str, Any]]:
 
 
 def write_battles(battles: Battles, path: str | Path) -> None:
-    """Write FastChat format: JSON lines for ``*.jsonl``, else a JSON list.
+    """Write FastChat format: JSON lines for ``*.jsonl``, else a JSON list (:func:`write_battle_records`)."""
+    write_battle_records(battles_to_records(battles), path)
+
+
+def write_battle_records(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Write battle dicts as JSON lines for ``*.jsonl``, else as a JSON list.
 
     The JSON list holds one battle per line, so a reader's line numbers stay
     meaningful (item i is on line i + 2).
     """
     path = Path(path)
-    records = battles_to_records(battles)
     dumps = _fastjson.dumps if _fastjson is not None else (lambda r: _stdjson.dumps(r).encode())
     lines = [dumps(r) for r in records]
     if path.suffix == ".jsonl":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -127,8 +127,13 @@ def stored_battles(
     ``with_answers`` also loads the answer texts (leak filter, style control).
     """
     kinds = arena_queries.selected_kinds(include_judges, voter_kinds)
+    return battles_from_records(stored_vote_records(database, kinds, with_answers=with_answers), source="vote table")
+
+
+def stored_vote_records(database: Database, kinds: Sequence[str], *, with_answers: bool = False) -> list[dict[str, Any]]:
+    """The stored votes of ``kinds`` as records (:func:`arena_queries.vote_records`); ArenaError saying why when none."""
     records = arena_queries.vote_records(database, voter_kinds=kinds, with_answers=with_answers)
     if not records:
         shortage = vote_tally(database).shortage(kinds) or Shortage("no votes to rate", "vote")
         raise ArenaError(f"{shortage.message} in {mask_secrets(database.url)}", hint=CLI_REMEDIES[shortage.remedy])
-    return battles_from_records(records, source="vote table")
+    return records

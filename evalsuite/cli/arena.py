@@ -301,14 +301,23 @@ def _rate(battles: Path | None, db: str | None, request: RatingRequest) -> tuple
     return report, f"votes in {mask_secrets(db or default_db())}: {whose}"
 
 
+EXPORT_FORMATS = ("battles", "fastchat")
+
+
 @arena_app.command()
 @handles_errors
 def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (.jsonl: JSON lines, else a JSON list) instead of stdout."),
+    format: str = typer.Option("battles", "--format", help="battles: one vote per object (model_a, model_b, winner, tstamp, voter, battle_id, category), what `arena ratings --battles` reads; fastchat: FastChat's clean_battle_data.py layout with both conversations, an anonymous judge hash, turn and anony (what `arena import` reads)."),
     include_judges: bool = IncludeJudgesOption,
     db: str | None = DbOption,
 ) -> None:
     """Write stored votes in FastChat's battles format (model_a, model_b, winner, tstamp, ...)."""
+    if format not in EXPORT_FORMATS:
+        raise ArenaError(f"unknown export format {format!r}", hint=f"use one of {', '.join(EXPORT_FORMATS)}")
+    if format == "fastchat":
+        _export_fastchat(output, include_judges, db)
+        return
     from evalsuite.arena import voting
     from evalsuite.arena.battles import battles_to_records, write_battles
 
@@ -319,3 +328,17 @@ def export(
         return
     write_battles(battles, output)
     err_console.print(f"wrote {len(battles)} battles to {output}")
+
+
+def _export_fastchat(output: Path | None, include_judges: bool, db: str | None) -> None:
+    from evalsuite.arena.fastchat_exchange import export_battles
+    from evalsuite.arena.fastchat_format import fastchat_json, write_fastchat
+    from evalsuite.arena.pipeline import voter_kinds
+
+    with _open(db, create=False) as database:
+        battles = export_battles(database, voter_kinds(include_judges))
+    if output is None:
+        sys.stdout.write(fastchat_json(battles) + "\n")
+        return
+    write_fastchat(battles, output)
+    err_console.print(f"wrote {len(battles)} battles in FastChat's format to {output}")

@@ -82,6 +82,7 @@ OTHER_MEANINGS: dict[tuple[str, str], str] = {
     ("results bundle", "--output"): "the bundle's folder",
     ("results export", "--output"): "the exported table's file",
     ("arena export", "--output"): "the battles file",
+    ("arena export", "--format"): "the battles file's layout (evalsuite's battles or FastChat's), not a results table's",
     ("runpod stop", "--all"): "every pod evalsuite started, not every task",
 }
 

@@ -50,9 +50,9 @@ from sqlmodel import Session, col, select
 
 from evalsuite.errors import ArenaError
 from evalsuite.store.db import Database, in_chunks
-from evalsuite.store.live_queries import conversations, live_labels
 from evalsuite.store.retry import retrying
 from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote, utcnow
+from evalsuite.store.live_queries import conversations, live_labels
 from evalsuite.store.visibility import visible_completions, visible_votes
 from evalsuite.store.vote_rules import TOKEN_BYTES, as_utc, check_vote_rate
 
@@ -443,17 +443,18 @@ def _epoch_seconds(moment: datetime) -> float:
     return as_utc(moment).timestamp()
 
 
-def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
-    """Battle id -> (answer A text, answer B text) of every voted battle (``Vote.model_a`` is answer A)."""
+def _battle_texts(database: Database) -> dict[int, tuple[str, str, str]]:
+    """Battle id -> (prompt, answer A text, answer B text) of every voted battle (``Vote.model_a`` is answer A)."""
     answer_a, answer_b = aliased(Completion), aliased(Completion)
     statement = (
-        select(col(Battle.id), answer_a.text, answer_b.text)
+        select(col(Battle.id), col(ArenaPrompt.text), answer_a.text, answer_b.text)
+        .join(ArenaPrompt, col(ArenaPrompt.id) == col(Battle.prompt_id))
         .join(answer_a, col(answer_a.id) == col(Battle.completion_a_id))
         .join(answer_b, col(answer_b.id) == col(Battle.completion_b_id))
         .where(col(Battle.voted).is_(True))
     )
     with database.session() as session:
-        return {int(battle_id or 0): (text_a, text_b) for battle_id, text_a, text_b in session.exec(statement).all()}
+        return {int(battle_id or 0): (prompt, text_a, text_b) for battle_id, prompt, text_a, text_b in session.exec(statement).all()}
 
 
 def selected_kinds(include_judges: bool, voter_kinds: Sequence[str] | None) -> tuple[str, ...]:
@@ -471,14 +472,17 @@ def vote_records(
     Votes involving a hidden model (``evalsuite admin hide-model``) are left out.
     Two identities sharing a name stay two contestants (``name@key``, :func:`contestant_labels`).
     ``with_answers`` adds the two answer texts as ``answer_a``/``answer_b`` (for the arena's
-    leak filter and style counts); votes without a stored battle get none.
+    leak filter and style counts) and the prompt as ``prompt`` (the FastChat export's
+    conversations); votes without a stored battle get none. ``voter_kind`` and ``prompt_id``
+    ride along for exports (the ratings ignore them).
     """
     kinds = selected_kinds(include_judges, voter_kinds)
     votes = visible_votes()  # a hidden model's votes stay stored, out of the ratings
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(votes.battle_id), col(votes.model_a), col(votes.model_b), col(votes.outcome), col(votes.created_at),
-            col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key), col(votes.live_battle_id),
+            col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key),
+            col(votes.voter_kind), col(votes.prompt_id), col(votes.live_battle_id),
         )
         .where(col(votes.voter_kind).in_(kinds))
         .order_by(col(votes.id))
@@ -487,14 +491,16 @@ def vote_records(
         rows = session.exec(statement).all()
     labels = contestant_labels(database)
     records = []
-    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b, live_id in rows:
+    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b, kind, prompt_id, live_id in rows:
         record: dict[str, Any] = {
             "model_a": labels.get(key_a or "", model_a), "model_b": labels.get(key_b or "", model_b),
             "winner": WINNER_OF_OUTCOME[outcome],
-            "tstamp": _epoch_seconds(created_at), "voter": voter,
+            "tstamp": _epoch_seconds(created_at), "voter": voter, "voter_kind": kind,
         }
         if battle_id is not None:
             record["battle_id"] = int(battle_id)
+        if prompt_id is not None:
+            record["prompt_id"] = int(prompt_id)
         if live_id is not None:
             record["live_battle_id"] = int(live_id)
         if category is not None:
@@ -506,13 +512,13 @@ def vote_records(
 
 
 def _add_answer_texts(database: Database, records: list[dict[str, Any]]) -> None:
-    """The texts voted on: a stored battle's two answers, a live battle's two whole conversations (FastChat's)."""
-    texts = _battle_answer_texts(database)
+    """The texts voted on: a stored battle's prompt and two answers, a live battle's two whole conversations (FastChat's)."""
+    texts = _battle_texts(database)
     live = conversations(database, (r["live_battle_id"] for r in records if "live_battle_id" in r))
     for record in records:
         if "live_battle_id" in record:
             record["conversation_a"], record["conversation_b"] = live[record["live_battle_id"]]
             continue
-        pair = texts.get(record.get("battle_id", -1))
-        if pair is not None:
-            record["answer_a"], record["answer_b"] = pair
+        found = texts.get(record.get("battle_id", -1))
+        if found is not None:
+            record["prompt"], record["answer_a"], record["answer_b"] = found

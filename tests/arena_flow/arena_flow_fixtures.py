@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,13 @@ def require_demo_models() -> None:
 def copy_db(source: Path, target: Path) -> Path:
     shutil.copyfile(source, target)
     return target
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """Model -> the cells of its row in a printed rich table (cells split on the box-drawing bars; the header under "Model")."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in re.split("[│┃]", line.strip("│┃ "))]
+        if len(cells) > 2 and cells[1]:
+            rows[cells[1]] = cells
+    return rows

@@ -8,13 +8,12 @@ add nothing of its own), and vote rows read straight from the database with plai
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from arena_flow_fixtures import VOTING_MODELS, fill_voting_db, vote_on
+from arena_flow_fixtures import VOTING_MODELS, fill_voting_db, table_rows, vote_on
 from raw_sql import sql
 from typer.testing import CliRunner
 
@@ -175,22 +174,12 @@ def test_ratings_table_output_names_every_model(voting_db: Path) -> None:
         assert model in result.output
 
 
-def _table_rows(output: str) -> dict[str, list[str]]:
-    """Model -> the cells of its row in a printed rich table (cells split on the box-drawing bars; the header under "Model")."""
-    rows = {}
-    for line in output.splitlines():
-        cells = [cell.strip() for cell in re.split("[│┃]", line.strip("│┃ "))]
-        if len(cells) > 2 and cells[1]:
-            rows[cells[1]] = cells
-    return rows
-
-
 def test_ratings_table_shows_whole_points_a_plus_minus_ci_and_plain_headers(tmp_path: Path) -> None:
     """Issue 20: 4 decimals and a raw `elo_online` header; now Chatbot Arena's integers and "95% CI" as +a/−b."""
     file = _battles_file(tmp_path / "battles.json")
     result = CliRunner().invoke(app, ["arena", "ratings", "--battles", str(file), "--bootstrap", "30"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    rows = _table_rows(result.stdout)
+    rows = table_rows(result.stdout)
     assert rows["Model"] == ["Rank", "Model", "Bradley–Terry", "95% CI", "Battles", "Elo (online)"]
     for row in compute_ratings(read_battles(file), "bt", bootstrap_rounds=30, seed=0).rows:
         plus, minus = round(row.upper - row.rating), round(row.rating - row.lower)
@@ -207,11 +196,11 @@ def test_ratings_after_two_votes_print_a_table_with_warnings_not_an_error(voting
     result = CliRunner().invoke(app, ["arena", "ratings", "--db", str(voting_db)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "warning: 2 of 2 models have fewer than 20 battles" in " ".join(result.stderr.split())
-    assert set(_table_rows(result.stdout)) == {"Model", alpha, beta}
+    assert set(table_rows(result.stdout)) == {"Model", alpha, beta}
     vote_on(voting_db, [(gamma, alpha, "b")])  # gamma has only lost: Bradley–Terry has no finite maximum
     result = CliRunner().invoke(app, ["arena", "ratings", "--db", str(voting_db)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
-    rows = _table_rows(result.stdout)
+    rows = table_rows(result.stdout)
     assert rows["Model"] == ["Rank", "Model", "Elo (online)", "95% CI", "Battles", "Bradley–Terry"]
     assert {model: (cells[4], cells[5]) for model, cells in rows.items() if model != "Model"} == {
         alpha: ("3", "not bounded yet"), beta: ("2", "not bounded yet"), gamma: ("1", "not bounded yet")}
