@@ -342,3 +342,24 @@ def _export_fastchat(output: Path | None, include_judges: bool, db: str | None) 
         return
     write_fastchat(battles, output)
     err_console.print(f"wrote {len(battles)} battles in FastChat's format to {output}")
+
+
+@arena_app.command("import")
+@handles_errors
+def import_(
+    file: Path = typer.Argument(..., help="A FastChat battles file (.json list or .jsonl), e.g. `arena export --format fastchat` or FastChat's clean_battle_conv file."),
+    db: str | None = DbOption,
+) -> None:
+    """Store a FastChat battles file's battles (once: importing it again adds nothing); anony=false ones are stored, not counted."""
+    from evalsuite.arena.fastchat_exchange import import_battles
+    from evalsuite.arena.fastchat_format import read_fastchat
+
+    battles = read_fastchat(file)  # every battle checked before the database is opened
+    with _open(db) as database:
+        counts = import_battles(database, battles)
+    named = counts.added - counts.counted
+    console.print(
+        f"imported {counts.added} battles from {file} ({counts.counted} counted in the ratings, {named} named battles "
+        f"stored but not counted); {counts.already_present} already stored",
+        markup=False,
+    )

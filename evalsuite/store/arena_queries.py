@@ -50,9 +50,9 @@ from sqlmodel import Session, col, select
 
 from evalsuite.errors import ArenaError
 from evalsuite.store.db import Database, in_chunks
+from evalsuite.store.live_queries import conversations, live_labels
 from evalsuite.store.retry import retrying
 from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote, utcnow
-from evalsuite.store.live_queries import conversations, live_labels
 from evalsuite.store.visibility import visible_completions, visible_votes
 from evalsuite.store.vote_rules import TOKEN_BYTES, as_utc, check_vote_rate
 

@@ -103,3 +103,80 @@ def test_a_newcomers_first_one_and_two_votes_give_a_table_with_bradley_terry_not
         warnings = " ".join(result.stderr.split())
         assert "Bradley–Terry ratings are not bounded yet: the models split into 2 groups" in warnings
         assert f"{alpha} never lost to another group; {beta} never beat another group" in warnings
+
+
+def _ratings(db: Path, method: str) -> list[dict]:
+    return json.loads(_invoke("arena", "ratings", "--json", "--bootstrap", "20", "--method", method, "--db", str(db)))
+
+
+def test_export_then_import_into_a_fresh_database_gives_the_same_ratings_and_reimport_adds_nothing(
+    voting_db: Path, tmp_path: Path,
+) -> None:
+    _cast_votes(voting_db, 60)
+    exported = tmp_path / "battles.json"
+    _invoke("arena", "export", "--format", "fastchat", "-o", str(exported), "--db", str(voting_db))
+    fresh = tmp_path / "fresh.db"
+    first = _invoke("arena", "import", str(exported), "--db", str(fresh))
+    assert "imported 60 battles" in first and "60 counted" in first and "0 already stored" in first
+    for method in ("bt", "elo"):
+        assert _ratings(fresh, method) == _ratings(voting_db, method)
+    again = _invoke("arena", "import", str(exported), "--db", str(fresh))
+    assert "imported 0 battles" in again and "60 already stored" in again
+    assert sql(fresh, "SELECT count(*) FROM vote") == [(60,)] and sql(fresh, "SELECT count(*) FROM live_battle") == [(60,)]
+    assert _ratings(fresh, "bt") == _ratings(voting_db, "bt")
+    reexported = tmp_path / "again.json"
+    _invoke("arena", "export", "--format", "fastchat", "-o", str(reexported), "--db", str(fresh))
+    strip = ("question_id",)  # FastChat's conversation id names the source database's prompt; the rest is the same
+    assert [{k: v for k, v in r.items() if k not in strip} for r in json.loads(reexported.read_text(encoding="utf-8"))] == [
+        {k: v for k, v in r.items() if k not in strip} for r in json.loads(exported.read_text(encoding="utf-8"))]
+
+
+# FastChat's public release (lmsys/chatbot_arena_conversations) as its dataset card shows a record, with the
+# release's other fields (turn, anony, language, tstamp, openai_moderation, toxic_chat_tag); a second record
+# from a named (not anonymous) battle, and a two-turn one with a tie.
+PUBLIC_RECORDS = [
+    {"question_id": "c0fc42c6f5f14f2aa5a89f71f8553730", "model_a": "vicuna-13b", "model_b": "koala-13b",
+     "winner": "model_a", "judge": "arena_user_973",
+     "conversation_a": [{"content": "Count from 1 to 10 with step = 3", "role": "user"},
+                        {"content": "1, 4, 7, 10\n\nCounting with a step of 3 means that you will increase the number by 3 "
+                                    "each time. So, the first number is 1, the next is 4 (1 + 3), the next is 7 (4 + 3), "
+                                    "and so on.", "role": "assistant"}],
+     "conversation_b": [{"content": "Count from 1 to 10 with step = 3", "role": "user"},
+                        {"content": "1, 4, 7, 10", "role": "assistant"}],
+     "turn": 1, "anony": True, "language": "English", "tstamp": 1682351591.1322,
+     "openai_moderation": {"categories": {"hate": False}, "flagged": False}, "toxic_chat_tag": {"roberta-large": {"flagged": False}}},
+    {"question_id": "a1", "model_a": "koala-13b", "model_b": "alpaca-13b", "winner": "model_b", "judge": "arena_user_12",
+     "conversation_a": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}],
+     "conversation_b": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hi there."}],
+     "turn": 1, "anony": False, "language": "English", "tstamp": 1682351600.5},
+    {"question_id": "b2", "model_a": "alpaca-13b", "model_b": "vicuna-13b", "winner": "tie", "judge": "arena_user_973",
+     "conversation_a": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"},
+                        {"role": "user", "content": "and 3+3?"}, {"role": "assistant", "content": "6"}],
+     "conversation_b": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "Four."},
+                        {"role": "user", "content": "and 3+3?"}, {"role": "assistant", "content": None}],
+     "turn": 2, "anony": True, "language": "English", "tstamp": 1682351700.0},
+]
+
+
+def test_fastchat_public_records_import_named_battles_stored_not_counted(tmp_path: Path) -> None:
+    source = tmp_path / "clean_battle_conv.json"
+    source.write_text(json.dumps(PUBLIC_RECORDS), encoding="utf-8")
+    db = tmp_path / "arena.db"
+    output = _invoke("arena", "import", str(source), "--db", str(db))
+    assert "imported 3 battles" in output and "2 counted" in output and "1 named battles stored but not counted" in output
+    assert sql(db, "SELECT anonymous, winner, turns FROM live_battle ORDER BY id") == [(1, "model_a", 1), (0, "model_b", 1), (1, "tie", 2)]
+    assert sql(db, "SELECT side, turn, prompt, text FROM live_turn WHERE battle_id = 3 ORDER BY side, turn") == [
+        ("a", 1, "2+2?", "4"), ("a", 2, "and 3+3?", "6"), ("b", 1, "2+2?", "Four."), ("b", 2, "and 3+3?", "")]
+    assert sql(db, "SELECT model_a, model_b, outcome, voter FROM vote ORDER BY id") == [
+        ("vicuna-13b", "koala-13b", "a", "arena_user_973"), ("alpaca-13b", "vicuna-13b", "tie", "arena_user_973")]
+    rows = json.loads(_invoke("arena", "ratings", "--json", "--method", "elo", "--bootstrap", "0", "--db", str(db)))
+    assert {row["model"]: row["battles"] for row in rows} == {"vicuna-13b": 2, "koala-13b": 1, "alpaca-13b": 1}
+
+
+def test_import_names_the_item_at_fault_and_stores_nothing(tmp_path: Path) -> None:
+    bad = [PUBLIC_RECORDS[0], {**PUBLIC_RECORDS[1], "winner": "leftvote"}]
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(bad), encoding="utf-8")
+    result = CliRunner().invoke(app, ["arena", "import", str(source), "--db", str(tmp_path / "arena.db")])
+    assert result.exit_code == 1 and "item 1: unknown winner 'leftvote'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "arena.db").exists()
