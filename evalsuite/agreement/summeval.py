@@ -21,7 +21,7 @@ The automatic metrics score each summary against **all 11 references**:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,14 +150,19 @@ class AgreementCell:
 
 
 def agreement_cells(
-    metrics: dict[str, np.ndarray], human: dict[str, np.ndarray], *, rounds: int, seed: int,
+    metrics: Mapping[str, np.ndarray | Mapping[str, np.ndarray]], human: dict[str, np.ndarray], *, rounds: int, seed: int,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> list[AgreementCell]:
-    """Every (metric, dimension, level, method) correlation, each with its bootstrap over documents (same seed)."""
+    """Every (metric, dimension, level, method) correlation, each with its bootstrap over documents (same seed).
+
+    A metric is one score per summary, or (a judge) one score per summary and dimension: then
+    each dimension's human scores are correlated with the judge's score of that dimension.
+    """
     cells = []
-    for metric, scores in metrics.items():
+    for metric, scored in metrics.items():
         progress(f"correlating {metric}")
         for dimension, people in human.items():
+            scores = scored[dimension] if isinstance(scored, Mapping) else scored
             for level in agreement.LEVELS:
                 for method in agreement.METHODS:
                     value = agreement.correlate(scores, people, level, method, rounds=rounds, seed=seed)
