@@ -107,3 +107,9 @@ class CloudError(EvalsuiteError):
     """RunPod (or a results transport: the Hub, a gist, a folder) refused or failed a request."""
 
     default_hint = "check RUNPOD_API_KEY and your RunPod account (console.runpod.io), then retry"
+
+
+class MetricUnavailableError(EvalsuiteError):
+    """A metric a task needs cannot be computed here (package not importable, model not available offline)."""
+
+    default_hint = "install the metric's package, or make its model available locally, and run again"

@@ -244,3 +244,30 @@ def bbh_json(path: Path) -> list[Record]:
         {"input": _field(item, "input", path, f"example {n}"), "target": _field(item, "target", path, f"example {n}")}
         for n, item in enumerate(examples)
     ]
+
+
+def summeval_articles_jsonl(path: Path) -> list[Record]:
+    """A SummEval per-system file (``id, text, references`` per article) → ``mteb/summeval`` rows.
+
+    Only the article fields are kept (``id``, ``text``, ``human_summaries`` = the 11 references,
+    ``references[0]`` the highlights); the system's summary and its annotations are not the task's.
+    """
+    rows: list[Record] = []
+    for where, item in _jsonl(path):
+        references = list(_field(item, "references", path, where))
+        if not references:
+            raise TaskFileError(f"{path}: {where} has no references")
+        rows.append({"id": str(_field(item, "id", path, where)), "text": _field(item, "text", path, where), "human_summaries": references})
+    return rows
+
+
+def xsum_jsonl(path: Path) -> list[Record]:
+    """``{document, summary, id}`` JSONL is the ``EdinburghNLP/xsum`` schema; checked, id as text (as on the Hub)."""
+    return [
+        {
+            "document": _field(item, "document", path, where),
+            "summary": _field(item, "summary", path, where),
+            "id": str(_field(item, "id", path, where)),
+        }
+        for where, item in _jsonl(path)
+    ]
