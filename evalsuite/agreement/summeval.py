@@ -13,9 +13,10 @@ The automatic metrics score each summary against **all 11 references**:
   :func:`evalsuite.metrics.rouge.rouge` with ``multi_reference="mean"``;
 * BLEU and chrF: sacrebleu's sentence scores (:func:`evalsuite.metrics.translation.sentence_scores`);
 * length: the summary's whitespace-separated tokens (a baseline any metric should beat);
-* BERTScore F1 (``roberta-large``, ``bert-score``'s English default) only when that model is
-  in the local Hugging Face cache; otherwise the metric is reported unavailable with the
-  reason, never scored 0.
+* BERTScore F1 (``roberta-large``, ``bert-score``'s English default, at its layer 17) only when
+  that model is in the local Hugging Face cache, or with another model from a local directory
+  (:class:`BertScoreModel`, e.g. a model saved offline; its layer must then be given);
+  otherwise the metric is reported unavailable with the reason, never scored 0.
 """
 
 from __future__ import annotations
@@ -101,28 +102,56 @@ def rouge_scores(data: SummEvalData) -> dict[str, np.ndarray]:
     return {label: data.matrix([row[name] for row in scored]) for label, name in ROUGE_COLUMNS.items()}
 
 
-def bertscore_unavailable() -> str | None:
+@dataclass(frozen=True)
+class BertScoreModel:
+    """The encoder BERTScore embeds with: a Hub name (used only from the local cache) or a local directory.
+
+    ``num_layers`` is the layer whose embeddings are compared; None takes ``bert-score``'s
+    tuned layer for a name it knows (a local directory has none, so it must be given).
+    """
+
+    name: str = BERTSCORE_MODEL
+    num_layers: int | None = None
+
+    def is_directory(self) -> bool:
+        return Path(self.name).is_dir()
+
+    def check(self) -> None:
+        """Refuse what the user must fix: a local directory without its layer, or with none of a model's files."""
+        if not self.is_directory():
+            return
+        if not (Path(self.name) / "config.json").is_file():
+            raise ConfigError(f"--bertscore-model {self.name} is a directory without a config.json", "point it at a saved transformers model")
+        if self.num_layers is None:
+            raise ConfigError(f"--bertscore-model {self.name} needs --bertscore-layers", "bert-score only knows the best layer of the Hub's named models")
+
+
+def bertscore_unavailable(model: BertScoreModel = BertScoreModel()) -> str | None:
     """Why BERTScore cannot be computed here (None: it can): its package or its model is not available locally."""
     try:
         import bert_score  # noqa: F401
         from huggingface_hub import try_to_load_from_cache
     except ImportError as exc:
         return f"bert-score is not importable ({exc})"
-    if not isinstance(try_to_load_from_cache(BERTSCORE_MODEL, "config.json"), str):
-        return f"its model {BERTSCORE_MODEL} is not in the local Hugging Face cache"
+    if model.is_directory():
+        return None
+    if not isinstance(try_to_load_from_cache(model.name, "config.json"), str):
+        return f"its model {model.name} is not in the local Hugging Face cache"
     return None
 
 
-def bertscore(data: SummEvalData) -> np.ndarray:
+def bertscore(data: SummEvalData, model: BertScoreModel = BertScoreModel()) -> np.ndarray:
     """BERTScore F1 against the references (``bert-score`` keeps the best reference), offline."""
     from bert_score import BERTScorer
 
-    scorer = BERTScorer(model_type=BERTSCORE_MODEL, lang="en")
+    scorer = BERTScorer(model_type=model.name, num_layers=model.num_layers, lang="en")
     _precision, _recall, f1 = scorer.score(data.flat_summaries(), [list(refs) for refs in data.flat_references()])
     return data.matrix([float(value) for value in f1])
 
 
-def automatic_metrics(data: SummEvalData, *, with_bertscore: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def automatic_metrics(
+    data: SummEvalData, *, with_bertscore: bool = True, bertscore_model: BertScoreModel = BertScoreModel()
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Every automatic metric's (documents, systems) scores, and the metrics left out with the reason."""
     summaries, references = data.flat_summaries(), data.flat_references()
     scores = rouge_scores(data)
@@ -130,9 +159,9 @@ def automatic_metrics(data: SummEvalData, *, with_bertscore: bool = True) -> tup
     scores["chrF"] = data.matrix(sentence_scores("chrf", summaries, references))
     scores["length"] = data.matrix([float(len(summary.split())) for summary in summaries])
     unavailable: dict[str, str] = {}
-    reason = bertscore_unavailable() if with_bertscore else "not asked for (--no-bertscore)"
+    reason = bertscore_unavailable(bertscore_model) if with_bertscore else "not asked for (--no-bertscore)"
     if reason is None:
-        scores[BERTSCORE] = bertscore(data)
+        scores[BERTSCORE] = bertscore(data, bertscore_model)
     else:
         unavailable[BERTSCORE] = reason
     return scores, unavailable
@@ -168,3 +197,12 @@ def agreement_cells(
                     value = agreement.correlate(scores, people, level, method, rounds=rounds, seed=seed)
                     cells.append(AgreementCell(metric, dimension, level, method, value))
     return cells
+
+
+def by_metric(cells: Sequence[AgreementCell], level: str, method: str) -> dict[str, dict[str, agreement.Correlation]]:
+    """One table of ``cells``: metric -> dimension -> correlation, metrics in the order they were scored."""
+    table: dict[str, dict[str, agreement.Correlation]] = {}
+    for cell in cells:
+        if cell.level == level and cell.method == method:
+            table.setdefault(cell.metric, {})[cell.dimension] = cell.correlation
+    return table

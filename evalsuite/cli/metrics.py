@@ -26,8 +26,9 @@ from evalsuite.errors import ConfigError
 from evalsuite.settings import default_data_dir, default_db
 
 if TYPE_CHECKING:
-    from evalsuite.agreement.summeval import AgreementCell
+    from evalsuite.agreement.summeval import AgreementCell, BertScoreModel
     from evalsuite.backends import BackendOptions
+    from evalsuite.metrics.agreement import Correlation
 
 metrics_app = typer.Typer(help="How far metrics and judges agree with people (SummEval, the arena).", no_args_is_help=True)
 DATASETS = ("summeval", "arena")
@@ -49,6 +50,8 @@ def agreement_command(
     judge_max_tokens: int | None = JudgeMaxTokensOption,
     device: str = DeviceOption,
     bertscore: bool = typer.Option(True, "--bertscore/--no-bertscore", help="BERTScore when its model is available locally."),
+    bertscore_model: str = typer.Option("roberta-large", "--bertscore-model", help="BERTScore's encoder: a name in the local Hugging Face cache, or a local model directory."),
+    bertscore_layers: int | None = typer.Option(None, "--bertscore-layers", help="The encoder layer BERTScore compares (needed for a local directory; default: bert-score's choice for a known name)."),
     rounds: int = typer.Option(1000, "--rounds", help="Bootstrap resamples of the documents for the 95% intervals (0: none)."),
     seed: int = typer.Option(0, help="The bootstrap's seed."),
     db: str | None = DbOption,
@@ -62,7 +65,17 @@ def agreement_command(
         _arena(db or default_db())
         return
     options = _judge_options(judge_backend, device, judge_arg, judge_base_url, judge_api_key_env) if judge else None
-    _summeval(data_dir or default_data_dir(), limit, tuple(dimension), judge, options, judge_max_tokens, bertscore, rounds, seed, db or default_db())
+    encoder = _bertscore_model(bertscore_model, bertscore_layers) if bertscore else None
+    _summeval(data_dir or default_data_dir(), limit, tuple(dimension), judge, options, judge_max_tokens, encoder, rounds, seed, db or default_db())
+
+
+def _bertscore_model(name: str, layers: int | None) -> BertScoreModel:
+    """BERTScore's encoder, refused before any scoring when the user must fix it."""
+    from evalsuite.agreement.summeval import BertScoreModel
+
+    model = BertScoreModel(name, layers)
+    model.check()
+    return model
 
 
 def _judge_options(backend: str, device: str, args: list[str], base_url: str | None, api_key_env: str | None) -> BackendOptions:
@@ -79,7 +92,7 @@ def _judge_options(backend: str, device: str, args: list[str], base_url: str | N
 
 def _summeval(
     data_dir: Path | None, limit: int | None, dimensions: tuple[str, ...], judge: str | None, options: BackendOptions | None,
-    max_tokens: int | None, bertscore: bool, rounds: int, seed: int, db: str,
+    max_tokens: int | None, bertscore: BertScoreModel | None, rounds: int, seed: int, db: str,
 ) -> None:
     from evalsuite.agreement import summeval
 
@@ -90,7 +103,7 @@ def _summeval(
     chosen = dimensions or summeval.DIMENSIONS
     human = {name: data.human[name] for name in chosen}
     err_console.print(f"SummEval: {len(data.doc_ids)} documents x {len(data.systems)} systems, scoring the metrics", markup=False)
-    scores, unavailable = summeval.automatic_metrics(data, with_bertscore=bertscore)
+    scores, unavailable = summeval.automatic_metrics(data, with_bertscore=bertscore is not None, bertscore_model=bertscore or summeval.BertScoreModel())
     metrics: dict[str, object] = dict(scores)
     if judge is not None and options is not None:
         metrics[f"judge {judge}"] = _judge_scores(data, judge, options, max_tokens, chosen, db)
@@ -120,8 +133,7 @@ def _judge_scores(data: object, judge: str, options: BackendOptions, max_tokens:
     return scores
 
 
-def _cell_text(cell: AgreementCell) -> str:
-    value = cell.correlation
+def _cell_text(value: Correlation) -> str:
     if value.value is None:
         return "n/a"
     interval = f" [{value.low:.2f}, {value.high:.2f}]" if value.low is not None and value.high is not None else ""
@@ -135,12 +147,10 @@ def _table(cells: list[AgreementCell], level: str, method: str, dimensions: tupl
     table.add_column("metric")
     for dimension in dimensions:
         table.add_column(dimension, justify="right")
-    by_metric: dict[str, dict[str, str]] = {}
-    for cell in cells:
-        if cell.level == level and cell.method == method:
-            by_metric.setdefault(cell.metric, {})[cell.dimension] = _cell_text(cell)
-    for metric, row in by_metric.items():
-        table.add_row(metric, *(row[dimension] for dimension in dimensions))
+    from evalsuite.agreement.summeval import by_metric
+
+    for metric, row in by_metric(cells, level, method).items():
+        table.add_row(metric, *(_cell_text(row[dimension]) for dimension in dimensions))
     return table
 
 
