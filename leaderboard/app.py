@@ -2,7 +2,8 @@
 
 Reads the database named by env ``EVALSUITE_DB`` (default ``results/evalsuite.db``).
 Pages (views/): the leaderboard, charts, one run (config, metrics, samples), and a
-paired comparison of two runs; the arena's voting and ratings pages are added below, and
+paired comparison of two runs; the arena's voting and ratings pages, metric agreement (SummEval,
+the arena's judges), and
 the Admin page only where the operator set ``EVALSUITE_ADMIN_TOKEN``.
 The pages import ``leaderboard.board_ui`` from the installed package, like any other import.
 """
@@ -31,6 +32,7 @@ navigation = st.navigation(
         st.Page(VIEWS / "compare.py", title="Compare runs"),
         st.Page(VIEWS / "arena_vote.py", title="Arena"),
         st.Page(VIEWS / "arena_ratings.py", title="Arena ratings"),
+        st.Page(VIEWS / "agreement.py", title="Metric agreement"),
         # Only where the operator set EVALSUITE_ADMIN_TOKEN: every other page is read-only but for votes.
         *([st.Page(VIEWS / "admin.py", title="Admin")] if web_admin_enabled() else []),
     ]

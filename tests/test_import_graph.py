@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("evalsuite.errors", "evalsuite.redact", "evalsuite.version", "evalsuite.settings", "evalsuite.metrics")),
     ("storage", ("evalsuite.store",)),
     ("tasks, backends, identity", ("evalsuite.tasks", "evalsuite.backends", "evalsuite.identity")),
-    ("results, board, arena, judged tasks, cloud", ("evalsuite.formats", "evalsuite.board", "evalsuite.arena", "evalsuite.judged", "evalsuite.cloud")),
+    ("results, board, arena, judged tasks, cloud", ("evalsuite.formats", "evalsuite.board", "evalsuite.arena", "evalsuite.judged", "evalsuite.cloud", "evalsuite.agreement")),
     ("a run", ("evalsuite.execution",)),
     ("entry points", ("evalsuite", "evalsuite.api", "evalsuite.cli", "evalsuite.cloud.pod_entry", "evalsuite.devtools", "leaderboard")),
 )

@@ -32,6 +32,7 @@ from evalsuite.cli.common import (  # noqa: F401 (re-exported)
     report_progress,
 )
 from evalsuite.cli.compare import register as register_compare_command
+from evalsuite.cli.metrics import metrics_app
 from evalsuite.cli.options import takes_run_options
 from evalsuite.cli.run_options import config_from_options
 from evalsuite.cli.runpod import register_launch, runpod_app
@@ -378,6 +379,7 @@ app.add_typer(arena_app, name="arena")
 app.add_typer(cache_app, name="cache")
 app.add_typer(runpod_app, name="runpod")
 app.add_typer(admin_app, name="admin")
+app.add_typer(metrics_app, name="metrics")
 
 
 def main() -> None:

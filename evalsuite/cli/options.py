@@ -54,6 +54,12 @@ ApiKeyEnvOption = typer.Option(
     None, "--api-key-env", help="--backend openai: environment variable holding the API key \\[default: OPENAI_API_KEY if set]."
 )
 
+JudgeBackendOption = typer.Option(DEFAULT_BACKEND, "--judge-backend", help=judge_backend_help())
+JudgeBaseUrlOption = typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1.")
+JudgeApiKeyEnvOption = typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set].")
+JudgeArgOption = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions.")
+JudgeMaxTokensOption = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most \\[default: the task's; MT-Bench: 2048, as FastChat].")
+DataDirOption = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs \\[default: $EVALSUITE_DATA_DIR].")
 # Arena and operator commands.
 AdminTokenOption = typer.Option(
     None, "--admin-token", help="The operator's token; required when EVALSUITE_ADMIN_TOKEN is set, and must equal it."
@@ -84,6 +90,9 @@ OTHER_MEANINGS: dict[tuple[str, str], str] = {
     ("arena export", "--output"): "the battles file",
     ("arena export", "--format"): "the battles file's layout (evalsuite's battles or FastChat's), not a results table's",
     ("runpod stop", "--all"): "every pod evalsuite started, not every task",
+    ("metrics agreement", "--judge"): "the model that scores SummEval summaries, G-Eval style",
+    ("metrics agreement", "--limit"): "at most N SummEval documents (all systems of each)",
+    ("metrics agreement", "--seed"): "the bootstrap's seed",
 }
 
 
@@ -124,7 +133,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _opt("dtype", str, DtypeOption),
     _opt("seed", int | None, typer.Option(None, help="One seed for Python, NumPy, torch and few-shot sampling \\[default: lm-eval's 0/1234/1234/1234].")),
     _opt("db", str | None, DbOption),
-    _opt("data_dir", Path | None, typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs \\[default: $EVALSUITE_DATA_DIR].")),
+    _opt("data_dir", Path | None, DataDirOption),
     _opt("text_file", Path | None, typer.Option(None, "--text-file", help="Measure perplexity on your own text file.")),
     _opt("include_path", list[Path], typer.Option([], "--include-path", help="Extra folder of lm-eval task YAML files (repeatable).")),
     _opt("output", Path | None, typer.Option(None, "--output", "-o", help="Also write the results as lm-eval's results JSON.")),
@@ -138,11 +147,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _opt("base_url", str | None, BaseUrlOption),
     _opt("api_key_env", str | None, ApiKeyEnvOption),
     _opt("judge", str | None, typer.Option(None, "--judge", help="Judged tasks (mt_bench): the judge model, as --model (with --judge-backend openai, the served name).")),
-    _opt("judge_backend", str, typer.Option(DEFAULT_BACKEND, "--judge-backend", help=judge_backend_help())),
-    _opt("judge_base_url", str | None, typer.Option(None, "--judge-base-url", help="--judge-backend openai: the judge endpoint's API root, e.g. http://127.0.0.1:8000/v1.")),
-    _opt("judge_api_key_env", str | None, typer.Option(None, "--judge-api-key-env", help="--judge-backend openai: environment variable holding the judge's API key \\[default: OPENAI_API_KEY if set].")),
-    _opt("judge_arg", list[str], typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions.")),
-    _opt("judge_max_tokens", int | None, typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most \\[default: the task's; MT-Bench: 2048, as FastChat].")),
+    _opt("judge_backend", str, JudgeBackendOption),
+    _opt("judge_base_url", str | None, JudgeBaseUrlOption),
+    _opt("judge_api_key_env", str | None, JudgeApiKeyEnvOption),
+    _opt("judge_arg", list[str], JudgeArgOption),
+    _opt("judge_max_tokens", int | None, JudgeMaxTokensOption),
     _opt("gen_kwarg", list[str], typer.Option([], "--gen-kwarg", help="KEY=VALUE generation setting for generation tasks (repeatable).")),
     _opt("resume", int | None, typer.Option(None, help="Resume an interrupted run by id (finished requests are not recomputed).")),
     _opt("no_cache", bool, typer.Option(False, "--no-cache", help="Compute every request again instead of reusing cached answers (new answers are still stored).")),

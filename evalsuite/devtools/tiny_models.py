@@ -130,3 +130,25 @@ def save_random_decoder(
     padded.pad_token = padded.eos_token
     padded.save_pretrained(directory)
     return directory, declared
+
+
+def save_random_encoder(directory: Path, *, layers: int = 2, max_tokens: int = 128) -> Path:
+    """Save a seeded random RoBERTa encoder with a BPE tokenizer (pad token set); returns ``directory``.
+
+    For metrics that embed text with an encoder (BERTScore): random weights still give
+    deterministic embeddings, so the metric's code path runs offline without the Hub.
+    The tokenizer truncates at ``max_tokens``, which the position table covers (RoBERTa
+    counts positions from its pad id + 1).
+    """
+    tokenizer = save_bpe_tokenizer(directory, 2000)
+    tokenizer.pad_token = tokenizer.unk_token
+    tokenizer.model_max_length = max_tokens
+    tokenizer.save_pretrained(directory)
+    config = transformers.RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=layers, num_attention_heads=4,
+        max_position_embeddings=max_tokens + tokenizer.pad_token_id + 1, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    transformers.RobertaModel(config).save_pretrained(directory)
+    return directory

@@ -83,19 +83,23 @@ def prepare(config: RunConfig, model: ModelSpec, tasks: list[JudgedTask]) -> Jud
     request, judge = config.model, config.judge
     assert judge is not None  # the resolution refuses judged tasks without --judge
     _require_chat_template(model, request.backend, "the model", request.name, request.decoded_args().get("api"))
-    options = judge_options(config, judge)
+    return judge_setup(judge.name, judge_options(config, judge), tuple(task.prompt_set for task in tasks), config.judge_max_tokens)
+
+
+def judge_setup(name: str, options: BackendOptions, prompt_sets: tuple[str, ...], max_tokens: int | None) -> JudgeSetup:
+    """A judge resolved through the backend registry, checked to speak chat, and fingerprinted (nothing loads)."""
     device = check_backend_options(options)
     try:
-        spec = resolve(judge.name, options)
+        spec = resolve(name, options)
     except UnknownModelError as exc:
         raise UnknownModelError(f"judge: {exc.message}", exc.hint) from exc
-    _require_chat_template(spec, options.backend, "the judge", judge.name, options.args.get("api"))
+    _require_chat_template(spec, options.backend, "the judge", name, options.args.get("api"))
     identity = identity_for(
         spec, backend=options.backend, dtype=options.dtype, device=device,
         backend_args=tuple((key, str(value)) for key, value in options.args.items()), explicit_args=dict(options.args),
         apply_chat_template=True, system_instruction=None,
     )
-    return JudgeSetup(judge.name, options, spec, identity, tuple(task.prompt_set for task in tasks), config.judge_max_tokens)
+    return JudgeSetup(name, options, spec, identity, prompt_sets, max_tokens)
 
 
 def _require_chat_template(spec: ModelSpec, backend: str, role: str, name: str, api: Any = None) -> None:

@@ -103,3 +103,17 @@ def sacrebleu_signature(metric: str, n_refs: int = 1) -> str:
 def sacrebleu_signatures(n_refs: int = 1) -> dict[str, str]:
     """Signature of each metric in ``SACREBLEU_METRICS``, for the runner to store."""
     return {name: sacrebleu_signature(name, n_refs) for name in SACREBLEU_METRICS}
+
+
+def sentence_scores(name: str, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+    """One score per hypothesis against its own references ('bleu' or 'chrf'), in 0–100.
+
+    Sentence BLEU uses sacrebleu's ``effective_order`` (n-gram orders the hypothesis has no
+    n-gram of are left out rather than zeroing the score); with several references sacrebleu
+    pools them as the corpus scores do (BLEU: clipped counts over all references; chrF: the
+    best-matching reference). Used to score single summaries (metric agreement), never a task.
+    """
+    if name not in ("bleu", "chrf"):
+        raise KeyError(f"no sentence score for {name!r}; expected 'bleu' or 'chrf'")
+    scorer = BLEU(effective_order=True) if name == "bleu" else _metric(name)
+    return [float(scorer.sentence_score(h.strip(), [r.strip() for r in refs]).score) for h, refs in zip(hypotheses, references, strict=True)]

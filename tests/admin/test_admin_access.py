@@ -19,7 +19,8 @@ from evalsuite.errors import AdminError, ConfigError
 from evalsuite.settings import votes_per_minute
 
 TOKEN = "s3cret-operator-token"
-PUBLIC_PAGES = ("views/board.py", "views/plots.py", "views/run.py", "views/compare.py", "views/arena_vote.py", "views/arena_ratings.py")
+PUBLIC_PAGES = ("views/board.py", "views/plots.py", "views/run.py", "views/compare.py", "views/arena_vote.py", "views/arena_ratings.py",
+                "views/agreement.py")
 VOTE_BUTTONS = {"vote_a", "vote_b", "vote_tie", "vote_both_bad"}
 
 
