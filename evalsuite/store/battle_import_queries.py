@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from evalsuite.store.db import Database, in_chunks
 from evalsuite.store.live_queries import OUTCOME_OF_WINNER
@@ -69,7 +69,8 @@ def store_imported_battles(database: Database, battles: Sequence[ImportedBattle]
     return ImportCounts(added=len(new), counted=counted, already_present=len(battles) - len(new))
 
 
-def _add(session, token: str, battle: ImportedBattle) -> None:  # type: ignore[no-untyped-def]
+def _add(session: Session, token: str, battle: ImportedBattle) -> None:
+    """One imported battle: a closed live battle, its turns, and (anonymous only) the vote the ratings count."""
     row = LiveBattle(
         token=token, anonymous=battle.anonymous, outcome=LIVE_VOTED, winner=battle.winner, model_a=battle.model_a,
         model_b=battle.model_b, model_a_key=battle.model_a, model_b_key=battle.model_b, voter_hash=battle.voter,
@@ -77,13 +78,14 @@ def _add(session, token: str, battle: ImportedBattle) -> None:  # type: ignore[n
     )
     session.add(row)
     session.flush()
+    battle_id = int(row.id or 0)  # set by the flush
     for side, turns in (("a", battle.turns_a), ("b", battle.turns_b)):
         for number, (prompt, answer) in enumerate(turns, start=1):
-            session.add(LiveTurn(battle_id=row.id, turn=number, side=side, prompt=prompt, text=answer,
+            session.add(LiveTurn(battle_id=battle_id, turn=number, side=side, prompt=prompt, text=answer,
                                  created_at=battle.voted_at))
     if battle.anonymous:
         session.add(Vote(
-            live_battle_id=row.id, model_a=battle.model_a, model_b=battle.model_b, model_a_key=battle.model_a,
+            live_battle_id=battle_id, model_a=battle.model_a, model_b=battle.model_b, model_a_key=battle.model_a,
             model_b_key=battle.model_b, outcome=OUTCOME_OF_WINNER[battle.winner], voter=battle.voter,
             voter_kind=battle.voter_kind, category=battle.category, position_a="left", created_at=battle.voted_at,
         ))
