@@ -1,8 +1,8 @@
 """The driver's side of data-parallel replicas: one lm-eval ``LM`` over N Ray actors, each a replica of the model.
 
 The run's :class:`~evalsuite.backends.cache.CachedLM` finds what the cache lacks and hands it
-here (:meth:`ReplicaPool.compute_into_cache`); the pending requests are split round-robin into
-one share per replica, each replica commits its answers into the request cache as a
+here (:meth:`ReplicaPool.compute_into_cache`); the pending requests are split into one share
+per replica (the choices of one question together: :func:`split`), each replica commits its answers into the request cache as a
 single-process run would, and the cache then reads them back. The driver draws one progress
 bar from the counts the replicas report. A replica lost with its node (or its process) leaves
 its share to the next free replica, which serves the answers already committed from the cache
@@ -124,7 +124,7 @@ class ReplicaPool(LM):
 
     def compute_into_cache(self, request_type: str, requests: list[Instance], advance: Callable[[int], None]) -> None:
         """Compute and commit ``requests`` (all missing from the cache) across the replicas."""
-        shares = deque(share for share in (requests[i :: len(self.members)] for i in range(len(self.members))) if share)
+        shares = deque(share for share in split(requests, len(self.members)) if share)
         idle = list(self.members)
         running: dict[Any, _Dispatch] = {}
         while shares or running:
@@ -262,6 +262,22 @@ class ReplicaPool(LM):
         self.ray.kill(self._progress, no_restart=True)
         self.members = []
         self._connection.close()
+
+
+def split(requests: list[Instance], parts: int) -> list[list[Instance]]:
+    """``requests`` in ``parts`` shares of about equal size, requests with one context kept in one share.
+
+    The transformers backend scores the choices of one question over their shared context
+    at once; split apart, each would be scored alone and move by float rounding. Groups are
+    dealt largest first to the smallest share, which also spreads long and short ones.
+    """
+    groups: dict[str, list[Instance]] = {}
+    for request in requests:
+        groups.setdefault(str(request.args[0]), []).append(request)
+    shares: list[list[Instance]] = [[] for _ in range(parts)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    return shares
 
 
 def _not_direct() -> RuntimeError:
