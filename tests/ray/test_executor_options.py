@@ -50,6 +50,8 @@ def test_data_parallel_size_is_replicas_and_leaves_the_backend_args_so_the_cache
         resolve(_config(backend="vllm", backend_args=(("data_parallel_size", "2"),)))
     with pytest.raises(ConfigError, match="--ray-address is for --executor ray"):
         _config(ray_address="auto")
+    with pytest.raises(ConfigError, match="--backend openai asks a server, which runs its own"):
+        resolve(_config(backend="openai", base_url="http://127.0.0.1:9/v1", executor="ray", replicas=2))
 
 
 def test_each_replica_asks_for_its_gpus_or_a_fair_share_of_cpus_and_a_count_that_cannot_fit_is_refused() -> None:

@@ -85,12 +85,16 @@ def start(
             run_id=notes.run_id, chunk_size=settings.CACHE_CHUNK.read(), flush_seconds=flush if flush > 0 else None,
             refresh=config.controls.no_cache,
         )
-        pool = ReplicaPool(connection, work, resources, notes, report)
-        pool.start(config.controls.replicas)
-        return pool
     except BaseException:
         connection.close()
         raise
+    pool = ReplicaPool(connection, work, resources, notes, report)
+    try:
+        pool.start(config.controls.replicas)
+    except BaseException:
+        pool.close()  # the replicas that did start, the progress counter, and Ray if started here
+        raise
+    return pool
 
 
 class ReplicaPool(LM):
@@ -116,8 +120,8 @@ class ReplicaPool(LM):
     def start(self, count: int) -> None:
         """Start ``count`` replicas and wait until each has loaded the model; record where they run."""
         fresh = [self._launch() for _ in range(count)]
+        self.members.extend(fresh)  # before waiting: a failed start closes them with the pool
         self._placed(fresh, timeout=None)
-        self.members.extend(fresh)
         for member in fresh:
             self._report(f"replica {member.index} of {count} on node {member.node[:12]} ({member.ip})")
         self._note_replicas()
@@ -147,10 +151,10 @@ class ReplicaPool(LM):
                     shares.append(self._lose(dispatch, exc))
         self._show_progress(advance)
 
-    def _result(self, ref: Any) -> int:
-        """A share's computed count; a user error raised in the replica is raised here as itself (not Ray's wrapper)."""
+    def _result(self, ref: Any) -> Any:
+        """What a replica's call returned; a user error raised in the replica is raised here as itself (not Ray's wrapper)."""
         try:
-            return int(self.ray.get(ref))
+            return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, EvalsuiteError):
                 raise exc.cause from None
@@ -162,7 +166,7 @@ class ReplicaPool(LM):
 
     def _placed(self, members: list[Member], timeout: float | None) -> bool:
         """Wait for ``members`` to load and learn their nodes; False when ``timeout`` passed first (they are then killed)."""
-        refs = [member.actor.where.remote() for member in members]
+        refs = [member.actor.load.remote() for member in members]
         ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=timeout)
         if len(ready) < len(refs):
             for member in members:
@@ -173,10 +177,12 @@ class ReplicaPool(LM):
         return True
 
     def _result_of(self, ref: Any) -> Any:
+        """What a starting replica returned (see :meth:`_result`); a replica that died while starting as a BackendError."""
         try:
-            return self.ray.get(ref)
-        except self.ray.exceptions.RayActorError as exc:  # the constructor raised: the model cannot load there
-            raise BackendError(f"a replica could not start: {exc}", "check that every node has evalsuite, the model and its backend installed") from exc
+            return self._result(ref)
+        except self.ray.exceptions.RayActorError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BackendError(f"a replica died while starting: {first}", "check that every node has evalsuite, the model and its backend installed") from exc
 
     def _replace(self) -> Member:
         """Every replica was lost: start one wherever the cluster has room, or fail the run (its answers stay committed)."""
@@ -257,9 +263,11 @@ class ReplicaPool(LM):
         """Stop the replicas (each closes its backend) and leave the cluster if this run joined it."""
         closing = [member.actor.close.remote() for member in self.members]
         self.ray.wait(closing, num_returns=len(closing), timeout=60)
-        for member in self.members:
-            self.ray.kill(member.actor, no_restart=True)
-        self.ray.kill(self._progress, no_restart=True)
+        for actor in [member.actor for member in self.members] + [self._progress]:
+            try:
+                self.ray.kill(actor, no_restart=True)
+            except Exception:  # gone already (its node was lost)
+                log.debug("actor already gone")
         self.members = []
         self._connection.close()
 
