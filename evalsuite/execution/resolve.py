@@ -80,7 +80,12 @@ def _check(config: RunConfig) -> None:
     if config.prompt.fewshot_as_multiturn and not (config.prompt.apply_chat_template or judged_tasks(config)):
         # Chat turns exist only inside a chat template; lm-eval's own CLI refuses the pair (evaluate_config).
         raise ConfigError("--fewshot-as-multiturn needs --apply-chat-template", "add --apply-chat-template, or drop --fewshot-as-multiturn")
-    backend_entry(config.model.backend)
+    backend = backend_entry(config.model.backend)
+    if config.controls.executor != "local" and not backend.capabilities.local_model:
+        raise ConfigError(
+            f"--executor {config.controls.executor} starts replicas of a local model; --backend {backend.name} asks a server, which runs its own",
+            f"drop --executor {config.controls.executor} (raise --batch-size to keep more requests in flight)",
+        )
     model_options(config).check_values()
     _check_judge(config)
 

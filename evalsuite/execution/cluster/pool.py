@@ -1,8 +1,8 @@
 """The driver's side of data-parallel replicas: one lm-eval ``LM`` over N Ray actors, each a replica of the model.
 
 The run's :class:`~evalsuite.backends.cache.CachedLM` finds what the cache lacks and hands it
-here (:meth:`ReplicaPool.compute_into_cache`); the pending requests are split round-robin into
-one share per replica, each replica commits its answers into the request cache as a
+here (:meth:`ReplicaPool.compute_into_cache`); the pending requests are split into one share
+per replica (the choices of one question together: :func:`split`), each replica commits its answers into the request cache as a
 single-process run would, and the cache then reads them back. The driver draws one progress
 bar from the counts the replicas report. A replica lost with its node (or its process) leaves
 its share to the next free replica, which serves the answers already committed from the cache
@@ -87,12 +87,16 @@ def start(
             run_id=notes.run_id, chunk_size=settings.CACHE_CHUNK.read(), flush_seconds=flush if flush > 0 else None,
             refresh=config.controls.no_cache,
         )
-        pool = ReplicaPool(connection, work, resources, notes, report)
-        pool.start(config.controls.replicas)
-        return pool
     except BaseException:
         connection.close()
         raise
+    pool = ReplicaPool(connection, work, resources, notes, report)
+    try:
+        pool.start(config.controls.replicas)
+    except BaseException:
+        pool.close()  # the replicas that did start, the progress counter, and Ray if started here
+        raise
+    return pool
 
 
 class ReplicaPool(LM):
@@ -118,15 +122,15 @@ class ReplicaPool(LM):
     def start(self, count: int) -> None:
         """Start ``count`` replicas and wait until each has loaded the model; record where they run."""
         fresh = [self._launch() for _ in range(count)]
+        self.members.extend(fresh)  # before waiting: a failed start closes them with the pool
         self._placed(fresh, timeout=None)
-        self.members.extend(fresh)
         for member in fresh:
             self._report(f"replica {member.index} of {count} on node {member.node[:12]} ({member.ip})")
         self._note_replicas()
 
     def compute_into_cache(self, request_type: str, requests: list[Instance], advance: Callable[[int], None]) -> None:
         """Compute and commit ``requests`` (all missing from the cache) across the replicas."""
-        shares = deque(share for share in (requests[i :: len(self.members)] for i in range(len(self.members))) if share)
+        shares = deque(share for share in split(requests, len(self.members)) if share)
         idle = list(self.members)
         running: dict[Any, _Dispatch] = {}
         while shares or running:
@@ -149,10 +153,10 @@ class ReplicaPool(LM):
                     shares.append(self._lose(dispatch, exc))
         self._show_progress(advance)
 
-    def _result(self, ref: Any) -> int:
-        """A share's computed count; a user error raised in the replica is raised here as itself (not Ray's wrapper)."""
+    def _result(self, ref: Any) -> Any:
+        """What a replica's call returned; a user error raised in the replica is raised here as itself (not Ray's wrapper)."""
         try:
-            return int(self.ray.get(ref))
+            return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, EvalsuiteError):
                 raise exc.cause from None
@@ -164,7 +168,7 @@ class ReplicaPool(LM):
 
     def _placed(self, members: list[Member], timeout: float | None) -> bool:
         """Wait for ``members`` to load and learn their nodes; False when ``timeout`` passed first (they are then killed)."""
-        refs = [member.actor.where.remote() for member in members]
+        refs = [member.actor.load.remote() for member in members]
         ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=timeout)
         if len(ready) < len(refs):
             for member in members:
@@ -175,10 +179,12 @@ class ReplicaPool(LM):
         return True
 
     def _result_of(self, ref: Any) -> Any:
+        """What a starting replica returned (see :meth:`_result`); a replica that died while starting as a BackendError."""
         try:
-            return self.ray.get(ref)
-        except self.ray.exceptions.RayActorError as exc:  # the constructor raised: the model cannot load there
-            raise BackendError(f"a replica could not start: {exc}", "check that every node has evalsuite, the model and its backend installed") from exc
+            return self._result(ref)
+        except self.ray.exceptions.RayActorError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BackendError(f"a replica died while starting: {first}", "check that every node has evalsuite, the model and its backend installed") from exc
 
     def _replace(self) -> Member:
         """Every replica was lost: start one wherever the cluster has room, or fail the run (its answers stay committed)."""
@@ -259,11 +265,29 @@ class ReplicaPool(LM):
         """Stop the replicas (each closes its backend) and leave the cluster if this run joined it."""
         closing = [member.actor.close.remote() for member in self.members]
         self.ray.wait(closing, num_returns=len(closing), timeout=60)
-        for member in self.members:
-            self.ray.kill(member.actor, no_restart=True)
-        self.ray.kill(self._progress, no_restart=True)
+        for actor in [member.actor for member in self.members] + [self._progress]:
+            try:
+                self.ray.kill(actor, no_restart=True)
+            except Exception:  # gone already (its node was lost)
+                log.debug("actor already gone")
         self.members = []
         self._connection.close()
+
+
+def split(requests: list[Instance], parts: int) -> list[list[Instance]]:
+    """``requests`` in ``parts`` shares of about equal size, requests with one context kept in one share.
+
+    The transformers backend scores the choices of one question over their shared context
+    at once; split apart, each would be scored alone and move by float rounding. Groups are
+    dealt largest first to the smallest share, which also spreads long and short ones.
+    """
+    groups: dict[str, list[Instance]] = {}
+    for request in requests:
+        groups.setdefault(str(request.args[0]), []).append(request)
+    shares: list[list[Instance]] = [[] for _ in range(parts)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    return shares
 
 
 def _not_direct() -> RuntimeError:

@@ -55,23 +55,29 @@ class Replica:
     """One copy of the model (a Ray actor): computes a share of a request type and commits it chunk by chunk."""
 
     def __init__(self, work: ReplicaWork, index: int) -> None:
+        self.work = work
+        self.index = index
+
+    def load(self) -> tuple[str, str]:
+        """Load the model under the run's cache; return the Ray node id and IP address it runs on (recorded with the attempt).
+
+        Not in ``__init__``: an error raised in a method reaches the driver as itself (a
+        user's error keeps its message and hint), one raised in a constructor only as Ray's text.
+        """
+        import ray
+
+        work = self.work
         device = check_backend_options(work.options)
         if device != work.device_type:
             raise ConfigError(
-                f"replica {index} would compute on {device}, but the run's model identity was built for {work.device_type}",
+                f"replica {self.index} would compute on {device}, but the run's model identity was built for {work.device_type}",
                 "pass --device explicitly, or start the run on a node with the same devices as the workers",
             )
-        self.index = index
         self.database = open_database(work.db)
         self.lm = CachedLM(
             load_backend(_model_here(work.model, work.options), work.options), self.database, work.namespace,
             chunk_size=work.chunk_size, flush_seconds=work.flush_seconds, run_id=work.run_id, refresh=work.refresh, show_progress=False,
         )
-
-    def where(self) -> tuple[str, str]:
-        """The Ray node id and IP address this replica runs on (recorded with the run's attempt)."""
-        import ray
-
         return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()
 
     def serve(self, request_type: str, requests: list[Instance], progress: Any) -> int:
@@ -96,8 +102,9 @@ class Replica:
         return getattr(self.lm.inner, name)(*args, **kwargs)
 
     def close(self) -> None:
-        close_backend(self.lm.inner)
-        self.database.close()
+        if hasattr(self, "lm"):
+            close_backend(self.lm.inner)
+            self.database.close()
 
 
 def _model_here(model: ModelSpec, options: BackendOptions) -> ModelSpec:
