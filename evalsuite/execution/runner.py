@@ -94,10 +94,11 @@ def validate(config: RunConfig) -> str:
     if config.outputs.output is not None:
         check_writable_output(config.outputs.output, "--output")
     faults.check()
-    if config.controls.executor == "ray":  # a missing extra is refused before a run row exists
-        from evalsuite.execution.cluster.connect import check_installed
+    if config.controls.executor == "ray":  # a missing extra, or SQLite on a cluster, is refused before a run row exists
+        from evalsuite.execution.cluster.connect import check_installed, check_replicas_database
 
         check_installed()
+        check_replicas_database(config.outputs.db, config.controls.replicas, config.controls.ray_address)
     judged_session.check(config)
     return check_backend_options(model_options(config))
 

@@ -99,6 +99,15 @@ def test_sqlite_is_refused_on_a_multi_node_cluster_before_anything_starts(ray_cl
     assert "Traceback" not in result.output and not db.exists()
 
 
+def test_sqlite_is_refused_for_replicas_on_a_multi_node_cluster_before_a_run_is_stored(ray_cluster: Any, tmp_path: Path) -> None:
+    db = tmp_path / "results.db"
+    args = ["run", "--model", DEMOS[0], *QUEUE_TASK, "--executor", "ray", "--replicas", "2"]
+    result = CliRunner().invoke(app, [*args, "--ray-address", ray_cluster.address, "--db", str(db)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: the Ray cluster has 3 nodes, and workers on the other nodes cannot reach the SQLite database"), result.stderr
+    assert "Traceback" not in result.output and not db.exists()  # refused, not stored as a failed run
+
+
 def test_a_model_no_node_can_hold_is_refused_before_anything_starts(ray_cluster: Any) -> None:
     import ray
 

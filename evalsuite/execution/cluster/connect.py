@@ -74,3 +74,14 @@ def check_database_for_cluster(db: str, nodes: int) -> None:
     """
     if nodes > 1 and not db.startswith(("postgresql:", "postgresql+")):
         raise ConfigError(f"the Ray cluster has {nodes} nodes, and workers on the other nodes cannot reach the SQLite database {db}", POSTGRES_HINT)
+
+
+def check_replicas_database(db: str, replicas: int, address: str | None) -> None:
+    """Refuse SQLite for replicas on a running multi-node cluster before the run is stored (a local Ray is one node).
+
+    Joins the cluster to count its nodes; the replica pool later reuses that connection.
+    """
+    if replicas <= 1 or address is None or db.startswith(("postgresql:", "postgresql+")):
+        return
+    check_database_for_cluster(db, len(alive_nodes(connect(address).ray)))
+
