@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 ray = pytest.importorskip("ray", reason="ray is not installed; `make test` installs the ray extra")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -63,3 +64,24 @@ def ray_cluster() -> Iterator[RayCluster]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.fixture
+def cluster_db(postgres_server: Any) -> Iterator[str]:
+    """A fresh PostgreSQL database every node reaches (the cluster has three nodes: a SQLite file is refused)."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
+
+
+def sql_rows(db: str, sql: str) -> list[Any]:
+    """Plain SQL over a SQLite file or a PostgreSQL URL: an independent read, not the store's queries."""
+    engine = sqlalchemy.create_engine(db if "://" in db else f"sqlite:///{db}")
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sqlalchemy.text(sql))]
+    finally:
+        engine.dispose()
+

@@ -6,14 +6,13 @@ rows carry the same keys and are compared answer by answer. The backend is ``hf`
 HFLM) with ``--batch-size 1``: each request is scored on its own, so splitting the requests
 across replicas regroups no computation. (evalsuite's ``transformers`` backend packs several
 questions into one row; another split packs other neighbours and moves a log-likelihood by float32
-rounding of its sum, up to 2.4e-6 on -16.6 measured here: relative 1.5e-7.)
+rounding of its sum, up to 2.4e-6 on -16.6 measured here: relative 1.5e-7.) The replicated runs
+store into PostgreSQL: the cluster has three nodes, where a SQLite file is refused.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,30 +21,29 @@ from evalsuite.execution import runner
 from evalsuite.identity.run_config import RunConfig
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
+from tests.ray.conftest import sql_rows
 
 pytestmark = pytest.mark.slow
 
 TASKS = ("pubmedqa", "perplexity")
 
 
-def _run(db: Path, *, report: Any = None, tasks: tuple[str, ...] = TASKS, **controls: Any) -> runner.RunOutcome:
+def _run(db: str, *, report: Any = None, tasks: tuple[str, ...] = TASKS, **controls: Any) -> runner.RunOutcome:
     config = RunConfig.from_flat(
-        model="demo/pico-s", backend="hf", tasks=tasks, limit=20, batch_size="1", db=str(db), show_progress=False, **controls
+        model="demo/pico-s", backend="hf", tasks=tasks, limit=20, batch_size="1", db=db, show_progress=False, **controls
     )
     return runner.run(config, report=report or (lambda line: None))
 
 
-def _answers(db: Path) -> dict[str, list[Any]]:
-    with sqlite3.connect(db) as connection:
-        return {key: json.loads(response) for key, response in connection.execute("SELECT key, response FROM request_cache")}
+def _answers(db: str) -> dict[str, list[Any]]:
+    return {key: json.loads(response) for key, response in sql_rows(db, "SELECT key, response FROM request_cache")}
 
 
-def _metrics(db: Path) -> dict[tuple[str, str], float]:
-    with sqlite3.connect(db) as connection:
-        return {(task, metric): value for task, metric, value in connection.execute("SELECT task, metric, value FROM metric")}
+def _metrics(db: str) -> dict[tuple[str, str], float]:
+    return {(task, metric): value for task, metric, value in sql_rows(db, "SELECT task, metric, value FROM metric")}
 
 
-def _assert_equal_answers(replicated: Path, reference: Path) -> None:
+def _assert_equal_answers(replicated: str, reference: str) -> None:
     """Same request keys; log-likelihoods within 1e-6 (greedy flags and generations equal); the metrics identical."""
     got, want = _answers(replicated), _answers(reference)
     assert got.keys() == want.keys() and len(want) == 68  # 20 pubmedqa documents x 3 choices + 8 perplexity documents
@@ -56,18 +54,18 @@ def _assert_equal_answers(replicated: Path, reference: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run in one process, no Ray."""
-    db = tmp_path_factory.mktemp("reference") / "one.db"
+def reference(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The run in one process, no Ray (SQLite)."""
+    db = str(tmp_path_factory.mktemp("reference") / "one.db")
     _run(db)
     return db
 
 
-def test_two_replicas_on_two_nodes_equal_one_process_in_one_run_row(ray_cluster: Any, reference: Path, tmp_path: Path) -> None:
-    db = tmp_path / "two.db"
+def test_two_replicas_on_two_nodes_equal_one_process_in_one_run_row(ray_cluster: Any, reference: str, cluster_db: str) -> None:
+    db = cluster_db
     outcome = _run(db, executor="ray", ray_address=ray_cluster.address, replicas=2)
     _assert_equal_answers(db, reference)
-    with open_database(str(db)) as database:
+    with open_database(db) as database:
         runs = queries.list_runs(database)
         (attempt,) = queries.run_attempts(database, outcome.run_id)
     assert [run.status for run in runs] == ["complete"]
@@ -80,7 +78,7 @@ def test_two_replicas_on_two_nodes_equal_one_process_in_one_run_row(ray_cluster:
 
 
 def test_a_node_removed_after_its_first_committed_chunk_costs_nothing(
-    ray_cluster: Any, reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ray_cluster: Any, reference: str, cluster_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One answer per commit, so the lost replica has committed some of its share and not all of it."""
     monkeypatch.setenv("EVALSUITE_CACHE_CHUNK", "1")
@@ -95,13 +93,13 @@ def test_a_node_removed_after_its_first_committed_chunk_costs_nothing(
             seen.add("perplexity")
 
     seen: set[str] = set()
-    db = tmp_path / "lost.db"
+    db = cluster_db
     try:
         outcome = _run(db, report=remove_first_committer, executor="ray", replicas=2, tasks=("perplexity",))
     finally:
         ray_cluster.replace_worker()
     assert removed, "no replica reported its first commit"
-    with open_database(str(db)) as database:
+    with open_database(db) as database:
         (attempt,) = queries.run_attempts(database, outcome.run_id)
         assert [run.status for run in queries.list_runs(database)] == ["complete"]
     (lost,) = attempt.hardware["replicas_lost"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from evalsuite.identity.run_config import RunConfig
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
 from tests.conftest import VLLM_REFERENCE_LIMIT, VLLM_REFERENCE_TASKS
+from tests.ray.conftest import sql_rows
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,20 +26,19 @@ pytestmark = [
 ]
 
 
-def _rows(db: Path, sql: str) -> dict[Any, Any]:
-    with sqlite3.connect(db) as connection:
-        return {row[:-1]: row[-1] for row in connection.execute(sql)}
+def _rows(db: str, sql: str) -> dict[Any, Any]:
+    return {row[:-1]: row[-1] for row in sql_rows(db, sql)}
 
 
-def test_two_vllm_replicas_equal_one_engine(ray_cluster: Any, vllm_pico_s_run: Path, tmp_path: Path) -> None:
-    db = tmp_path / "two.db"
+def test_two_vllm_replicas_equal_one_engine(ray_cluster: Any, vllm_pico_s_run: Path, cluster_db: str) -> None:
+    db = cluster_db  # the reference run is a SQLite file; the replicated one stores where every node reaches
     config = RunConfig.from_flat(
-        model="demo/pico-s", backend="vllm", tasks=tuple(VLLM_REFERENCE_TASKS.split(",")), limit=VLLM_REFERENCE_LIMIT, db=str(db),
+        model="demo/pico-s", backend="vllm", tasks=tuple(VLLM_REFERENCE_TASKS.split(",")), limit=VLLM_REFERENCE_LIMIT, db=db,
         executor="ray", replicas=2, show_progress=False,
     )
     outcome = runner.run(config, report=lambda line: None)
     answers_sql = "SELECT key, response FROM request_cache"
-    got, want = _rows(db, answers_sql), _rows(vllm_pico_s_run, answers_sql)
+    got, want = _rows(db, answers_sql), _rows(str(vllm_pico_s_run), answers_sql)
     assert got.keys() == want.keys() and want
     differences: dict[str, float] = {"loglikelihood": 0.0, "rolling (relative)": 0.0}
     for (key,), stored in want.items():
@@ -56,13 +55,13 @@ def test_two_vllm_replicas_equal_one_engine(ray_cluster: Any, vllm_pico_s_run: P
     # neighbours than one engine, and the CPU kernels' float sums follow: measured 1.5e-9 relative (7.5e-5 on -70055).
     assert differences["rolling (relative)"] <= 1e-8, differences
     metrics_sql = "SELECT task, metric, value FROM metric"
-    got_metrics, want_metrics = _rows(db, metrics_sql), _rows(vllm_pico_s_run, metrics_sql)
+    got_metrics, want_metrics = _rows(db, metrics_sql), _rows(str(vllm_pico_s_run), metrics_sql)
     assert got_metrics.keys() == want_metrics.keys()
     for (task, metric), value in want_metrics.items():
         if task == "perplexity":  # from the rolling sums above
             assert got_metrics[(task, metric)] == pytest.approx(value, rel=1e-8), (task, metric)
         else:
             assert got_metrics[(task, metric)] == value, (task, metric)
-    with open_database(str(db)) as database:
+    with open_database(db) as database:
         (attempt,) = queries.run_attempts(database, outcome.run_id)
     assert len({entry["node"] for entry in attempt.hardware["replicas"]}) == 2

@@ -79,9 +79,12 @@ def check_database_for_cluster(db: str, nodes: int) -> None:
 def check_replicas_database(db: str, replicas: int, address: str | None) -> None:
     """Refuse SQLite for replicas on a running multi-node cluster before the run is stored (a local Ray is one node).
 
-    Joins the cluster to count its nodes; the replica pool later reuses that connection.
+    Joins the cluster to count its nodes; the replica pool later reuses that connection. Without an
+    address and no Ray joined yet, the pool starts a local Ray: one node, where SQLite works.
     """
-    if replicas <= 1 or address is None or db.startswith(("postgresql:", "postgresql+")):
+    if replicas <= 1 or db.startswith(("postgresql:", "postgresql+")):
+        return
+    if address is None and not import_ray().is_initialized():
         return
     check_database_for_cluster(db, len(alive_nodes(connect(address).ray)))
 
