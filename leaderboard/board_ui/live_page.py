@@ -1,4 +1,4 @@
-"""The live arena's pages (anonymous battle, named side by side, direct chat): one renderer, three modes.
+"""The live arena's pages (anonymous battle, named side by side): one renderer, two modes.
 
 A person types a prompt; the engine (``evalsuite.arena.live``, built beside this page)
 starts both contestants streaming in its own threads and keeps each side's text, done
@@ -8,8 +8,8 @@ or one failed, then reruns so the vote buttons are enabled (never before both ar
 complete). Everything a session has — its battle, its voter id — is in
 ``st.session_state``, so no session ever sees another's conversation.
 
-The engine is reached through :class:`LiveBattleView` (what this page needs of it) and
-:func:`_engine_module`; refusals (empty, too long, moderation, turn limit) and a
+The engine is reached through :class:`LiveBattleView` (what this page needs of
+``evalsuite.arena.live.LiveBattle``) and :func:`_engine_module`; refusals (empty, too long, moderation, turn limit) and a
 contestant failing are :class:`~evalsuite.errors.EvalsuiteError` s whose message and hint
 are shown as they are.
 """
@@ -35,13 +35,15 @@ VOTER_KEY = "live_voter"
 BATTLE_KEY = "live_battle"
 BATTLE_FOR_KEY = "live_battle_for"  # (mode, picked models) the session's battle was made for
 MESSAGE_KEY = "live_message"
-RESULT_KEY = "live_result"
+PROMPT_KEY = "live_current_prompt"  # the prompt of the turn in progress, shown above its answers
 VOTES = (("👈 A is better", "model_a"), ("👉 B is better", "model_b"), ("🤝 Tie", "tie"), ("👎 Both are bad", "tie (bothbad)"))
-MODES = {"anony": "anonymous battle", "named": "named side by side", "direct": "direct chat"}
+
+
+SIDES = ("a", "b")
 
 
 class SideView(Protocol):
-    """One contestant's current answer as the engine keeps it while it streams."""
+    """One side as the engine shows it now (``evalsuite.arena.live.SideView``); ``name`` is None until revealed."""
 
     @property
     def text(self) -> str: ...
@@ -49,19 +51,25 @@ class SideView(Protocol):
     def done(self) -> bool: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
 
 
 class LiveBattleView(Protocol):
-    """What the page needs of the engine's battle (one per session)."""
+    """What the page needs of the engine's ``LiveBattle`` (one per session)."""
 
     @property
-    def sides(self) -> Sequence[SideView]: ...
+    def busy(self) -> bool: ...
     @property
-    def history(self) -> Sequence[tuple[str, Sequence[str]]]: ...  # finished turns: (prompt, one answer per side)
+    def can_vote(self) -> bool: ...
+    @property
+    def round_over(self) -> str | None: ...
+    def view(self, side: Any) -> SideView: ...
+    def conversation(self, side: Any) -> list[dict[str, str]]: ...  # finished turns, user/assistant messages
     def ask(self, prompt: str) -> None: ...
     def regenerate(self) -> None: ...
     def new_round(self) -> None: ...
-    def vote(self, winner: str) -> Sequence[str]: ...  # the contestants' names, revealed
+    def vote(self, outcome: str) -> Any: ...
 
 
 def _engine_module() -> Any:
@@ -75,7 +83,7 @@ def _engine_module() -> Any:
 @st.cache_resource(show_spinner=False)
 def _pool(path: str) -> Any:
     """The contestants, loaded once per server process (in-process models load once, for every session)."""
-    return _engine_module().ContestantPool.from_file(path)
+    return _engine_module().load_contestants(path)
 
 
 def pool() -> Any:
@@ -96,102 +104,96 @@ def _battle(mode: str, names: Sequence[str] | None) -> LiveBattleView:
     wanted = (mode, tuple(names or ()))
     battle = st.session_state.get(BATTLE_KEY)
     if battle is None or st.session_state.get(BATTLE_FOR_KEY) != wanted:
-        battle = _engine_module().LiveBattle(pool(), database(), voter=voter_id(), mode=mode, names=names)
+        named = tuple(names) if mode == "named" and names else None
+        battle = _engine_module().LiveBattle(pool(), database(), voter=voter_id(), anonymous=mode == "anony", names=named)
         st.session_state[BATTLE_KEY] = battle
         st.session_state[BATTLE_FOR_KEY] = wanted
-        st.session_state.pop(RESULT_KEY, None)
     return battle  # type: ignore[no-any-return]
 
 
 def _act(action: str, *args: Any) -> None:
-    """A button's work, its refusal (if any) kept for the next render."""
+    """A button's work; its refusal (if any) kept for the next render."""
     battle = st.session_state.get(BATTLE_KEY)
     if battle is None:
         return
     st.session_state.pop(MESSAGE_KEY, None)
     try:
-        outcome = getattr(battle, action)(*args)
+        getattr(battle, action)(*args)
     except EvalsuiteError as error:
         st.session_state[MESSAGE_KEY] = f"{error.message} — {error.hint}"
-        return
-    if action == "vote":
-        st.session_state[RESULT_KEY] = (args[0], list(outcome))
-    if action == "new_round":
-        st.session_state.pop(RESULT_KEY, None)
 
 
 def _send() -> None:
     prompt = str(st.session_state.get("live_prompt") or "")
     _act("ask", prompt)
     if MESSAGE_KEY not in st.session_state:
+        st.session_state[PROMPT_KEY] = prompt
         st.session_state["live_prompt"] = ""
 
 
-def _finished(side: SideView) -> bool:
-    return side.done or side.error is not None
-
-
 def _draw(battle: LiveBattleView, slots: Sequence[Any]) -> None:
-    for side, slot in zip(battle.sides, slots):
+    for side, slot in zip(SIDES, slots):
+        view = battle.view(side)
         with slot.container():
-            show_answer(side.text + ("" if _finished(side) else CURSOR))
-            if side.error is not None:
-                st.error(escape_markdown(side.error))
+            show_answer(view.text + ("" if view.done else CURSOR))
+            if view.error is not None:
+                st.error(escape_markdown(view.error))
 
 
-def _stream(battle: LiveBattleView, slots: Sequence[Any]) -> None:
-    """Redraw both sides until both are finished; then rerun, so the buttons see the finished state."""
-    streaming = not all(_finished(side) for side in battle.sides)
+def _label(battle: LiveBattleView, side: str) -> str:
+    name = battle.view(side).name
+    return f"Model {side.upper()}" + (f": {name}" if name else "")
+
+
+def _history(battle: LiveBattleView) -> None:
+    """The finished turns, both sides side by side (each side saw only its own history)."""
+    a, b = (battle.conversation(side) for side in SIDES)
+    for index in range(0, len(a), 2):
+        st.chat_message("user").text(a[index]["content"])
+        for column, conversation in zip(st.columns(2), (a, b)):
+            with column:
+                show_answer(conversation[index + 1]["content"])
+
+
+def _current_turn(battle: LiveBattleView) -> None:
+    """The turn in progress (or the one that failed), redrawn from the engine until both sides finish."""
+    views = [battle.view(side) for side in SIDES]
+    if not battle.busy and all(view.error is None for view in views):
+        return  # a finished turn is already in the conversation
+    st.chat_message("user").text(str(st.session_state.get(PROMPT_KEY) or ""))
+    slots = [column.empty() for column in st.columns(2)]
+    streaming = battle.busy
     _draw(battle, slots)
-    while not all(_finished(side) for side in battle.sides):
+    while battle.busy:
         time.sleep(POLL_S)
         _draw(battle, slots)
     if streaming:
-        st.rerun()
-
-
-def _labels(mode: str, revealed: Sequence[str] | None, picked: Sequence[str] | None) -> list[str]:
-    if mode != "anony":
-        return list(picked or [])
-    return [f"Model {side}" + (f": {name}" if revealed else "") for side, name in zip("AB", revealed or ("", ""))]
-
-
-def _history(battle: LiveBattleView, labels: Sequence[str]) -> None:
-    for prompt, answers in battle.history:
-        st.chat_message("user").text(prompt)
-        for column, label, answer in zip(st.columns(len(answers)), labels, answers):
-            with column:
-                st.caption(escape_markdown(label))
-                show_answer(answer)
-
-
-def _vote_buttons(battle: LiveBattleView, complete: bool) -> None:
-    voted = RESULT_KEY in st.session_state
-    for column, (label, winner) in zip(st.columns(len(VOTES)), VOTES):
-        column.button(label, key=f"live_vote_{winner}", on_click=_act, args=("vote", winner), disabled=not complete or voted, width="stretch")
+        st.rerun()  # both finished: render again so the buttons see it
 
 
 def render(mode: str, picked: Sequence[str] | None = None) -> None:
-    """One live page: the conversation so far, the answers streaming, the prompt box and the buttons."""
+    """One live page: the conversation so far, the answers streaming, the buttons and the prompt box."""
     try:
         battle = _battle(mode, picked)
     except EvalsuiteError as error:
         st.error(escape_markdown(f"{error.message} — {error.hint}"))
         return
-    result = st.session_state.get(RESULT_KEY)
-    labels = _labels(mode, result[1] if result else None, picked)
-    _history(battle, labels)
-    slots = [column.empty() for column in st.columns(len(battle.sides))] if battle.sides else []
-    _stream(battle, slots)
-    complete = bool(battle.sides) and all(side.done and side.error is None for side in battle.sides)
-    if mode != "direct":
-        _vote_buttons(battle, complete)
-    if result:
-        st.success(escape_markdown(f"Vote recorded. {' · '.join(labels)}"))
+    labels = st.columns(2)
+    for column, side in zip(labels, SIDES):
+        column.subheader(escape_markdown(_label(battle, side)))
+    _history(battle)
+    _current_turn(battle)
+    if battle.round_over == "failed":
+        st.warning("This round ended because a model failed; nothing was counted. Start a new round.")
+    for column, (label, winner) in zip(st.columns(len(VOTES)), VOTES):
+        column.button(label, key=f"live_vote_{winner}", on_click=_act, args=("vote", winner), disabled=not battle.can_vote, width="stretch")
+    if battle.round_over == "voted":
+        st.success(escape_markdown("Vote recorded. " + " · ".join(_label(battle, side) for side in SIDES)))
     if st.session_state.get(MESSAGE_KEY):
         st.error(escape_markdown(st.session_state[MESSAGE_KEY]))
-    st.text_area("Your prompt", key="live_prompt", disabled=result is not None)
+    open_round = battle.round_over is None
+    st.text_area("Your prompt", key="live_prompt", disabled=not open_round)
     send, regenerate, new_round = st.columns(3)
-    send.button("Send", key="live_send", on_click=_send, type="primary", disabled=result is not None)
-    regenerate.button("Regenerate", key="live_regenerate", on_click=_act, args=("regenerate",), disabled=not complete or result is not None)
+    send.button("Send", key="live_send", on_click=_send, type="primary", disabled=not open_round)
+    regenerate.button("Regenerate", key="live_regenerate", on_click=_act, args=("regenerate",), disabled=not battle.can_vote)
     new_round.button("New round", key="live_new_round", on_click=_act, args=("new_round",))
