@@ -36,7 +36,7 @@ BATTLE_KEY = "live_battle"
 BATTLE_FOR_KEY = "live_battle_for"  # (mode, picked models) the session's battle was made for
 MESSAGE_KEY = "live_message"
 PROMPT_KEY = "live_current_prompt"  # the prompt of the turn in progress, shown above its answers
-VOTES = (("👈 A is better", "model_a"), ("👉 B is better", "model_b"), ("🤝 Tie", "tie"), ("👎 Both are bad", "tie (bothbad)"))
+VOTES = (("A is better", "model_a"), ("B is better", "model_b"), ("Tie", "tie"), ("Both are bad", "tie (bothbad)"))
 
 
 SIDES = ("a", "b")
