@@ -72,6 +72,23 @@ class ArenaError(EvalsuiteError):
     default_hint = "see `evalsuite arena --help`"
 
 
+class LiveRefusal(ArenaError):
+    """A live-arena request refused before any model is asked: empty or too long prompt, turn limit, moderation, a limit."""
+
+    default_hint = "change the prompt, or start a new round"
+
+
+class ContestantFailed(ArenaError):
+    """A live contestant failed or stalled mid-answer: the round ends and nothing is counted."""
+
+    default_hint = "start a new round: a contestant that failed is skipped until it answers again"
+
+    def __init__(self, contestant: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(f"contestant {contestant} failed: {reason}", hint)
+        self.contestant = contestant
+        self.reason = reason
+
+
 class AdminError(EvalsuiteError):
     """An operator's write (delete a run, hide a model, add prompts) refused: token missing or wrong, or nothing to act on."""
 

@@ -122,6 +122,19 @@ def _vote_limit(setting: Setting[int], raw: str) -> int:
     return value
 
 
+def _addresses(setting: Setting[tuple[str, ...]], raw: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses; a malformed one fails here, not silently at the first vote."""
+    import ipaddress
+
+    found = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for address in found:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.name}: {address!r} is not an IP address", "list the proxies' addresses, e.g. 127.0.0.1,10.0.0.2") from exc
+    return found
+
+
 def _lenient_seconds(setting: Setting[float], raw: str) -> float:
     """The heartbeat thread must not die of a typo: a bad or non-positive value means the default."""
     try:
@@ -209,6 +222,15 @@ ADMIN_TOKEN: Setting[str | None] = _declare(Setting(
 ))
 VOTES_PER_MINUTE: Setting[int] = _declare(Setting(
     "EVALSUITE_VOTES_PER_MINUTE", 20, _vote_limit, "votes one arena voter may cast per minute on the public page; 0: no limit", "leaderboard arena page"
+))
+VOTES_PER_MINUTE_PER_ADDRESS: Setting[int] = _declare(Setting(
+    "EVALSUITE_VOTES_PER_MINUTE_PER_ADDRESS", 60, _vote_limit,
+    "live arena votes one client address may cast per minute (people behind one address share it); 0: no limit", "arena.live",
+))
+TRUSTED_PROXIES: Setting[tuple[str, ...]] = _declare(Setting(
+    "EVALSUITE_TRUSTED_PROXIES", (), _addresses,
+    "comma-separated addresses of reverse proxies whose `X-Forwarded-For` the live arena believes; otherwise the socket peer counts",
+    "arena.live", shown_default="none",
 ))
 # --- a pod (set by `evalsuite runpod launch`, read by `evalsuite runpod pod-run`) ---------------
 RUN_ARGS: Setting[str] = _declare(Setting(

@@ -14,10 +14,11 @@ a 200 whose body is not JSON. Every failure is an :class:`EndpointError` with a 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,33 @@ class EndpointClient:
                     bar.update(1)
         return results
 
+    def stream(self, path: str, payload: dict[str, Any], *, stall_s: float) -> Iterator[Any]:
+        """POST ``payload`` with ``"stream": true`` and yield each server-sent event's JSON as it arrives.
+
+        Not retried: half an answer has been shown, so a resend would be another answer.
+        ``stall_s`` bounds the wait for each next piece (httpx's read timeout), so a server
+        that stops sending fails in ``stall_s`` however long the whole answer may take.
+        A stream that ends without OpenAI's ``data: [DONE]`` (the server died) is an error.
+        """
+        url = f"{self.base_url}{path}"
+        timeout = httpx.Timeout(self.timeout_s, read=stall_s)
+        try:
+            with self._http.stream("POST", url, json={**payload, "stream": True}, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._http_error("POST", url, response)
+                for line in response.iter_lines():
+                    data = line[len("data:"):].strip() if line.startswith("data:") else None
+                    if data == "[DONE]":
+                        return
+                    if data:
+                        yield _event(url, data)
+        except httpx.TimeoutException as exc:
+            raise EndpointError(f"POST {url}: no piece of the answer within {stall_s:g} s", "the server stalled: see its log") from exc
+        except httpx.TransportError as exc:
+            raise _unreachable("POST", url, exc) from exc
+        raise EndpointError(f"POST {url}: the answer stopped before its end ([DONE])", "the server closed the stream: see its log")
+
     # ----- one request ----------------------------------------------------------------
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None, *, retry_transport: bool) -> Any:
@@ -196,6 +224,13 @@ def _json_body(method: str, url: str, response: httpx.Response) -> Any:
             f"{method} {url}: the answer is not JSON (HTTP {response.status_code}, begins {start!r})",
             "is --base-url an OpenAI-compatible API? It should end in /v1, e.g. http://127.0.0.1:8000/v1",
         ) from exc
+
+
+def _event(url: str, data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise EndpointError(f"POST {url}: a streamed event is not JSON (begins {data[:60]!r})", "is it an OpenAI-compatible API?") from exc
 
 
 def _server_message(response: httpx.Response) -> str:

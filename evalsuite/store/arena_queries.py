@@ -37,32 +37,29 @@ take its key; answers stored without one (fixed test texts) are keyed by their n
 
 from __future__ import annotations
 
-import hashlib
-import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from evalsuite.errors import ArenaError
 from evalsuite.store.db import Database, in_chunks
+from evalsuite.store.live_queries import conversations, live_labels
 from evalsuite.store.retry import retrying
 from evalsuite.store.schema import VOTE_OUTCOMES, ArenaPrompt, Battle, Completion, Vote, utcnow
 from evalsuite.store.visibility import visible_completions, visible_votes
+from evalsuite.store.vote_rules import TOKEN_BYTES, as_utc, check_vote_rate
 
 VOTER_KINDS = ("human", "judge")
 POSITIONS = ("left", "right", "both")  # where answer "A" was shown; "both": a judge saw both orders
 WINNER_OF_OUTCOME = {"a": "model_a", "b": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
-TOKEN_BYTES = 24
 KEY_SUFFIX_CHARS = 8
-RATE_WINDOW_S = 60  # the vote rate limit counts one voter's votes in this many seconds
-VOTE_LOCK_SPACE = 0x766F7465  # "vote": PostgreSQL advisory-lock namespace of the per-voter rate check
 
 
 @dataclass(frozen=True)
@@ -249,7 +246,7 @@ def contestant_labels(database: Database) -> dict[str, str]:
     """Display label per model key: the name, or ``name@key[:8]`` where two keys share a name."""
     with database.session() as session:
         pairs = session.exec(select(Completion.model_key, Completion.model_name).distinct()).all()
-    return label_keys((str(key), str(name)) for key, name in pairs)
+    return label_keys([*((str(key), str(name)) for key, name in pairs), *live_labels(database)])
 
 
 def label_keys(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -362,7 +359,7 @@ def record_vote(
     """Store the verdict on an issued battle; reject unknown, foreign or already used tokens.
 
     ``votes_per_minute`` (0: no limit) refuses a vote when this voter already has that many
-    in the last :data:`RATE_WINDOW_S` seconds; the public page passes the operator's limit
+    in the last :data:`~evalsuite.store.vote_rules.RATE_WINDOW_S` seconds; the public page passes the operator's limit
     (``evalsuite.identity.run_config.votes_per_minute``), a judge or a script with database access passes
     none. ``now`` is the vote's time (injected by tests; default: the clock).
     """
@@ -405,20 +402,7 @@ def _check_vote_rate(session: Session, voter: str, limit: int, moment: datetime)
     PostgreSQL takes a per-voter transaction lock here, so the second waits for the first
     to commit and then counts it (READ COMMITTED reads each statement afresh).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(voter.encode()).digest()
-        key = int.from_bytes(digest[:4], "big", signed=True)
-        session.exec(text("SELECT pg_advisory_xact_lock(:space, :key)").bindparams(space=VOTE_LOCK_SPACE, key=key))  # type: ignore[call-overload]
-    since = moment - timedelta(seconds=RATE_WINDOW_S)
-    recent = select(func.count(), func.min(Vote.created_at)).where(Vote.voter == voter, col(Vote.created_at) > since)
-    count, oldest = session.exec(recent).one()
-    if int(count) < limit:
-        return
-    free_at = _as_utc(oldest) + timedelta(seconds=RATE_WINDOW_S)
-    wait = max(1, math.ceil((free_at - moment).total_seconds()))
-    raise ArenaError(
-        f"too many votes: at most {limit} per minute from one voter", hint=f"wait {wait} s, then vote on this battle again"
-    )
+    check_vote_rate(session, col(Vote.voter), voter, limit, moment, who="one voter")
 
 
 def _rejection(session: Session, token: str) -> ArenaError:
@@ -455,13 +439,8 @@ def judged_pairs(database: Database, judge: str) -> set[tuple[int, frozenset[str
         return {(int(p or 0), frozenset((a, b))) for p, a, b in session.exec(statement).all()}
 
 
-def _as_utc(moment: datetime) -> datetime:
-    """Stored times are UTC; SQLite hands them back without a zone, so say which one."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _epoch_seconds(moment: datetime) -> float:
-    return _as_utc(moment).timestamp()
+    return as_utc(moment).timestamp()
 
 
 def _battle_answer_texts(database: Database) -> dict[int, tuple[str, str]]:
@@ -499,7 +478,7 @@ def vote_records(
     statement = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() up to 4 columns
             col(votes.battle_id), col(votes.model_a), col(votes.model_b), col(votes.outcome), col(votes.created_at),
-            col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key),
+            col(votes.category), col(votes.voter), col(votes.model_a_key), col(votes.model_b_key), col(votes.live_battle_id),
         )
         .where(col(votes.voter_kind).in_(kinds))
         .order_by(col(votes.id))
@@ -508,7 +487,7 @@ def vote_records(
         rows = session.exec(statement).all()
     labels = contestant_labels(database)
     records = []
-    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b in rows:
+    for battle_id, model_a, model_b, outcome, created_at, category, voter, key_a, key_b, live_id in rows:
         record: dict[str, Any] = {
             "model_a": labels.get(key_a or "", model_a), "model_b": labels.get(key_b or "", model_b),
             "winner": WINNER_OF_OUTCOME[outcome],
@@ -516,13 +495,24 @@ def vote_records(
         }
         if battle_id is not None:
             record["battle_id"] = int(battle_id)
+        if live_id is not None:
+            record["live_battle_id"] = int(live_id)
         if category is not None:
             record["category"] = category
         records.append(record)
     if with_answers:
-        texts = _battle_answer_texts(database)
-        for record in records:
-            pair = texts.get(record.get("battle_id", -1))
-            if pair is not None:
-                record["answer_a"], record["answer_b"] = pair
+        _add_answer_texts(database, records)
     return records
+
+
+def _add_answer_texts(database: Database, records: list[dict[str, Any]]) -> None:
+    """The texts voted on: a stored battle's two answers, a live battle's two whole conversations (FastChat's)."""
+    texts = _battle_answer_texts(database)
+    live = conversations(database, (r["live_battle_id"] for r in records if "live_battle_id" in r))
+    for record in records:
+        if "live_battle_id" in record:
+            record["conversation_a"], record["conversation_b"] = live[record["live_battle_id"]]
+            continue
+        pair = texts.get(record.get("battle_id", -1))
+        if pair is not None:
+            record["answer_a"], record["answer_b"] = pair

@@ -274,7 +274,13 @@ class Vote(SQLModel, table=True):
 
     __tablename__ = "vote"
     # (voter, created_at): the per-voter rate limit counts one voter's votes of the last minute.
-    __table_args__ = (Index("ix_vote_pair", "model_a", "model_b"), Index("ix_vote_voter_created_at", "voter", "created_at"))
+    # (address_hash, created_at): the per-address limit of live votes; live_battle_id: one vote per live battle.
+    __table_args__ = (
+        Index("ix_vote_pair", "model_a", "model_b"),
+        Index("ix_vote_voter_created_at", "voter", "created_at"),
+        Index("ix_vote_address_hash_created_at", "address_hash", "created_at"),
+        Index("ix_vote_live_battle_id", "live_battle_id", unique=True),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     battle_id: Optional[int] = Field(default=None, foreign_key="battle.id", unique=True)
@@ -288,6 +294,82 @@ class Vote(SQLModel, table=True):
     voter_kind: str = "human"
     category: Optional[str] = None
     position_a: str = "left"
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    live_battle_id: Optional[int] = Field(default=None, foreign_key="live_battle.id")  # a vote cast in a live battle
+    address_hash: Optional[str] = None  # live votes: sha256 of the client's address (the per-address limit)
+
+
+LIVE_OPEN = "open"
+LIVE_VOTED = "voted"
+LIVE_ABANDONED = "abandoned"
+LIVE_FAILED = "failed"
+LIVE_OUTCOMES = (LIVE_OPEN, LIVE_VOTED, LIVE_ABANDONED, LIVE_FAILED)
+LIVE_SIDES = ("a", "b")
+
+
+class LiveBattle(SQLModel, table=True):
+    """One live battle: a person's own prompts answered by two contestants, turn after turn, then (maybe) a vote.
+
+    ``anonymous`` battles' votes become :class:`Vote` rows and count in the ratings; a named
+    battle (the person picked the models) keeps its ``winner`` here only, never counted.
+    ``outcome`` says how it ended: open, voted, abandoned (a new round without a vote) or
+    failed (a contestant failed mid-answer: nothing counted). The conversations are the
+    :class:`LiveTurn` rows; voter and client address are stored as sha256 hashes only.
+    """
+
+    __tablename__ = "live_battle"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, index=True)
+    anonymous: bool = True
+    outcome: str = Field(default=LIVE_OPEN, index=True)
+    winner: Optional[str] = None  # FastChat's words: model_a, model_b, tie, tie (bothbad)
+    model_a: str
+    model_b: str
+    model_a_key: str
+    model_b_key: str
+    settings_a: Optional[dict] = _json_column()  # backend, sampling settings, identity fields of each side
+    settings_b: Optional[dict] = _json_column()
+    voter_hash: str = Field(index=True)
+    address_hash: Optional[str] = None
+    turns: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    ended_at: Optional[datetime] = None
+
+
+class LiveTurn(SQLModel, table=True):
+    """One side's answer to one turn of a live battle, with how it was produced.
+
+    ``replaced`` marks an answer the person regenerated: kept for the record, not part of
+    the conversation the vote is about.
+    """
+
+    __tablename__ = "live_turn"
+    __table_args__ = (Index("ix_live_turn_battle_turn", "battle_id", "turn", "side"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    battle_id: int = Field(foreign_key="live_battle.id")
+    turn: int
+    side: str
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    ttft_s: Optional[float] = None
+    tokens: Optional[int] = None
+    seconds: Optional[float] = None
+    replaced: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ContestantFailure(SQLModel, table=True):
+    """A live contestant that failed or stalled (the operator's outage list)."""
+
+    __tablename__ = "contestant_failure"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    contestant: str = Field(index=True)
+    model_key: Optional[str] = None
+    battle_id: Optional[int] = Field(default=None, foreign_key="live_battle.id")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
