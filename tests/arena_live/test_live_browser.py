@@ -21,7 +21,6 @@ import pytest
 from playwright.sync_api import expect
 from served_app import ARTIFACTS, REPO_ROOT, launch_chromium, needs_chromium, serve_app
 
-pytest.importorskip("evalsuite.arena.live", reason="the live arena engine (branch wip/live-core) is not merged")
 pytestmark = [pytest.mark.slow, needs_chromium]
 CURSOR = "▌"  # leaderboard.board_ui.live_page.CURSOR: a side still streaming
 DEMO_CONTESTANTS = REPO_ROOT / "examples" / "arena_demo.yaml"

@@ -17,7 +17,6 @@ from streamlit.testing.v1 import AppTest
 
 from evalsuite.errors import ArenaError
 
-pytest.importorskip("evalsuite.arena.live", reason="the live arena engine (branch wip/live-core) is not merged")
 APP = REPO_ROOT / "leaderboard" / "app.py"
 DEMO_CONTESTANTS = REPO_ROOT / "examples" / "arena_demo.yaml"
 SESSIONS = 7  # with the three Chromium pages of test_live_browser.py: ten sessions
