@@ -10,55 +10,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from live_browser import CURSOR, grew_while_streaming, send, sql, watch_growth
 from playwright.sync_api import expect
 from served_app import ARTIFACTS, REPO_ROOT, launch_chromium, needs_chromium, serve_app
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-CURSOR = "▌"  # leaderboard.board_ui.live_page.CURSOR: a side still streaming
 DEMO_CONTESTANTS = REPO_ROOT / "examples" / "arena_demo.yaml"
 PAGES = 3
-
-
-def _answers(page: Any) -> list[str]:
-    return [text.strip() for text in page.locator(".evalsuite-answer").all_inner_texts()]
-
-
-def _watch_growth(page: Any, timeout_s: float = 120) -> list[list[str]]:
-    """DOM reads of the two answers, every 20 ms, until neither shows the streaming cursor."""
-    reads: list[list[str]] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        texts = _answers(page)
-        if len(texts) >= 2:
-            reads.append(texts[-2:])
-            if not any(CURSOR in text for text in texts[-2:]) and len(reads) > 1:
-                return reads
-        time.sleep(0.02)
-    raise AssertionError(f"the answers did not finish within {timeout_s}s: {reads[-1:]}")
-
-
-def _grew_while_streaming(reads: list[list[str]], side: int) -> int:
-    """How many successive reads showed this side longer than before, still streaming."""
-    streaming = [read[side] for read in reads if CURSOR in read[side]]
-    return sum(1 for before, after in zip(streaming, streaming[1:]) if len(after) > len(before))
-
-
-def _send(page: Any, prompt: str) -> None:
-    page.get_by_label("Your prompt").fill(prompt)
-    page.get_by_role("button", name="Send").click()
-
-
-def _sql(db: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(query).fetchall()
 
 
 def test_live_battle_in_chromium_with_the_demo_models(tmp_path: Path) -> None:
@@ -78,19 +42,19 @@ def test_live_battle_in_chromium_with_the_demo_models(tmp_path: Path) -> None:
             expect(page.get_by_label("Your prompt")).to_be_visible(timeout=120_000)
         first, others = pages[0], pages[1:]
         for number, page in enumerate(others, start=1):
-            _send(page, f"Page {number}: tell me a story.")
-        _send(first, "Page 0: write a long story about a river.")
-        reads = _watch_growth(first)
-        assert _grew_while_streaming(reads, 0) >= 2 and _grew_while_streaming(reads, 1) >= 2, reads[:5]
+            send(page, f"Page {number}: tell me a story.")
+        send(first, "Page 0: write a long story about a river.")
+        reads = watch_growth(first)
+        assert grew_while_streaming(reads, 0) >= 2 and grew_while_streaming(reads, 1) >= 2, reads[:5]
         assert any(all(CURSOR in text and len(text) > 1 for text in read) for read in reads)  # both at once
         vote = first.get_by_role("button", name="B is better")
         expect(vote).to_be_enabled(timeout=60_000)
-        _send(first, "Page 0: and a short poem?")
+        send(first, "Page 0: and a short poem?")
         expect(first.locator(".evalsuite-answer")).to_have_count(4, timeout=120_000)
         expect(vote).to_be_enabled(timeout=120_000)
         vote.click()
         expect(first.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
-        (model_a, model_b), = _sql(db, "SELECT model_a, model_b FROM vote")
+        (model_a, model_b), = sql(db, "SELECT model_a, model_b FROM vote")
         expect(first.get_by_text(f"Model A: {model_a}", exact=True)).to_be_visible()
         expect(first.get_by_text(f"Model B: {model_b}", exact=True)).to_be_visible()
         first.screenshot(path=str(tmp_path / "arena_live.png"), full_page=True)
@@ -103,7 +67,7 @@ def test_live_battle_in_chromium_with_the_demo_models(tmp_path: Path) -> None:
             prompts = page.locator('[data-testid="stChatMessage"] [data-testid="stText"]').all_inner_texts()
             assert prompts and all(text.startswith(f"Page {number}:") for text in prompts), prompts
         browser.close()
-    votes = _sql(db, "SELECT outcome FROM vote ORDER BY id")
+    votes = sql(db, "SELECT outcome FROM vote ORDER BY id")
     assert sorted(votes) == [("b",), ("tie",), ("tie",)] and {model_a, model_b} == {"pico-s", "pico-m"}
     ratings = subprocess.run(
         [sys.executable, "-m", "evalsuite.cli.app", "arena", "ratings", "--db", str(db)], capture_output=True, text=True, timeout=300
@@ -122,7 +86,7 @@ def _readme_live_commands() -> list[list[str]]:
 
 
 def _vote_one_round(page: Any, prompt: str) -> None:
-    _send(page, prompt)
+    send(page, prompt)
     vote = page.get_by_role("button", name="A is better")
     expect(vote).to_be_enabled(timeout=120_000)
     vote.click()
