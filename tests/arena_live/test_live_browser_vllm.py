@@ -47,8 +47,9 @@ def _open_page(playwright: Any, url: str) -> tuple[Any, Any]:
 def test_live_battle_in_chromium_against_two_vllm_servers(vllm_servers: dict[str, VllmServer], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    entries = [{"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "temperature": 0, "max_new_tokens": 128}
+    entries = [{"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "temperature": 0, "max_new_tokens": 700}
                for name, server in vllm_servers.items()]  # fmt: skip
+    # 700 tokens: vLLM streams a short answer faster than the page's first DOM read; two turns stay within 2,048 positions.
     contestants, db = arena_file(tmp_path / "arena.yaml", entries), tmp_path / "live.db"
     with serve_app("arena", "serve", "--contestants", str(contestants), "--db", str(db)) as url, sync_playwright() as playwright:
         browser, page = _open_page(playwright, url)
