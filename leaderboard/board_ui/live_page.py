@@ -99,12 +99,20 @@ def voter_id() -> str:
     return str(st.session_state[VOTER_KEY])
 
 
-def _battle(mode: str, names: Sequence[str] | None) -> LiveBattleView:
-    """This session's battle, made on first use and again when the page (mode) or the picked models change."""
-    wanted = (mode, tuple(names or ()))
+def _battle(mode: str, pick_keys: Sequence[str]) -> LiveBattleView:
+    """This session's battle, made on first use and again when the page (mode) or the picked models change.
+
+    The picks are read from their widgets' state (``pick_keys``), not passed in: a callback
+    (Send) runs before the page and must already see the models picked in the same click.
+    A battle left for another pair is ended as the engine ends it on New round.
+    """
+    names = tuple(str(st.session_state[key]) for key in pick_keys)
+    wanted = (mode, names)
     battle = st.session_state.get(BATTLE_KEY)
     if battle is None or st.session_state.get(BATTLE_FOR_KEY) != wanted:
-        named = tuple(names) if mode == "named" and names else None
+        if battle is not None:
+            battle.new_round()  # stored as abandoned if it had begun
+        named = names if mode == "named" else None
         battle = _engine_module().LiveBattle(pool(), database(), voter=voter_id(), anonymous=mode == "anony", names=named)
         st.session_state[BATTLE_KEY] = battle
         st.session_state[BATTLE_FOR_KEY] = wanted
@@ -123,8 +131,13 @@ def _act(action: str, *args: Any) -> None:
         st.session_state[MESSAGE_KEY] = f"{error.message} — {error.hint}"
 
 
-def _send() -> None:
+def _send(mode: str, pick_keys: Sequence[str]) -> None:
     prompt = str(st.session_state.get("live_prompt") or "")
+    try:
+        _battle(mode, pick_keys)
+    except EvalsuiteError as error:
+        st.session_state[MESSAGE_KEY] = f"{error.message} — {error.hint}"
+        return
     _act("ask", prompt)
     if MESSAGE_KEY not in st.session_state:
         st.session_state[PROMPT_KEY] = prompt
@@ -171,10 +184,10 @@ def _current_turn(battle: LiveBattleView) -> None:
         st.rerun()  # both finished: render again so the buttons see it
 
 
-def render(mode: str, picked: Sequence[str] | None = None) -> None:
+def render(mode: str, pick_keys: Sequence[str] = ()) -> None:
     """One live page: the conversation so far, the answers streaming, the buttons and the prompt box."""
     try:
-        battle = _battle(mode, picked)
+        battle = _battle(mode, pick_keys)
     except EvalsuiteError as error:
         st.error(escape_markdown(f"{error.message} — {error.hint}"))
         return
@@ -194,6 +207,6 @@ def render(mode: str, picked: Sequence[str] | None = None) -> None:
     open_round = battle.round_over is None
     st.text_area("Your prompt", key="live_prompt", disabled=not open_round)
     send, regenerate, new_round = st.columns(3)
-    send.button("Send", key="live_send", on_click=_send, type="primary", disabled=not open_round)
+    send.button("Send", key="live_send", on_click=_send, args=(mode, tuple(pick_keys)), type="primary", disabled=not open_round)
     regenerate.button("Regenerate", key="live_regenerate", on_click=_act, args=("regenerate",), disabled=not battle.can_vote)
     new_round.button("New round", key="live_new_round", on_click=_act, args=("new_round",))

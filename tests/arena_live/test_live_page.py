@@ -103,3 +103,18 @@ def test_sessions_see_only_their_own_conversation_and_each_vote_is_stored_once(l
             app.session_state["live_battle"].vote("tie")
     votes = _sql(live_env, "SELECT live_battle_id, outcome FROM vote ORDER BY live_battle_id")
     assert len(votes) == SESSIONS and len({battle for battle, _ in votes}) == SESSIONS and {o for _, o in votes} == {"tie"}
+
+
+def test_named_side_by_side_stores_the_vote_but_never_counts_it(live_env: Path) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=300)
+    app.switch_page("views/arena_side_by_side.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [box.value for box in app.selectbox] == ["pico-s", "pico-m"]
+    app.selectbox(key="named_a").set_value("pico-m")
+    app.selectbox(key="named_b").set_value("pico-s")
+    _send(app, "Name a colour.")
+    assert [h.value.replace("\\", "") for h in app.subheader] == ["Model A: pico-m", "Model B: pico-s"]  # named from the start
+    app.button(key="live_vote_model_a").click().run()
+    assert _sql(live_env, "SELECT anonymous, outcome, winner FROM live_battle") == [(0, "voted", "model_a")]
+    assert _sql(live_env, "SELECT COUNT(*) FROM vote") == [(0,)]  # never a rated vote
