@@ -189,7 +189,7 @@ CACHE: Setting[Path | None] = _declare(Setting(
 ARENA_CONTESTANTS: Setting[Path | None] = _declare(Setting(
     "EVALSUITE_ARENA_CONTESTANTS", None, _path,
     "the contestants file (arena.yaml) the live arena pages serve; set by `evalsuite arena serve`, the pages appear only with it",
-    "leaderboard.app, leaderboard.board_ui.live_session",
+    "leaderboard.app, leaderboard.board_ui.live_page",
 ))
 # --- a run's request cache and liveness ---------------------------------------------------------
 CACHE_CHUNK: Setting[int] = _declare(Setting(
