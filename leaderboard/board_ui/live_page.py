@@ -8,27 +8,28 @@ or one failed, then reruns so the vote buttons are enabled (never before both ar
 complete). Everything a session has — its battle, its voter id — is in
 ``st.session_state``, so no session ever sees another's conversation.
 
-The engine is reached through :class:`LiveBattleView` (what this page needs of
-``evalsuite.arena.live.LiveBattle``) and :func:`_engine_module`; refusals (empty, too long, moderation, turn limit) and a
+The engine is ``evalsuite.arena.live`` (its ``LiveBattle`` holds a session's state); refusals (empty, too long, moderation, turn limit) and a
 contestant failing are :class:`~evalsuite.errors.EvalsuiteError` s whose message and hint
 are shown as they are.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import streamlit as st
 
 from evalsuite import settings
+from evalsuite.arena.live import ContestantPool, LiveBattle, client_address, load_contestants
+from evalsuite.arena.live.session import SIDES, Side
 from evalsuite.errors import ConfigError, EvalsuiteError
 from leaderboard.board_ui.answer_markdown import show_answer
 from leaderboard.board_ui.common import database, escape_markdown
 
+LOOPBACK = "127.0.0.1"
 POLL_S = 0.1  # how often the columns are redrawn while answers stream
 CURSOR = " ▌"  # shown after a side's text while it is still coming
 VOTER_KEY = "live_voter"
@@ -39,54 +40,23 @@ PROMPT_KEY = "live_current_prompt"  # the prompt of the turn in progress, shown 
 VOTES = (("A is better", "model_a"), ("B is better", "model_b"), ("Tie", "tie"), ("Both are bad", "tie (bothbad)"))
 
 
-SIDES = ("a", "b")
+def _client_address() -> str:
+    """The visitor's address for the per-address vote limit, a trusted proxy's X-Forwarded-For honoured.
 
-
-class SideView(Protocol):
-    """One side as the engine shows it now (``evalsuite.arena.live.SideView``); ``name`` is None until revealed."""
-
-    @property
-    def text(self) -> str: ...
-    @property
-    def done(self) -> bool: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def name(self) -> str | None: ...
-
-
-class LiveBattleView(Protocol):
-    """What the page needs of the engine's ``LiveBattle`` (one per session)."""
-
-    @property
-    def busy(self) -> bool: ...
-    @property
-    def can_vote(self) -> bool: ...
-    @property
-    def round_over(self) -> str | None: ...
-    def view(self, side: Any) -> SideView: ...
-    def conversation(self, side: Any) -> list[dict[str, str]]: ...  # finished turns, user/assistant messages
-    def ask(self, prompt: str) -> None: ...
-    def regenerate(self) -> None: ...
-    def new_round(self) -> None: ...
-    def vote(self, outcome: str) -> Any: ...
-
-
-def _engine_module() -> Any:
-    """The live arena engine; a clear error where this installation lacks it."""
-    try:
-        return importlib.import_module("evalsuite.arena.live")
-    except ModuleNotFoundError as exc:
-        raise ConfigError("this installation has no live arena engine (evalsuite.arena.live)", "reinstall evalsuite") from exc
+    Streamlit reports a loopback peer as None; it is still a peer (a reverse proxy on the
+    same host, which the operator lists in ``EVALSUITE_TRUSTED_PROXIES`` as 127.0.0.1).
+    """
+    peer = st.context.ip_address or LOOPBACK
+    return client_address(peer, st.context.headers.get("X-Forwarded-For"))
 
 
 @st.cache_resource(show_spinner=False)
-def _pool(path: str) -> Any:
+def _pool(path: str) -> ContestantPool:
     """The contestants, loaded once per server process (in-process models load once, for every session)."""
-    return _engine_module().load_contestants(path)
+    return load_contestants(path)
 
 
-def pool() -> Any:
+def pool() -> ContestantPool:
     path = settings.ARENA_CONTESTANTS.read()
     if path is None:
         raise ConfigError("the live arena is not being served", "start it with `evalsuite arena serve --contestants arena.yaml`")
@@ -99,7 +69,7 @@ def voter_id() -> str:
     return str(st.session_state[VOTER_KEY])
 
 
-def _battle(mode: str, pick_keys: Sequence[str]) -> LiveBattleView:
+def _battle(mode: str, pick_keys: Sequence[str]) -> LiveBattle:
     """This session's battle, made on first use and again when the page (mode) or the picked models change.
 
     The picks are read from their widgets' state (``pick_keys``), not passed in: a callback
@@ -112,8 +82,8 @@ def _battle(mode: str, pick_keys: Sequence[str]) -> LiveBattleView:
     if battle is None or st.session_state.get(BATTLE_FOR_KEY) != wanted:
         if battle is not None:
             battle.new_round()  # stored as abandoned if it had begun
-        named = names if mode == "named" else None
-        battle = _engine_module().LiveBattle(pool(), database(), voter=voter_id(), anonymous=mode == "anony", names=named)
+        named = (names[0], names[1]) if mode == "named" and len(names) == 2 else None
+        battle = LiveBattle(pool(), database(), voter=voter_id(), address=_client_address(), anonymous=mode == "anony", names=named)
         st.session_state[BATTLE_KEY] = battle
         st.session_state[BATTLE_FOR_KEY] = wanted
     return battle  # type: ignore[no-any-return]
@@ -144,7 +114,7 @@ def _send(mode: str, pick_keys: Sequence[str]) -> None:
         st.session_state["live_prompt"] = ""
 
 
-def _draw(battle: LiveBattleView, slots: Sequence[Any]) -> None:
+def _draw(battle: LiveBattle, slots: Sequence[Any]) -> None:
     for side, slot in zip(SIDES, slots):
         view = battle.view(side)
         with slot.container():
@@ -153,12 +123,12 @@ def _draw(battle: LiveBattleView, slots: Sequence[Any]) -> None:
                 st.error(escape_markdown(view.error))
 
 
-def _label(battle: LiveBattleView, side: str) -> str:
+def _label(battle: LiveBattle, side: Side) -> str:
     name = battle.view(side).name
     return f"Model {side.upper()}" + (f": {name}" if name else "")
 
 
-def _history(battle: LiveBattleView) -> None:
+def _history(battle: LiveBattle) -> None:
     """The finished turns, both sides side by side (each side saw only its own history)."""
     a, b = (battle.conversation(side) for side in SIDES)
     for index in range(0, len(a), 2):
@@ -168,7 +138,7 @@ def _history(battle: LiveBattleView) -> None:
                 show_answer(conversation[index + 1]["content"])
 
 
-def _current_turn(battle: LiveBattleView) -> None:
+def _current_turn(battle: LiveBattle) -> None:
     """The turn in progress (or the one that failed), redrawn from the engine until both sides finish."""
     views = [battle.view(side) for side in SIDES]
     if not battle.busy and all(view.error is None for view in views):

@@ -20,6 +20,8 @@ from live_browser import CURSOR, grew_while_streaming, send, sql, watch_growth
 from playwright.sync_api import expect
 from served_app import ARTIFACTS, REPO_ROOT, launch_chromium, needs_chromium, serve_app
 
+from evalsuite.store.live_queries import hashed
+
 pytestmark = [pytest.mark.slow, needs_chromium]
 DEMO_CONTESTANTS = REPO_ROOT / "examples" / "arena_demo.yaml"
 PAGES = 3
@@ -67,8 +69,9 @@ def test_live_battle_in_chromium_with_the_demo_models(tmp_path: Path) -> None:
             prompts = page.locator('[data-testid="stChatMessage"] [data-testid="stText"]').all_inner_texts()
             assert prompts and all(text.startswith(f"Page {number}:") for text in prompts), prompts
         browser.close()
-    votes = sql(db, "SELECT outcome FROM vote ORDER BY id")
-    assert sorted(votes) == [("b",), ("tie",), ("tie",)] and {model_a, model_b} == {"pico-s", "pico-m"}
+    votes = sql(db, "SELECT outcome, address_hash FROM vote ORDER BY id")
+    assert sorted(outcome for outcome, _ in votes) == ["b", "tie", "tie"] and {model_a, model_b} == {"pico-s", "pico-m"}
+    assert {address for _, address in votes} == {hashed("127.0.0.1")}  # counted against the visitor's address
     ratings = subprocess.run(
         [sys.executable, "-m", "evalsuite.cli.app", "arena", "ratings", "--db", str(db)], capture_output=True, text=True, timeout=300
     )
