@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEMO, VllmServer, arena_file, start_vllm, stop_vllm
 from live_browser import CURSOR, answers, grew_while_streaming, send, sql, watch_growth
 from playwright.sync_api import expect
 from served_app import launch_chromium, needs_chromium, serve_app
+
+from tests.arena_live.conftest import DEMO, VllmServer, arena_file, start_vllm, stop_vllm
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
