@@ -185,6 +185,12 @@ CACHE: Setting[Path | None] = _declare(Setting(
     "EVALSUITE_CACHE", None, _path, "folder of evalsuite's on-disk caches (task index, weight hashes)", "task_index, models",
     shown_default="~/.cache/evalsuite",
 ))
+# --- the live arena ------------------------------------------------------------------------------
+ARENA_CONTESTANTS: Setting[Path | None] = _declare(Setting(
+    "EVALSUITE_ARENA_CONTESTANTS", None, _path,
+    "the contestants file (arena.yaml) the live arena pages serve; set by `evalsuite arena serve`, the pages appear only with it",
+    "leaderboard.app, leaderboard.board_ui.live_page",
+))
 # --- a run's request cache and liveness ---------------------------------------------------------
 CACHE_CHUNK: Setting[int] = _declare(Setting(
     "EVALSUITE_CACHE_CHUNK", 256, _whole, "requests computed between two commits of the request cache", "runner"

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,12 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 
 
 
 @contextmanager
-def serve_leaderboard(db: Path) -> Iterator[str]:
-    """`evalsuite leaderboard --db DB` on a free port; yields its URL, stops it afterwards."""
+def serve_app(*words: str, cwd: Path = REPO_ROOT) -> Iterator[str]:
+    """`evalsuite WORDS --port P --host 127.0.0.1` on a free port; yields its URL, stops it afterwards."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    command = [sys.executable, "-m", "evalsuite.cli.app", "leaderboard", "--db", str(db), "--port", str(port), "--host", "127.0.0.1"]
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "evalsuite.cli.app", *words, "--port", str(port), "--host", "127.0.0.1"]
+    process = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
@@ -63,6 +63,11 @@ def serve_leaderboard(db: Path) -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the launcher and the streamlit child it started
         process.wait(timeout=30)
+
+
+def serve_leaderboard(db: Path) -> AbstractContextManager[str]:
+    """`evalsuite leaderboard --db DB` on a free port; yields its URL, stops it afterwards."""
+    return serve_app("leaderboard", "--db", str(db))
 
 
 def launch_chromium(playwright: Any) -> Any:

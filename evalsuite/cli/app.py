@@ -33,7 +33,7 @@ from evalsuite.cli.common import (  # noqa: F401 (re-exported)
 )
 from evalsuite.cli.compare import register as register_compare_command
 from evalsuite.cli.metrics import metrics_app
-from evalsuite.cli.options import takes_run_options
+from evalsuite.cli.options import HostOption, PortOption, takes_run_options
 from evalsuite.cli.run_options import config_from_options
 from evalsuite.cli.runpod import register_launch, runpod_app
 from evalsuite.identity.run_config import RunConfig, check_writable_output
@@ -366,8 +366,8 @@ def results_export(
 @handles_errors
 def leaderboard(
     db: str | None = DbOption,
-    port: int = typer.Option(8501, help="Port to serve on."),
-    host: str = typer.Option("localhost", help="Address to bind."),
+    port: int = PortOption,
+    host: str = HostOption,
 ) -> None:
     """Open the Streamlit leaderboard on the database."""
     from evalsuite.cli import app_launcher

@@ -1,4 +1,4 @@
-"""Start the Streamlit leaderboard on one database, as the process itself.
+"""Start the Streamlit leaderboard (or the live arena) on one database, as the process itself.
 
 `evalsuite leaderboard` replaces its own process with Streamlit (``os.execve``) instead of
 starting a child: under ``docker stop``, systemd or a plain ``kill``, SIGTERM then reaches
@@ -64,11 +64,25 @@ def check_port_free(host: str, port: int) -> None:
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}", "check --host and --port") from exc
 
 
-def launch(db: str, *, port: int, host: str = "localhost") -> NoReturn:
-    """Become `streamlit run leaderboard/app.py` on ``db``; returns only by raising on a bad --db."""
-    open_database(db, create=False).close()  # fail here, with a clear message, on a bad --db (never create one)
+def _contestants_env(contestants: Path | None) -> dict[str, str]:
+    """The variable that turns the live arena pages on, naming an existing contestants file (absolute)."""
+    if contestants is None:
+        return {}
+    if not contestants.is_file():
+        raise ConfigError(f"no contestants file at {contestants}", "pass --contestants with a YAML file, e.g. examples/arena_demo.yaml")
+    return {settings.ARENA_CONTESTANTS.name: str(contestants.resolve())}
+
+
+def launch(db: str, *, port: int, host: str = "localhost", contestants: Path | None = None) -> NoReturn:
+    """Become `streamlit run leaderboard/app.py` on ``db``; returns only by raising on a bad --db or --contestants.
+
+    The leaderboard only reads, so a missing database is an error there (a --db typo leaves no
+    empty file); the live arena (``contestants`` given) writes battles, so it creates one.
+    """
+    extra_env = _contestants_env(contestants)
+    open_database(db, create=contestants is not None).close()  # fail here, with a clear message, on a bad --db
     check_port_free(host, port)
     command = streamlit_command(port=port, host=host)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(command[0], command, {**os.environ, settings.DB.name: db})
+    os.execve(command[0], command, {**os.environ, settings.DB.name: db, **extra_env})

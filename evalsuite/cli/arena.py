@@ -23,9 +23,12 @@ from evalsuite.cli.options import (
     BackendArgOption,
     BaseUrlOption,
     CategoryOption,
+    ContestantsOption,
     DeviceOption,
     DtypeOption,
+    HostOption,
     IncludeJudgesOption,
+    PortOption,
     RevisionOption,
     TrustRemoteCodeOption,
 )
@@ -363,3 +366,17 @@ def import_(
         f"stored but not counted); {counts.already_present} already stored",
         markup=False,
     )
+
+
+@arena_app.command()
+@handles_errors
+def serve(
+    contestants: Path = ContestantsOption,
+    db: str | None = DbOption,
+    port: int = PortOption,
+    host: str = HostOption,
+) -> None:
+    """Serve the live arena: people type prompts, two anonymous contestants answer, people vote (Streamlit)."""
+    from evalsuite.cli import app_launcher
+
+    raise typer.Exit(app_launcher.launch(db or default_db(), port=port, host=host, contestants=contestants))

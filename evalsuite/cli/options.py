@@ -60,12 +60,19 @@ JudgeApiKeyEnvOption = typer.Option(None, "--judge-api-key-env", help="--judge-b
 JudgeArgOption = typer.Option([], "--judge-arg", help="KEY=VALUE passed to the judge's backend (repeatable); an openai judge uses chat unless api=completions.")
 JudgeMaxTokensOption = typer.Option(None, "--judge-max-tokens", help="New tokens per judgment at most \\[default: the task's; MT-Bench: 2048, as FastChat].")
 DataDirOption = typer.Option(None, "--data-dir", help="Local copies of benchmark data for offline runs \\[default: $EVALSUITE_DATA_DIR].")
+# Where a Streamlit app serves: `evalsuite leaderboard` and `evalsuite arena serve`.
+PortOption = typer.Option(8501, help="Port to serve on.")
+HostOption = typer.Option("localhost", help="Address to bind.")
+
 # Arena and operator commands.
 AdminTokenOption = typer.Option(
     None, "--admin-token", help="The operator's token; required when EVALSUITE_ADMIN_TOKEN is set, and must equal it."
 )
 IncludeJudgesOption = typer.Option(False, "--include-judges", help="Count model-judge votes too, not only people's (stored votes only).")
 CategoryOption = typer.Option(None, help="Only prompts (and their battles) of this category.")
+ContestantsOption = typer.Option(
+    ..., "--contestants", help="YAML file of the models people meet in the live arena (see examples/arena_demo.yaml)."
+)
 
 # A flag name some command uses for something else than the declaration above, and why it is not that one.
 # tests/test_cli_options.py fails on any other flag declared twice with a different help or type.

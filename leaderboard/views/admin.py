@@ -1,5 +1,8 @@
 """Admin: the operator's writes (delete a run, hide or show a model, add arena prompts) behind the admin token.
 
+It also shows the live arena's outage list: each contestant that failed or stalled in the
+last :data:`OUTAGE_MINUTES` minutes, how often and why last (FastChat's outage list).
+
 Off unless the operator set ``EVALSUITE_ADMIN_TOKEN`` (the app then leaves this page out
 of its navigation, and the page itself refuses). With it, nothing is offered until the
 token typed here matches, and every write checks the token again in ``evalsuite.board.admin``,
@@ -17,13 +20,14 @@ import streamlit as st
 
 from evalsuite.board import admin
 from evalsuite.errors import EvalsuiteError
-from evalsuite.store import admin_queries
+from evalsuite.store import admin_queries, live_queries
 from evalsuite.store import leaderboard_queries as lq
 from evalsuite.store.arena_queries import PromptInput
 from leaderboard.board_ui.common import database, escape_markdown, run_label
 
 TOKEN_KEY = "admin_token"
 MESSAGE_KEY = "admin_message"
+OUTAGE_MINUTES = 60
 
 
 def _token() -> str:
@@ -93,6 +97,19 @@ def _prompts_section() -> None:
     st.button("Add prompts", key="admin_add_prompts", on_click=_act, args=(_add_prompts,))
 
 
+def _outages_section() -> None:
+    st.subheader(f"Live arena: contestants that failed in the last {OUTAGE_MINUTES} minutes")
+    outages = live_queries.outages(database(), live_queries.since_minutes(OUTAGE_MINUTES))
+    if not outages:
+        st.text("No contestant failed.")
+        return
+    rows = [
+        {"contestant": o.contestant, "failures": o.failures, "last failure (UTC)": f"{o.last_at:%Y-%m-%d %H:%M:%S}", "last reason": o.last_reason}
+        for o in outages
+    ]
+    st.dataframe(rows, hide_index=True)
+
+
 def main() -> None:
     st.title("Admin")
     if not admin.web_admin_enabled():
@@ -114,6 +131,7 @@ def main() -> None:
     _runs_section()
     _models_section()
     _prompts_section()
+    _outages_section()
 
 
 main()

@@ -10,8 +10,9 @@ Votes are limited per voter (``EVALSUITE_VOTES_PER_MINUTE``, default 20; counted
 store, so the limit holds across sessions and servers sharing the database); a vote over
 it is refused with how long to wait, and the battle stays open to vote on later.
 
-Each browser session gets an anonymous voter id in ``st.session_state``; answers,
-prompts and model names are shown with ``st.text`` (never Markdown or HTML).
+Each browser session gets an anonymous voter id in ``st.session_state``; prompts and
+model names are shown with ``st.text``; answers render as Markdown through
+``board_ui.answer_markdown`` (raw HTML shown as text, no image loaded).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from evalsuite.arena import voting
 from evalsuite.errors import ArenaError, EvalsuiteError
 from evalsuite.settings import votes_per_minute
 from evalsuite.store import arena_queries
+from leaderboard.board_ui.answer_markdown import show_answer
 from leaderboard.board_ui.common import database, escape_markdown
 
 VOTER_KEY = "arena_voter"
@@ -32,7 +34,6 @@ RESULT_KEY = "arena_result"
 ERROR_KEY = "arena_error"
 BUTTONS = (("A is better", "a"), ("B is better", "b"), ("Tie", "tie"), ("Both are bad", "both_bad"))
 VERDICTS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
-EMPTY_ANSWER = "(the model answered with nothing but whitespace)"
 
 
 def voter_id() -> str:
@@ -62,7 +63,7 @@ def _next_battle() -> None:
 
 def _answer(label: str, text: str) -> None:
     st.subheader(f"Answer {label}")
-    st.text(text if text.strip() else EMPTY_ANSWER)
+    show_answer(text)
 
 
 def main() -> None:

@@ -185,3 +185,20 @@ def test_vote_page_shows_the_rate_limit_and_stores_nothing_over_it(sqlite_db: Fi
     assert not page.button(key="vote_a").disabled  # the battle stays open for later
     assert sql(sqlite_db.url, "SELECT outcome FROM vote") == [("a",)]
     assert sql(sqlite_db.url, "SELECT voted FROM battle ORDER BY id") == [(1,), (0,)]
+
+
+@pytest.mark.usefixtures("app_env")
+def test_admin_page_lists_live_contestant_failures(sqlite_db: Filled, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalsuite.store import live_queries
+    from evalsuite.store.db import open_database
+
+    with open_database(sqlite_db.url) as database:
+        for reason in ("connection refused", "no piece for 30 s"):
+            live_queries.record_failure(database, "pico-m", None, None, reason)
+        live_queries.record_failure(database, "pico-s", None, None, "HTTP 500")
+    monkeypatch.setenv("EVALSUITE_ADMIN_TOKEN", TOKEN)
+    page = _page(sqlite_db.url, monkeypatch, "views/admin.py")
+    page.text_input(key="admin_token").input(TOKEN).run()
+    table = page.dataframe[-1].value
+    assert list(table["contestant"]) == ["pico-m", "pico-s"] and list(table["failures"]) == [2, 1]
+    assert list(table["last reason"]) == ["no piece for 30 s", "HTTP 500"]

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from arena_flow_fixtures import APP, UNSAFE_ANSWER, VOTING_MODELS, cast_votes, vote_on
+from arena_flow_fixtures import APP, VOTING_MODELS, cast_votes, vote_on
+from rendered_answers import ANSWER_PREFIX, answer_texts, parse_answer
 from streamlit.testing.v1 import AppTest
 
 from evalsuite.arena import voting
@@ -58,9 +59,8 @@ def test_vote_reveal_next_stores_one_vote_and_draws_a_new_battle(voting_db: Path
     answers = dict(_sql(voting_db, "SELECT id, text FROM completion"))
     prompt_text, category = _sql(voting_db, f"SELECT text, category FROM prompt WHERE id = {prompt_id}")[0]
     shown = _texts(app)
-    assert prompt_text in shown and answers[completion_a] in shown and answers[completion_b] in shown
-    assert shown.index(answers[completion_a]) < shown.index(answers[completion_b])  # A left, B right
-    assert not any(model in text for text in shown for model in (model_a, model_b))  # anonymous before the vote
+    assert prompt_text in shown and answer_texts(app) == [answers[completion_a], answers[completion_b]]  # A left, B right
+    assert not any(model in text for text in shown + answer_texts(app) for model in (model_a, model_b))  # anonymous before the vote
     assert [button.label for button in app.button] == ["A is better", "B is better", "Tie", "Both are bad"]
 
     app.button(key="vote_b").click().run()
@@ -90,17 +90,35 @@ def test_a_replayed_battle_in_the_session_is_refused_on_screen(voting_db: Path, 
     assert _sql(voting_db, "SELECT outcome FROM vote") == [("a",)]
 
 
-def test_answers_with_html_and_markdown_render_as_literal_text(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_answers_render_markdown_but_show_html_as_text(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_database(voting_db) as database:
         voting.issue_battle_for(database, "x", 1, VOTING_MODELS[0], VOTING_MODELS[2])
     for _ in range(12):  # draw until the HTML-answer model is on screen
         app = _app(voting_db, monkeypatch, VOTE_PAGE)
-        if UNSAFE_ANSWER in _texts(app):
+        if "<script>alert(1)</script> bold link <b>html</b>" in answer_texts(app):
             break
-    assert UNSAFE_ANSWER in _texts(app)
+    (rendered,) = [parse_answer(m.value) for m in app.markdown if m.value.startswith(ANSWER_PREFIX) and "script" in m.value]
+    assert rendered.text == "<script>alert(1)</script> bold link <b>html</b>"  # the fixture's UNSAFE_ANSWER, as read
+    assert {"strong", "a"} <= set(rendered.tags) and not {"script", "b", "img"} & set(rendered.tags)
     assert not any("<script>" in markdown.value for markdown in app.markdown)
     app.button(key="vote_a").click().run()
     assert any(text.endswith("gamma<i>3b</i>") for text in _texts(app))
+
+
+def test_a_markdown_heading_in_an_answer_is_a_heading_not_hashes(voting_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_database(voting_db) as database:
+        arena_queries.add_completion(database, 1, "delta-1b", "#### Steps\n\n1. **mix**\n2. bake", {"source": "fixed test text"})
+        battle = voting.issue_battle_for(database, "anon-x", 1, VOTING_MODELS[0], "delta-1b")
+    monkeypatch.setenv("EVALSUITE_DB", str(voting_db))
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.switch_page(VOTE_PAGE)
+    app.session_state["arena_voter"] = "anon-x"
+    app.session_state["arena_battle"] = battle
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    rendered = parse_answer(next(m.value for m in app.markdown if m.value.startswith(ANSWER_PREFIX) and "Steps" in m.value))
+    assert rendered.tags[:2] == ["div", "h4"] and rendered.tags.count("li") == 2 and "strong" in rendered.tags
+    assert "####" not in rendered.text and "Steps" in rendered.text
 
 
 def test_page_says_what_to_do_when_no_prompt_has_two_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

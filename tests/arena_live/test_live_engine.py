@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import LOCAL_ENTRIES, StandIn, arena_file, stand_in_entry
 from sqlalchemy import text
 
 from evalsuite.arena.live import LiveBattle, WordList, client_address, load_contestants
@@ -22,6 +21,7 @@ from evalsuite.arena.pipeline import RatingRequest, ratings_from_store
 from evalsuite.errors import ArenaError, ConfigError, LiveRefusal
 from evalsuite.store import arena_queries, live_queries
 from evalsuite.store.db import open_database
+from tests.arena_live.conftest import LOCAL_ENTRIES, StandIn, arena_file, stand_in_entry
 
 
 def _count(database: Any, sql: str) -> int:

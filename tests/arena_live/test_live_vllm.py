@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEMO, arena_file, start_vllm, stop_vllm
 
 from evalsuite.arena.live import LiveBattle, load_contestants
 from evalsuite.arena.pipeline import RatingRequest, ratings_from_store
 from evalsuite.store import arena_queries, live_queries
 from evalsuite.store.db import open_database
+from tests.arena_live.conftest import DEMO, arena_file, start_vllm, stop_vllm
 
 
 def test_vllm_answers_stream_in_pieces_and_both_sides_run_at_once(vllm_arena_file: Path, tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from leaderboard_fixtures import UNSAFE_MODEL, UNSAFE_TEXT, run_app
 from markdown_it import MarkdownIt
+from rendered_answers import parse_answer
 from streamlit.testing.v1 import AppTest
 
+from leaderboard.board_ui.answer_markdown import EMPTY_ANSWER, answer_html
 from leaderboard.board_ui.common import escape_markdown
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -45,3 +47,26 @@ def test_unsafe_sample_is_literal_text_on_the_run_page(unsafe_db: tuple[Path, in
     assert [code.value for code in app.code[:3]] == [f"0: {UNSAFE_TEXT}", UNSAFE_TEXT, UNSAFE_TEXT]
     assert not any("<script" in text or "](http" in text for text in _markdown_texts(app))
     assert not app.get("html") and not app.get("image")
+
+
+ANSWER = (
+    "#### Title\n\n<script>alert(1)</script> **bold** <b>x</b> ![x](http://example.invalid/x.png) "
+    "[bad](javascript:alert(1)) [ok](http://example.invalid/page)\n\n```py\na = 1\n\n# c\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+)
+
+
+def test_an_answer_renders_as_markdown_with_html_as_text_and_no_image() -> None:
+    html = answer_html(ANSWER)
+    parsed = parse_answer(html)
+    assert "\n" not in html  # one HTML block: a blank line would hand the rest back to Streamlit's Markdown
+    assert {"h4", "strong", "pre", "code", "table", "td"} <= set(parsed.tags)
+    assert not {"script", "img", "b", "iframe"} & set(parsed.tags)
+    assert "<script>alert(1)</script>" in parsed.text and "<b>x</b>" in parsed.text
+    assert "[image: x <http://example.invalid/x.png>]" in parsed.text  # named, never fetched
+    assert parsed.hrefs == ["http://example.invalid/page"]  # javascript: stays text
+    assert "a = 1\n\n# c\n" in parsed.text  # the code block keeps its blank line and its '#'
+    assert "####" not in parsed.text
+
+
+def test_a_blank_answer_says_so() -> None:
+    assert parse_answer(answer_html(" \n\t")).text == EMPTY_ANSWER

