@@ -30,6 +30,7 @@ live = settings.ARENA_CONTESTANTS.read() is not None
 live_pages = [
     st.Page(VIEWS / "arena_live.py", title="Chatbot arena", default=True),
     st.Page(VIEWS / "arena_side_by_side.py", title="Side by side"),
+    st.Page(VIEWS / "arena_direct_chat.py", title="Direct chat"),
 ]
 navigation = st.navigation(
     [

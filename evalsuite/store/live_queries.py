@@ -5,6 +5,9 @@ this module stores what happened. A live battle is a row in ``live_battle``; eac
 answer to each turn is a ``live_turn`` row (a regenerated answer stays, marked
 ``replaced``); the conversation a vote is about is the turns not replaced, in order.
 
+A direct chat is a named battle with side b empty (:data:`~evalsuite.store.schema.NO_SIDE`):
+its turns are stored as side a's, and it can never be claimed by a vote.
+
 An anonymous battle's vote is also a :class:`~evalsuite.store.schema.Vote` row (human,
 no prompt, no category, ``live_battle_id`` set), so it joins the same ratings, hidden-model
 rules and exports as every other vote; :func:`evalsuite.store.arena_queries.vote_records`
@@ -36,6 +39,7 @@ from evalsuite.store.schema import (
     LIVE_FAILED,
     LIVE_OPEN,
     LIVE_VOTED,
+    NO_SIDE,
     ContestantFailure,
     LiveBattle,
     LiveTurn,
@@ -98,14 +102,16 @@ class Outage:
 
 @retrying
 def start_battle(
-    database: Database, side_a: LiveSide, side_b: LiveSide, *, anonymous: bool, voter_hash: str, address_hash: str | None,
+    database: Database, side_a: LiveSide, side_b: LiveSide | None, *, anonymous: bool, voter_hash: str, address_hash: str | None,
 ) -> tuple[int, str]:
-    """Store a new open live battle; returns its id and unguessable token."""
+    """Store a new open live battle (``side_b`` None: a direct chat, named only); returns its id and unguessable token."""
+    if side_b is None and anonymous:
+        raise ValueError("a direct chat (one side) is never anonymous: it has nothing to vote on")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = LiveBattle(
-        token=token, anonymous=anonymous, model_a=side_a.name, model_b=side_b.name, model_a_key=side_a.model_key,
-        model_b_key=side_b.model_key, settings_a=side_a.settings, settings_b=side_b.settings, voter_hash=voter_hash,
-        address_hash=address_hash,
+        token=token, anonymous=anonymous, model_a=side_a.name, model_b=side_b.name if side_b else NO_SIDE,
+        model_a_key=side_a.model_key, model_b_key=side_b.model_key if side_b else NO_SIDE, settings_a=side_a.settings,
+        settings_b=side_b.settings if side_b else None, voter_hash=voter_hash, address_hash=address_hash,
     )
     with database.session() as session:
         session.add(row)
@@ -180,7 +186,7 @@ def record_live_vote(
     with database.session() as session:
         claim = update(LiveBattle).where(
             col(LiveBattle.id) == battle_id, col(LiveBattle.outcome) == LIVE_OPEN, col(LiveBattle.turns) > 0,
-            col(LiveBattle.voter_hash) == voter_hash,
+            col(LiveBattle.voter_hash) == voter_hash, col(LiveBattle.model_b_key) != NO_SIDE,
         )
         if session.exec(claim.values(outcome=LIVE_VOTED, winner=winner, ended_at=moment)).rowcount != 1:  # type: ignore[call-overload]
             raise _rejection(session.get(LiveBattle, battle_id), voter_hash)
@@ -207,6 +213,8 @@ def _rejection(battle: LiveBattle | None, voter_hash: str) -> ArenaError:
         return ArenaError("unknown live battle", hint="start a new round")
     if battle.voter_hash != voter_hash:
         return ArenaError("this battle belongs to another voter", hint="start a round in your own session")
+    if battle.model_b_key == NO_SIDE:
+        return ArenaError("a direct chat has nothing to vote on", hint="compare two models on the Side by side page")
     if battle.outcome != LIVE_OPEN:
         return ArenaError(f"this battle is over ({battle.outcome}): one vote per battle", hint="start a new round")
     return ArenaError("nothing to vote on yet: no answer is complete", hint="send a prompt and wait for both answers")
@@ -250,7 +258,7 @@ def live_labels(database: Database) -> list[tuple[str, str]]:
         sides = [session.exec(select(key, name).distinct()).all() for key, name in (
             (LiveBattle.model_a_key, LiveBattle.model_a), (LiveBattle.model_b_key, LiveBattle.model_b),
         )]
-    return [(str(key), str(name)) for rows in sides for key, name in rows]
+    return [(str(key), str(name)) for rows in sides for key, name in rows if key != NO_SIDE]
 
 
 def battle_counts(database: Database, since: datetime | None = None) -> dict[str, int]:

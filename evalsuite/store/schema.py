@@ -305,13 +305,15 @@ LIVE_ABANDONED = "abandoned"
 LIVE_FAILED = "failed"
 LIVE_OUTCOMES = (LIVE_OPEN, LIVE_VOTED, LIVE_ABANDONED, LIVE_FAILED)
 LIVE_SIDES = ("a", "b")
+NO_SIDE = ""  # model_b and model_b_key of a direct chat: one contestant, side a only, never voted on
 
 
 class LiveBattle(SQLModel, table=True):
     """One live battle: a person's own prompts answered by two contestants, turn after turn, then (maybe) a vote.
 
     ``anonymous`` battles' votes become :class:`Vote` rows and count in the ratings; a named
-    battle (the person picked the models) keeps its ``winner`` here only, never counted.
+    battle (the person picked the models) keeps its ``winner`` here only, never counted. A
+    direct chat (the person picked one model) is a named battle whose side b is :data:`NO_SIDE`.
     ``outcome`` says how it ended: open, voted, abandoned (a new round without a vote) or
     failed (a contestant failed mid-answer: nothing counted). The conversations are the
     :class:`LiveTurn` rows; voter and client address are stored as sha256 hashes only.

@@ -1,4 +1,4 @@
-"""The live arena's pages (anonymous battle, named side by side): one renderer, two modes.
+"""The live arena's pages (anonymous battle, named side by side, direct chat): one renderer, three modes.
 
 A person types a prompt; the engine (``evalsuite.arena.live``, built beside this page)
 starts both contestants streaming in its own threads and keeps each side's text, done
@@ -10,7 +10,8 @@ complete). Everything a session has — its battle, its voter id — is in
 
 The engine is ``evalsuite.arena.live`` (its ``LiveBattle`` holds a session's state); refusals (empty, too long, moderation, turn limit) and a
 contestant failing are :class:`~evalsuite.errors.EvalsuiteError` s whose message and hint
-are shown as they are.
+are shown as they are. A direct chat (mode ``direct``, one picked model) is the same page
+with one column and no vote buttons: the engine's battle has one side.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import streamlit as st
 
 from evalsuite import settings
 from evalsuite.arena.live import ContestantPool, LiveBattle, client_address, load_contestants
-from evalsuite.arena.live.session import SIDES, Side
+from evalsuite.arena.live.session import Side
 from evalsuite.errors import ConfigError, EvalsuiteError
 from leaderboard.board_ui.answer_markdown import show_answer
 from leaderboard.board_ui.common import database, escape_markdown
@@ -63,6 +64,15 @@ def pool() -> ContestantPool:
     return _pool(str(path))
 
 
+def contestant_names() -> list[str]:
+    """The contestants a person may pick (side by side, direct chat); the page stops with the reason when there are none."""
+    try:
+        return list(pool().names())
+    except EvalsuiteError as error:
+        st.error(escape_markdown(f"{error.message} — {error.hint}"))
+        st.stop()
+
+
 def voter_id() -> str:
     if VOTER_KEY not in st.session_state:
         st.session_state[VOTER_KEY] = f"anon-{secrets.token_hex(8)}"
@@ -82,7 +92,7 @@ def _battle(mode: str, pick_keys: Sequence[str]) -> LiveBattle:
     if battle is None or st.session_state.get(BATTLE_FOR_KEY) != wanted:
         if battle is not None:
             battle.new_round()  # stored as abandoned if it had begun
-        named = (names[0], names[1]) if mode == "named" and len(names) == 2 else None
+        named = names if mode in ("named", "direct") else None
         battle = LiveBattle(pool(), database(), voter=voter_id(), address=_client_address(), anonymous=mode == "anony", names=named)
         st.session_state[BATTLE_KEY] = battle
         st.session_state[BATTLE_FOR_KEY] = wanted
@@ -115,7 +125,7 @@ def _send(mode: str, pick_keys: Sequence[str]) -> None:
 
 
 def _draw(battle: LiveBattle, slots: Sequence[Any]) -> None:
-    for side, slot in zip(SIDES, slots):
+    for side, slot in zip(battle.sides, slots):
         view = battle.view(side)
         with slot.container():
             show_answer(view.text + ("" if view.done else CURSOR))
@@ -125,26 +135,28 @@ def _draw(battle: LiveBattle, slots: Sequence[Any]) -> None:
 
 def _label(battle: LiveBattle, side: Side) -> str:
     name = battle.view(side).name
+    if len(battle.sides) == 1:
+        return name or "Model"
     return f"Model {side.upper()}" + (f": {name}" if name else "")
 
 
 def _history(battle: LiveBattle) -> None:
-    """The finished turns, both sides side by side (each side saw only its own history)."""
-    a, b = (battle.conversation(side) for side in SIDES)
-    for index in range(0, len(a), 2):
-        st.chat_message("user").text(a[index]["content"])
-        for column, conversation in zip(st.columns(2), (a, b)):
+    """The finished turns, the sides side by side (each side saw only its own history)."""
+    conversations = [battle.conversation(side) for side in battle.sides]
+    for index in range(0, len(conversations[0]), 2):
+        st.chat_message("user").text(conversations[0][index]["content"])
+        for column, conversation in zip(st.columns(len(conversations)), conversations):
             with column:
                 show_answer(conversation[index + 1]["content"])
 
 
 def _current_turn(battle: LiveBattle) -> None:
-    """The turn in progress (or the one that failed), redrawn from the engine until both sides finish."""
-    views = [battle.view(side) for side in SIDES]
+    """The turn in progress (or the one that failed), redrawn from the engine until every side finishes."""
+    views = [battle.view(side) for side in battle.sides]
     if not battle.busy and all(view.error is None for view in views):
         return  # a finished turn is already in the conversation
     st.chat_message("user").text(str(st.session_state.get(PROMPT_KEY) or ""))
-    slots = [column.empty() for column in st.columns(2)]
+    slots = [column.empty() for column in st.columns(len(battle.sides))]
     streaming = battle.busy
     _draw(battle, slots)
     while battle.busy:
@@ -161,22 +173,29 @@ def render(mode: str, pick_keys: Sequence[str] = ()) -> None:
     except EvalsuiteError as error:
         st.error(escape_markdown(f"{error.message} — {error.hint}"))
         return
-    labels = st.columns(2)
-    for column, side in zip(labels, SIDES):
+    labels = st.columns(len(battle.sides))
+    for column, side in zip(labels, battle.sides):
         column.subheader(escape_markdown(_label(battle, side)))
     _history(battle)
     _current_turn(battle)
     if battle.round_over == "failed":
         st.warning("This round ended because a model failed; nothing was counted. Start a new round.")
-    for column, (label, winner) in zip(st.columns(len(VOTES)), VOTES):
-        column.button(label, key=f"live_vote_{winner}", on_click=_act, args=("vote", winner), disabled=not battle.can_vote, width="stretch")
-    if battle.round_over == "voted":
-        st.success(escape_markdown("Vote recorded. " + " · ".join(_label(battle, side) for side in SIDES)))
+    if len(battle.sides) == 2:  # a direct chat has nothing to vote on
+        _vote_buttons(battle)
     if st.session_state.get(MESSAGE_KEY):
         st.error(escape_markdown(st.session_state[MESSAGE_KEY]))
     open_round = battle.round_over is None
     st.text_area("Your prompt", key="live_prompt", disabled=not open_round)
     send, regenerate, new_round = st.columns(3)
     send.button("Send", key="live_send", on_click=_send, args=(mode, tuple(pick_keys)), type="primary", disabled=not open_round)
-    regenerate.button("Regenerate", key="live_regenerate", on_click=_act, args=("regenerate",), disabled=not battle.can_vote)
-    new_round.button("New round", key="live_new_round", on_click=_act, args=("new_round",))
+    regenerate.button("Regenerate", key="live_regenerate", on_click=_act, args=("regenerate",), disabled=not battle.turn_complete)
+    new_label = "New conversation" if mode == "direct" else "New round"
+    new_round.button(new_label, key="live_new_round", on_click=_act, args=("new_round",))
+
+
+def _vote_buttons(battle: LiveBattle) -> None:
+    """The four verdicts, enabled once both answers are complete; the names once voted."""
+    for column, (label, winner) in zip(st.columns(len(VOTES)), VOTES):
+        column.button(label, key=f"live_vote_{winner}", on_click=_act, args=("vote", winner), disabled=not battle.can_vote, width="stretch")
+    if battle.round_over == "voted":
+        st.success(escape_markdown("Vote recorded. " + " · ".join(_label(battle, side) for side in battle.sides)))

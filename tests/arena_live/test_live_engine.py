@@ -106,6 +106,26 @@ def test_named_battle_vote_is_stored_but_never_counted(local_pool, db_url: str) 
             ratings_from_store(database, RatingRequest())
 
 
+def test_direct_chat_has_one_side_and_can_never_be_voted(local_pool, db_url: str) -> None:
+    with open_database(db_url) as database:
+        chat = LiveBattle(local_pool, database, voter="visitor-4", anonymous=False, names=("pico-s",))
+        assert chat.sides == ("a",) and chat.view("a").name == "pico-s"
+        for prompt in ("Hello.", "Go on."):
+            chat.ask(prompt)
+            chat.wait(timeout=120)
+        assert [m["content"] for m in chat.conversation("a")[::2]] == ["Hello.", "Go on."] and not chat.can_vote
+        with pytest.raises(ArenaError, match="direct chat has nothing to vote on"):
+            chat.vote("model_a")
+        battle_id = chat.battle_id or 0
+        with pytest.raises(ArenaError, match="direct chat has nothing to vote on"):  # the store refuses a forged vote too
+            live_queries.record_live_vote(database, battle_id, "model_a", voter_hash=live_queries.hashed("visitor-4"), address_hash=None)
+        assert [(t.turn, t.side) for t in live_queries.turns(database, battle_id)] == [(1, "a"), (2, "a")]
+        assert live_queries.live_labels(database) == [(local_pool["pico-s"].model_key, "pico-s")]
+        chat.new_round()
+        assert live_queries.battle(database, battle_id).outcome == "abandoned"  # type: ignore[union-attr]
+        assert arena_queries.vote_count(database) == 0
+
+
 def test_prompt_limits_refuse_before_anything_is_sent(tmp_path: Path, stand_in: StandIn) -> None:
     path = arena_file(tmp_path / "arena.yaml", [stand_in_entry(stand_in, "x", 0), stand_in_entry(stand_in, "y", 1)], turn_limit=1, prompt_chars=20)
     pool = load_contestants(path)

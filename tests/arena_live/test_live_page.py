@@ -14,7 +14,9 @@ import pytest
 from rendered_answers import answer_texts
 from served_app import REPO_ROOT
 from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
 
+from evalsuite.cli.app import app as cli_app
 from evalsuite.errors import ArenaError
 
 APP = REPO_ROOT / "leaderboard" / "app.py"
@@ -118,3 +120,38 @@ def test_named_side_by_side_stores_the_vote_but_never_counts_it(live_env: Path) 
     app.button(key="live_vote_model_a").click().run()
     assert _sql(live_env, "SELECT anonymous, outcome, winner FROM live_battle") == [(0, "voted", "model_a")]
     assert _sql(live_env, "SELECT COUNT(*) FROM vote") == [(0,)]  # never a rated vote
+
+
+def _ratings(db: Path) -> str:
+    result = CliRunner().invoke(cli_app, ["arena", "ratings", "--db", str(db), "--json", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_direct_chat_stores_the_conversation_with_no_vote_and_leaves_the_ratings_alone(live_env: Path) -> None:
+    for verdict in ("live_vote_model_a", "live_vote_tie"):  # two anonymous votes: a ratings table to compare
+        _send(_session(), "Name a colour.").button(key=verdict).click().run()
+    before = _ratings(live_env)
+    app = AppTest.from_file(str(APP), default_timeout=300)
+    app.switch_page("views/arena_direct_chat.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    app.selectbox(key="direct_model").set_value("pico-m")
+    _send(app, "Name a colour.")
+    assert [h.value.replace("\\", "") for h in app.subheader] == ["pico-m"] and len(answer_texts(app)) == 1
+    assert not any(key.startswith("live_vote_") for key in (b.key for b in app.button))  # nothing to vote on
+    _send(app, "And a fruit?")
+    app.button(key="live_regenerate").click().run()
+    assert not app.exception and len(answer_texts(app)) == 2
+    shown = answer_texts(app)
+    app.button(key="live_new_round").click().run()
+    battles = _sql(live_env, "SELECT id, anonymous, model_a, model_b, turns, outcome, winner FROM live_battle WHERE NOT anonymous")
+    (battle_id, anonymous, model_a, model_b, turns, outcome, winner), = battles
+    assert (anonymous, model_a, model_b, turns, outcome, winner) == (0, "pico-m", "", 2, "abandoned", None)
+    stored = _sql(live_env, f"SELECT turn, side, prompt, text FROM live_turn WHERE battle_id = {battle_id} AND NOT replaced ORDER BY turn")
+    assert [(turn, side, prompt) for turn, side, prompt, _ in stored] == [(1, "a", "Name a colour."), (2, "a", "And a fruit?")]
+    assert len(shown) == 2 and all(text.strip() for *_, text in stored)  # one answer per turn, turn 2 as regenerated
+    assert _sql(live_env, f"SELECT COUNT(*) FROM live_turn WHERE battle_id = {battle_id} AND replaced") == [(1,)]
+    assert _sql(live_env, f"SELECT COUNT(*) FROM vote WHERE live_battle_id = {battle_id}") == [(0,)]
+    assert _sql(live_env, "SELECT COUNT(*) FROM vote") == [(2,)]
+    assert _ratings(live_env) == before

@@ -13,6 +13,12 @@ is skipped in draws for a while; the person starts a new round. ``new_round`` ab
 unvoted battle. Every public method takes the battle's lock, so the page's polling thread
 and the two answer threads see one consistent state; answers of an abandoned round that
 are still arriving are dropped (each thread knows its round).
+
+A direct chat is the same battle with one side: the person names a single contestant
+(``names`` of one), chats with it turn after turn (regenerate and new conversation as
+above), and the conversation is stored as a live battle whose side b is empty. There is
+nothing to vote on (``can_vote`` is never true), so it never becomes a vote nor a rating;
+a new conversation ends it as abandoned, as an unvoted round.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ class _Round:
     """What one round holds: the pair, each side's conversation so far, the stored battle."""
 
     number: int
-    pair: tuple[Contestant, Contestant] | None = None
+    pair: tuple[Contestant, ...] | None = None  # one per side: two in a battle, one in a direct chat
     history: tuple[Messages, Messages] = field(default_factory=lambda: ([], []))
     battle_id: int | None = None
     turn: int = 0
@@ -90,29 +96,32 @@ class LiveBattle:
         database: where battles, turns, votes and failures are stored.
         voter: the visitor's anonymous id (stored hashed).
         address: the client's address as :func:`~evalsuite.arena.live.address.client_address` gives it (stored hashed).
-        anonymous: False for a named side-by-side: its votes are stored, never counted.
-        names: the two contestants a named battle is between.
+        anonymous: False for a named side-by-side or a direct chat: its votes are stored, never counted.
+        names: the two contestants a named battle is between, or the one of a direct chat (side a only, no vote).
         rng: the draw's random generator.
     """
 
     def __init__(
         self, pool: ContestantPool, database: Database, *, voter: str, address: str | None = None, anonymous: bool = True,
-        names: tuple[str, str] | None = None, rng: np.random.Generator | None = None,
+        names: tuple[str, ...] | None = None, rng: np.random.Generator | None = None,
     ) -> None:
         if not voter:
             raise ArenaError("a live battle needs the visitor's anonymous id", hint="pass the session's voter id")
-        if not anonymous and (names is None or names[0] == names[1]):
-            raise ArenaError("a named battle needs two different contestants", hint=f"pick two of: {', '.join(pool.names())}")
+        if not anonymous and (names is None or len(names) not in (1, 2) or len(set(names)) != len(names)):
+            raise ArenaError(
+                "a named battle needs two different contestants, a direct chat one", hint=f"pick from: {', '.join(pool.names())}",
+            )
         self.pool = pool
         self.database = database
         self.voter = voter
         self.address = address
         self.anonymous = anonymous
         self.names = names
+        self.sides: tuple[Side, ...] = SIDES[:1] if names is not None and len(names) == 1 and not anonymous else SIDES
         self.rng = rng if rng is not None else np.random.default_rng()
         self._lock = threading.RLock()
         self._round = self._fresh_round(1)
-        self._sides = {side: _SideState() for side in SIDES}
+        self._sides = {side: _SideState() for side in self.sides}
         self._threads: list[threading.Thread] = []
         self._store_error: BaseException | None = None
 
@@ -133,10 +142,15 @@ class LiveBattle:
             return self._round.turn
 
     @property
-    def can_vote(self) -> bool:
-        """Both answers complete, no error, the round not over: FastChat enables the vote buttons then."""
+    def turn_complete(self) -> bool:
+        """Every side's answer to the last turn complete, no error, the round not over: it may be regenerated."""
         with self._lock:
             return self._round.turn > 0 and self._round.over is None and not self.busy and self._round.battle_id is not None
+
+    @property
+    def can_vote(self) -> bool:
+        """A two-sided turn complete: FastChat enables the vote buttons then (a direct chat has nothing to vote on)."""
+        return len(self.sides) == 2 and self.turn_complete
 
     @property
     def round_over(self) -> str | None:
@@ -198,8 +212,8 @@ class LiveBattle:
             self._check_can_ask()
             if self._round.turn == 0 or self._round.prompt is None:
                 raise LiveRefusal("nothing to regenerate yet", hint="send a prompt first")
-            for history in self._round.history:
-                del history[-2:]
+            for index, _ in enumerate(self.sides):
+                del self._round.history[index][-2:]
             self._start(self._round.prompt)
 
     def new_round(self) -> None:
@@ -209,7 +223,7 @@ class LiveBattle:
             if battle_id is not None and self._round.over is None:
                 live_queries.end_battle(self.database, battle_id, LIVE_ABANDONED)
             self._round = self._fresh_round(self._round.number + 1)
-            self._sides = {side: _SideState() for side in SIDES}
+            self._sides = {side: _SideState() for side in self.sides}
             self._threads = []
 
     def vote(self, outcome: str, voter: str | None = None, address: str | None = None) -> LiveVote:
@@ -221,6 +235,8 @@ class LiveBattle:
         with self._lock:
             if voter is not None and voter != self.voter:
                 raise ArenaError("this battle belongs to another voter", hint="start a round in your own session")
+            if len(self.sides) == 1:
+                raise ArenaError("a direct chat has nothing to vote on", hint="compare two models on the Side by side page")
             if not self.can_vote:
                 raise ArenaError("nothing to vote on: both answers must be complete and the round not over", hint="send a prompt")
             assert self._round.battle_id is not None  # can_vote
@@ -237,14 +253,15 @@ class LiveBattle:
     # ----- inside ----------------------------------------------------------------------
 
     def _fresh_round(self, number: int) -> _Round:
-        """A new round: a named battle knows its pair at once (the page shows the names); an anonymous one draws it later."""
+        """A new round: a named battle or chat knows its sides at once (the page shows the names); an anonymous one draws them later."""
         if self.anonymous or self.names is None:
             return _Round(number)
-        return _Round(number, pair=(self.pool[self.names[0]], self.pool[self.names[1]]))
+        return _Round(number, pair=tuple(self.pool[name] for name in self.names))
 
     def _check_can_ask(self) -> None:
         if self.busy:
-            raise LiveRefusal("both models are still answering", hint="wait for both answers")
+            still = "the model is" if len(self.sides) == 1 else "both models are"
+            raise LiveRefusal(f"{still} still answering", hint="wait for the answers")
         if self._round.over is not None:
             raise LiveRefusal(f"this round is over ({self._round.over})", hint="start a new round")
 
@@ -253,17 +270,17 @@ class LiveBattle:
         if self._round.pair is None:
             self._round.pair = self.pool.draw_pair(self.rng)
         if self._round.battle_id is None:
-            side_a, side_b = (LiveSide(c.name, c.model_key, c.settings) for c in self._round.pair)
+            side_a, *side_b = (LiveSide(c.name, c.model_key, c.settings) for c in self._round.pair)
             self._round.battle_id, _ = live_queries.start_battle(
-                self.database, side_a, side_b, anonymous=self.anonymous, voter_hash=hashed(self.voter),
+                self.database, side_a, side_b[0] if side_b else None, anonymous=self.anonymous, voter_hash=hashed(self.voter),
                 address_hash=hashed(self.address) if self.address else None,
             )
 
     def _start(self, prompt: str) -> None:
         assert self._round.pair is not None
-        self._sides = {side: _SideState(done=False) for side in SIDES}
+        self._sides = {side: _SideState(done=False) for side in self.sides}
         self._threads = []
-        for index, side in enumerate(SIDES):
+        for index, side in enumerate(self.sides):
             messages = [*self._round.history[index], {"role": "user", "content": prompt}]
             thread = threading.Thread(
                 target=self._answer, args=(self._round.number, side, self._round.pair[index], messages), daemon=True,
@@ -316,7 +333,7 @@ class LiveBattle:
         """Both sides are done: store the turn, or end the round as failed and record who failed."""
         round_ = self._round
         assert round_.pair is not None and round_.battle_id is not None and round_.prompt is not None
-        failed = [(index, side) for index, side in enumerate(SIDES) if self._sides[side].error is not None]
+        failed = [(index, side) for index, side in enumerate(self.sides) if self._sides[side].error is not None]
         if failed:
             round_.over = "failed"
             live_queries.end_battle(self.database, round_.battle_id, LIVE_FAILED)
@@ -328,5 +345,5 @@ class LiveBattle:
             return
         answers = [TurnAnswer(side, s.text, s.ttft_s, s.tokens, s.seconds) for side, s in self._sides.items()]
         live_queries.add_turn(self.database, round_.battle_id, round_.turn, round_.prompt, answers)
-        for index, side in enumerate(SIDES):
+        for index, side in enumerate(self.sides):
             round_.history[index].extend(({"role": "user", "content": round_.prompt}, {"role": "assistant", "content": self._sides[side].text}))
