@@ -17,18 +17,18 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO_ROOT, VLLM_ENV
+from tests.loopback_http import serve_on_loopback
 
 DEMO = REPO_ROOT / "evalsuite" / "demo_models"
 SERVER_START_S = 600
@@ -199,15 +199,9 @@ def stand_in() -> Iterator[StandIn]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with serve_on_loopback(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def stand_in_entry(state: StandIn, name: str, number: int) -> dict[str, Any]:

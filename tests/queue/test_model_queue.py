@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,40 +10,19 @@ from typer.testing import CliRunner
 from evalsuite.cli.app import app
 from evalsuite.errors import ConfigError, UnknownModelError
 from evalsuite.execution.queue import model_list, read_models_file
-from evalsuite.identity.models import DEMO_MODELS_DIR, resolve_model
+from evalsuite.identity.models import resolve_model
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
+from tests.queue_helpers import mismatched_copy, summary_rows
 
 QUEUE_TASK = ("--tasks", "pubmedqa", "--limit", "1")
 
 
-def _summary_rows(stdout: str) -> dict[str, list[str]]:
-    """The queue's summary table: model -> its other cells (a folded cell's continuation lines joined)."""
-    rows: list[list[str]] = []
-    for line in stdout.splitlines():
-        if not line.startswith("│"):
-            continue
-        cells = [cell.strip() for cell in line.strip("│").split("│")]
-        if cells[0] or not rows:
-            rows.append(cells)
-        else:
-            rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells, strict=True)]
-    return {row[0]: row[1:] for row in rows}
-
-
-def _mismatched_copy(tmp_path: Path) -> Path:
-    """pico-s whose config no longer fits its weights: resolved and stored fine, fails when the backend loads it."""
-    broken = tmp_path / "pico-s-broken"
-    shutil.copytree(DEMO_MODELS_DIR / "pico-s", broken)
-    config = json.loads((broken / "config.json").read_text())
-    config["intermediate_size"] *= 2
-    (broken / "config.json").write_text(json.dumps(config))
-    return broken
 
 
 def test_queue_continues_past_failing_models_and_summarises(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # short relative model paths keep the summary's rows on one line each
-    broken = _mismatched_copy(Path("."))
+    broken = mismatched_copy(Path("."))
     missing = "no-such-model"
     models = ["demo/pico-s", missing, str(broken), "demo/pico-m"]
     args = ["run", *(part for model in models for part in ("--model", model)), *QUEUE_TASK, "--db", db_url]
@@ -59,7 +36,7 @@ def test_queue_continues_past_failing_models_and_summarises(db_url: str, tmp_pat
         details = {model: queries.get_run(database, run.id) for model, run in stored.items()}
     # Two complete runs and one failed run (it failed after its row was stored); the missing model stored nothing.
     assert {model: run.status for model, run in stored.items()} == {"demo/pico-s": "complete", "demo/pico-m": "complete", str(broken): "failed"}
-    rows = _summary_rows(result.stdout)
+    rows = summary_rows(result.stdout)
     assert list(rows) == models
     for model in ("demo/pico-s", "demo/pico-m"):
         run_id, status, _seconds, numbers = rows[model]

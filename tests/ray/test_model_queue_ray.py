@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,37 +15,15 @@ from evalsuite.cli.app import app
 from evalsuite.errors import ConfigError
 from evalsuite.execution.ray_queue import check_fits, task_resources
 from evalsuite.execution.resolve import resolve
-from evalsuite.identity.models import DEMO_MODELS_DIR
 from evalsuite.identity.run_config import RunConfig
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
+from tests.queue_helpers import mismatched_copy, summary_rows
 
 QUEUE_TASK = ("--tasks", "pubmedqa", "--limit", "1")
 DEMOS = ["demo/pico-s", "demo/pico-m", "demo/pico-judge"]
 
 
-def _summary_rows(stdout: str) -> dict[str, list[str]]:
-    """The queue's summary table: model -> its other cells (a folded cell's continuation lines joined)."""
-    rows: list[list[str]] = []
-    for line in stdout.splitlines():
-        if not line.startswith("│"):
-            continue
-        cells = [cell.strip() for cell in line.strip("│").split("│")]
-        if cells[0] or not rows:
-            rows.append(cells)
-        else:
-            rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells, strict=True)]
-    return {row[0]: row[1:] for row in rows}
-
-
-def _mismatched_copy(folder: Path) -> Path:
-    """pico-s whose config no longer fits its weights: resolved and stored fine, fails when the backend loads it."""
-    broken = folder / "pico-s-broken"
-    shutil.copytree(DEMO_MODELS_DIR / "pico-s", broken)
-    config = json.loads((broken / "config.json").read_text())
-    config["intermediate_size"] *= 2
-    (broken / "config.json").write_text(json.dumps(config))
-    return broken
 
 
 def _queue(models: list[str], *extra: str) -> list[str]:
@@ -61,7 +37,7 @@ def test_queue_on_the_cluster_runs_each_model_once_on_its_own_node_and_records_a
     import ray
 
     monkeypatch.chdir(tmp_path)  # a short relative path keeps the broken model's summary row on one line
-    broken = str(_mismatched_copy(Path(".")))
+    broken = str(mismatched_copy(Path(".")))
     db = postgres_server.create_database()
     try:
         result = CliRunner().invoke(app, _queue([*DEMOS, broken], "--ray-address", ray_cluster.address, "--db", db))
@@ -75,7 +51,7 @@ def test_queue_on_the_cluster_runs_each_model_once_on_its_own_node_and_records_a
     assert sorted(run.model for run in runs) == sorted([*DEMOS, broken])  # each model once, all in the one database
     assert {run.model: run.status for run in runs} == {**dict.fromkeys(DEMOS, "complete"), broken: "failed"}
     assert "does not match its weights" in (details[broken].run.error or "")
-    rows = _summary_rows(result.stdout)
+    rows = summary_rows(result.stdout)
     assert list(rows) == [*DEMOS, broken]
     for model in DEMOS:
         run_id, status, _seconds, _placed, numbers = rows[model]
