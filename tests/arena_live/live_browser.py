@@ -44,3 +44,29 @@ def send(page: Any, prompt: str) -> None:
 def sql(db: Path, query: str) -> list[tuple]:
     with sqlite3.connect(db) as connection:
         return connection.execute(query).fetchall()
+
+
+def two_turns_then_vote(page: Any, db: Path, first: str, second: str, button: str, *, both_at_once: bool = True) -> tuple[str, str]:
+    """Send ``first`` and watch both answers grow while streaming, ask ``second``, vote with ``button``, see the names.
+
+    Returns the stored vote's (model_a, model_b). ``both_at_once``: some DOM read shows both sides
+    mid-stream at the same moment (not one after the other).
+    """
+    from playwright.sync_api import expect
+
+    send(page, first)
+    reads = watch_growth(page)
+    assert grew_while_streaming(reads, 0) >= 2 and grew_while_streaming(reads, 1) >= 2, reads[:5]
+    if both_at_once:
+        assert any(all(CURSOR in text and len(text) > 1 for text in read) for read in reads)
+    vote = page.get_by_role("button", name=button)
+    expect(vote).to_be_enabled(timeout=60_000)
+    send(page, second)
+    expect(page.locator(".evalsuite-answer")).to_have_count(4, timeout=120_000)
+    expect(vote).to_be_enabled(timeout=120_000)
+    vote.click()
+    expect(page.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
+    ((model_a, model_b),) = sql(db, "SELECT model_a, model_b FROM vote")
+    expect(page.get_by_text(f"Model A: {model_a}", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Model B: {model_b}", exact=True)).to_be_visible()
+    return model_a, model_b

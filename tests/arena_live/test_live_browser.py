@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_browser import CURSOR, grew_while_streaming, send, sql, watch_growth
+from live_browser import send, sql, two_turns_then_vote
 from playwright.sync_api import expect
 from served_app import ARTIFACTS, REPO_ROOT, launch_chromium, needs_chromium, serve_app
 
@@ -45,20 +45,7 @@ def test_live_battle_in_chromium_with_the_demo_models(tmp_path: Path) -> None:
         first, others = pages[0], pages[1:]
         for number, page in enumerate(others, start=1):
             send(page, f"Page {number}: tell me a story.")
-        send(first, "Page 0: write a long story about a river.")
-        reads = watch_growth(first)
-        assert grew_while_streaming(reads, 0) >= 2 and grew_while_streaming(reads, 1) >= 2, reads[:5]
-        assert any(all(CURSOR in text and len(text) > 1 for text in read) for read in reads)  # both at once
-        vote = first.get_by_role("button", name="B is better")
-        expect(vote).to_be_enabled(timeout=60_000)
-        send(first, "Page 0: and a short poem?")
-        expect(first.locator(".evalsuite-answer")).to_have_count(4, timeout=120_000)
-        expect(vote).to_be_enabled(timeout=120_000)
-        vote.click()
-        expect(first.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
-        (model_a, model_b), = sql(db, "SELECT model_a, model_b FROM vote")
-        expect(first.get_by_text(f"Model A: {model_a}", exact=True)).to_be_visible()
-        expect(first.get_by_text(f"Model B: {model_b}", exact=True)).to_be_visible()
+        model_a, model_b = two_turns_then_vote(first, db, "Page 0: write a long story about a river.", "Page 0: and a short poem?", "B is better")
         first.screenshot(path=str(tmp_path / "arena_live.png"), full_page=True)
         for page in others:
             tie = page.get_by_role("button", name="Tie")

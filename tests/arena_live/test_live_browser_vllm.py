@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_browser import CURSOR, answers, grew_while_streaming, send, sql, watch_growth
+from live_browser import CURSOR, answers, send, sql, two_turns_then_vote
 from playwright.sync_api import expect
 from served_app import launch_chromium, needs_chromium, serve_app
 
@@ -54,18 +54,8 @@ def test_live_battle_in_chromium_against_two_vllm_servers(vllm_servers: dict[str
     contestants, db = arena_file(tmp_path / "arena.yaml", entries), tmp_path / "live.db"
     with serve_app("arena", "serve", "--contestants", str(contestants), "--db", str(db)) as url, sync_playwright() as playwright:
         browser, page = _open_page(playwright, url)
-        send(page, "Page 0: write a long story about a river.")  # greedy: long answers from both (in-process 221 and 171 pieces)
-        reads = watch_growth(page)
-        assert grew_while_streaming(reads, 0) >= 2 and grew_while_streaming(reads, 1) >= 2, reads[:5]
-        vote = page.get_by_role("button", name="A is better")
-        expect(vote).to_be_enabled(timeout=60_000)
-        send(page, "Now a short poem.")
-        expect(page.locator(".evalsuite-answer")).to_have_count(4, timeout=120_000)
-        expect(vote).to_be_enabled(timeout=120_000)
-        vote.click()
-        expect(page.get_by_text("Vote recorded.")).to_be_visible(timeout=60_000)
-        (model_a, model_b), = sql(db, "SELECT model_a, model_b FROM vote")
-        expect(page.get_by_text(f"Model A: {model_a}", exact=True)).to_be_visible()
+        # greedy: long answers from both (in-process 221 and 171 pieces)
+        model_a, model_b = two_turns_then_vote(page, db, "Page 0: write a long story about a river.", "Now a short poem.", "A is better", both_at_once=False)
         browser.close()
     assert {model_a, model_b} == {"pico-s", "pico-m"}
     ratings = _cli("arena", "ratings", "--db", str(db), cwd=tmp_path)
