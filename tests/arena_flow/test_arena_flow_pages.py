@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from arena_flow_fixtures import APP, VOTING_MODELS, cast_votes, vote_on
+from arena_flow_fixtures import APP, UNSAFE_ANSWER, VOTING_MODELS, cast_votes, vote_on
 from rendered_answers import ANSWER_PREFIX, answer_texts, parse_answer
 from streamlit.testing.v1 import AppTest
 
@@ -22,6 +22,9 @@ from evalsuite.arena.battles import Battle, Battles
 from evalsuite.arena.ratings import compute_ratings
 from evalsuite.store import arena_queries
 from evalsuite.store.db import open_database
+
+# The fixture's UNSAFE_ANSWER as a reader sees it: Markdown rendered, raw HTML shown as text.
+RENDERED_UNSAFE = "<script>alert(1)</script> bold link <b>html</b>"
 
 pytestmark = pytest.mark.usefixtures("app_env")
 VOTE_PAGE = "views/arena_vote.py"
@@ -59,7 +62,8 @@ def test_vote_reveal_next_stores_one_vote_and_draws_a_new_battle(voting_db: Path
     answers = dict(_sql(voting_db, "SELECT id, text FROM completion"))
     prompt_text, category = _sql(voting_db, f"SELECT text, category FROM prompt WHERE id = {prompt_id}")[0]
     shown = _texts(app)
-    assert prompt_text in shown and answer_texts(app) == [answers[completion_a], answers[completion_b]]  # A left, B right
+    as_read = [RENDERED_UNSAFE if answers[c] == UNSAFE_ANSWER else answers[c] for c in (completion_a, completion_b)]
+    assert prompt_text in shown and answer_texts(app) == as_read  # A left, B right (the unsafe answer as rendered)
     assert not any(model in text for text in shown + answer_texts(app) for model in (model_a, model_b))  # anonymous before the vote
     assert [button.label for button in app.button] == ["A is better", "B is better", "Tie", "Both are bad"]
 
@@ -98,7 +102,7 @@ def test_answers_render_markdown_but_show_html_as_text(voting_db: Path, monkeypa
         if "<script>alert(1)</script> bold link <b>html</b>" in answer_texts(app):
             break
     (rendered,) = [parse_answer(m.value) for m in app.markdown if m.value.startswith(ANSWER_PREFIX) and "script" in m.value]
-    assert rendered.text == "<script>alert(1)</script> bold link <b>html</b>"  # the fixture's UNSAFE_ANSWER, as read
+    assert rendered.text == RENDERED_UNSAFE
     assert {"strong", "a"} <= set(rendered.tags) and not {"script", "b", "img"} & set(rendered.tags)
     assert not any("<script>" in markdown.value for markdown in app.markdown)
     app.button(key="vote_a").click().run()
