@@ -55,12 +55,18 @@ class VllmServer:
             self.process.wait(timeout=60)
 
 
+KV_CACHE_BYTES = 256 * 2**20
+
+
 def start_vllm(model_dir: Path, served_name: str, log_path: Path) -> VllmServer:
     """vLLM's OpenAI server of ``model_dir`` on a free loopback port; returns once ``/v1/models`` answers."""
     port = free_port()
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--served-model-name", served_name,
         "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--gpu-memory-utilization", "0.2", "--enforce-eager",
+        # A fixed 256 MiB KV cache (64k tokens of a pico model) instead of a share of the memory free at start-up:
+        # three servers start together here, and a share taken by the first starves the third.
+        "--kv-cache-memory-bytes", str(KV_CACHE_BYTES),
     ]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV}, stdout=log, stderr=subprocess.STDOUT)
