@@ -1,4 +1,4 @@
-"""The live arena in headless Chromium against real vLLM OpenAI-compatible servers on loopback.
+"""The live arena against real vLLM OpenAI-compatible servers on loopback: the engine alone, and in headless Chromium.
 
 The two shared servers (pico-s, pico-m: ``vllm_servers`` in conftest.py) answer a battle that
 streams, goes a second turn, is voted on and then is in `arena ratings` and in the export;
@@ -15,11 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from live_browser import CURSOR, answers, send, sql, two_turns_then_vote
 from playwright.sync_api import expect
 from served_app import launch_chromium, needs_chromium, serve_app
 
+from evalsuite.arena.live import LiveBattle, load_contestants
+from evalsuite.arena.pipeline import RatingRequest, ratings_from_store
+from evalsuite.store.db import open_database
 from tests.arena_live.conftest import DEMO, VllmServer, arena_file, start_vllm, stop_vllm
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -102,3 +106,22 @@ def test_a_contestant_killed_mid_answer_in_chromium(vllm_servers: dict[str, Vllm
         assert sorted(sql(db, "SELECT model_a, model_b FROM vote")[0]) == ["pico-m", "pico-s"]  # the failed one is skipped
     finally:
         stop_vllm(doomed)
+
+
+def test_vllm_answers_stream_in_pieces_and_both_sides_run_at_once(vllm_arena_file: Path, tmp_path: Path) -> None:
+    """The engine alone, on the module's two servers: pieces as they come, both sides at once, two turns, a vote in the ratings."""
+    pool = load_contestants(vllm_arena_file)
+    pieces = list(pool["pico-s"].stream([{"role": "user", "content": "Count to ten."}]))
+    assert len(pieces) >= 2 and all(pieces)
+    with open_database(tmp_path / "live.db") as database:
+        battle = LiveBattle(pool, database, voter="visitor", rng=np.random.default_rng(3))
+        battle.ask("Tell me a story.")
+        assert battle.wait(timeout=120)
+        a, b = battle.view("a"), battle.view("b")
+        assert a.error is None and b.error is None
+        assert a.started_at < b.finished_at and b.started_at < a.finished_at
+        battle.ask("And then?")
+        assert battle.wait(timeout=120)
+        battle.vote("tie")
+        report = ratings_from_store(database, RatingRequest())
+        assert {row.model for row in report.table.rows} == {"pico-s", "pico-m"}
