@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -50,9 +51,11 @@ class VllmServer:
     log: Path
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=60)
+        """SIGKILL the server and its engine processes: its own session, so the engine core and workers
+        (children that hold the weights and the KV cache) die with it instead of living on as orphans."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=60)
 
 
 KV_CACHE_BYTES = 256 * 2**20
@@ -69,7 +72,9 @@ def start_vllm(model_dir: Path, served_name: str, log_path: Path) -> VllmServer:
         "--kv-cache-memory-bytes", str(KV_CACHE_BYTES),
     ]
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV}, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env={**os.environ, **VLLM_ENV}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = VllmServer(f"http://127.0.0.1:{port}/v1", served_name, process, log_path)
     deadline = time.monotonic() + SERVER_START_S
     while True:
@@ -85,12 +90,12 @@ def start_vllm(model_dir: Path, served_name: str, log_path: Path) -> VllmServer:
 
 
 def stop_vllm(server: VllmServer) -> None:
+    """Ask the server to shut down, then SIGKILL whatever is left of its session (engine core, workers)."""
     if server.process.poll() is None:
         server.process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    server.kill()
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,8 @@ def _run(db: str, *, report: Any = None, tasks: tuple[str, ...] = TASKS, **contr
 
 
 def _answers(db: str) -> dict[str, list[Any]]:
-    return {key: json.loads(response) for key, response in sql_rows(db, "SELECT key, response FROM request_cache")}
+    rows = sql_rows(db, "SELECT key, response FROM request_cache")
+    return {key: response if isinstance(response, list) else json.loads(response) for key, response in rows}  # PostgreSQL: JSON parsed
 
 
 def _metrics(db: str) -> dict[tuple[str, str], float]:
