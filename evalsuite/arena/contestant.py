@@ -15,19 +15,23 @@ if TYPE_CHECKING:
     from evalsuite.identity.models import ModelSpec
 
 
-def answer_model_key(spec: ModelSpec) -> str:
-    """The identity arena answers are stored under: sha256 over weights, tokenizer, config and revision.
-
-    Generation settings are stored beside each answer (``Completion.settings``) but are
-    not part of the key: one model is one contestant however it was sampled.
-    """
-    parts = {
+def answer_identity(spec: ModelSpec) -> dict[str, str]:
+    """What makes an arena contestant the model it is: weights, tokenizer, config and revision."""
+    return {
         "weights_sha256": spec.weights_sha256,
         "tokenizer_sha256": getattr(spec, "tokenizer_sha256", ""),
         "config_sha256": getattr(spec, "config_sha256", ""),
         "revision": spec.revision or "",
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def answer_model_key(spec: ModelSpec) -> str:
+    """The identity arena answers are stored under: sha256 over :func:`answer_identity`.
+
+    Generation settings are stored beside each answer (``Completion.settings``) but are
+    not part of the key: one model is one contestant however it was sampled.
+    """
+    return hashlib.sha256(json.dumps(answer_identity(spec), sort_keys=True).encode()).hexdigest()
 
 
 def has_chat_template(lm: Any) -> bool:

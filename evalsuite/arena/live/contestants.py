@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from evalsuite.arena.contestant import answer_model_key
+from evalsuite.arena.contestant import answer_identity, answer_model_key
 from evalsuite.arena.live.moderation import Moderation, moderation_from
 from evalsuite.arena.live.streaming import AnswerSource, EndpointSource, InProcessSource, Messages, Sampling
 from evalsuite.backends import BackendOptions, resolve
@@ -274,9 +274,5 @@ def _resolved(model: str, options: BackendOptions, where: str) -> Any:
 def _made(
     name: str, model: str, backend: str, weight: float, sampling: Sampling, source: AnswerSource, spec: Any, settings: dict[str, Any],
 ) -> Contestant:
-    identity = {
-        "weights_sha256": spec.weights_sha256, "tokenizer_sha256": getattr(spec, "tokenizer_sha256", None),
-        "config_sha256": getattr(spec, "config_sha256", None), "revision": spec.revision,
-    }
-    settings = {**settings, **identity, "temperature": sampling.temperature, "max_new_tokens": sampling.max_new_tokens, "chat_template": True}
+    settings = {**settings, **answer_identity(spec), "temperature": sampling.temperature, "max_new_tokens": sampling.max_new_tokens, "chat_template": True}
     return Contestant(name, model, backend, weight, sampling, source, answer_model_key(spec), settings)
