@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 ray = pytest.importorskip("ray", reason="ray is not installed; `make test` installs the ray extra")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -74,14 +73,4 @@ def cluster_db(postgres_server: Any) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(url)
-
-
-def sql_rows(db: str, sql: str) -> list[Any]:
-    """Plain SQL over a SQLite file or a PostgreSQL URL: an independent read, not the store's queries."""
-    engine = sqlalchemy.create_engine(db if "://" in db else f"sqlite:///{db}")
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sqlalchemy.text(sql))]
-    finally:
-        engine.dispose()
 

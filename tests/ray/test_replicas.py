@@ -16,12 +16,12 @@ import json
 from typing import Any
 
 import pytest
+from raw_sql import sql as sql_rows
 
 from evalsuite.execution import runner
 from evalsuite.identity.run_config import RunConfig
 from evalsuite.store import queries
 from evalsuite.store.db import open_database
-from tests.ray.conftest import sql_rows
 
 pytestmark = pytest.mark.slow
 
