@@ -2,7 +2,11 @@
 
 SQLite is opened in WAL mode with a busy timeout so the leaderboard can read
 while a run writes and many arena voters can write at once without "database is
-locked". Any SQLAlchemy URL works (PostgreSQL for a shared deployment).
+locked". A file is switched to WAL once, under the same lock file as schema upgrades,
+before any pooled connection opens it: SQLite refuses two connections switching one
+file together at once, without waiting its busy timeout (each holds the shared lock the
+other must wait out), which is how two Ray workers opening one new database failed.
+Any SQLAlchemy URL works (PostgreSQL for a shared deployment).
 
 The schema is versioned by Alembic (``evalsuite/store/migrations``; the newest revision
 is the schema version, see ``store.revisions``): every open brings the database to it. A new database is built from empty by
@@ -17,6 +21,7 @@ create it exactly once.
 from __future__ import annotations
 
 import atexit
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterator, Sequence
@@ -28,9 +33,9 @@ from types import TracebackType
 from filelock import FileLock
 from filelock import Timeout as FileLockTimeout
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.exc import DatabaseError as SADatabaseError
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from evalsuite.errors import DatabaseError, DatabaseWriteRefused
@@ -60,10 +65,14 @@ def database_url(db: str | Path) -> str:
 
 
 def _sqlite_path(url: str) -> Path | None:
-    if not url.startswith("sqlite:///"):
+    """The file behind a SQLite URL (any driver spelling, ``sqlite+pysqlite:///``); None for memory and servers."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # not a URL at all: `create_engine` says so with the reason
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    raw = url[len("sqlite:///") :]
-    return None if raw in ("", ":memory:") else Path(raw)
+    return Path(parsed.database)
 
 
 def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
@@ -88,10 +97,42 @@ def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
             )
 
 
+SQLITE_HEADER_WAL = b"\x02\x02"  # file format write and read versions (header bytes 18-19): 2 means WAL
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Whether the file's header says WAL (a missing or empty file is not yet a database, so no)."""
+    if not path.exists():
+        return False
+    with path.open("rb") as handle:
+        return handle.read(20)[18:20] == SQLITE_HEADER_WAL
+
+
+def _switch_to_wal(path: Path, *, create: bool) -> None:
+    """Put the file in WAL mode (persistent in the file), once, by one process at a time.
+
+    A reader that may not write the folder (a read-only copy) reads the file in the mode it is in.
+    """
+    if _in_wal_mode(path):
+        return
+    if not create and not os.access(path.parent, os.W_OK):
+        return
+    with _file_lock(_lock_path(path), purpose="switch the database to WAL mode"):
+        if _in_wal_mode(path):
+            return  # another process switched it while we waited
+        try:
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot use database {path}: {exc}", "pass --db with a writable SQLite path or a SQLAlchemy URL") from exc
+
+
 def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # WAL is the file's own setting: `_switch_to_wal`
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
@@ -159,6 +200,7 @@ def open_database(db: str | Path, *, create: bool = True) -> Database:
     path = _sqlite_path(url)
     if path is not None:
         _prepare_sqlite_file(path, create=create)
+        _switch_to_wal(path, create=create)
     connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False} if url.startswith("sqlite") else {}
     try:
         engine = create_engine(url, connect_args=connect_args)
@@ -292,26 +334,33 @@ def _foreign_keys_off(connection: Connection) -> Iterator[None]:
 
 
 @contextmanager
+def _file_lock(lock_path: Path, *, purpose: str) -> Iterator[None]:
+    """The ``<db>.lock`` file beside a SQLite database: one process at a time changes the file's schema or mode."""
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_S)
+    except FileLockTimeout as exc:
+        raise DatabaseError(
+            f"another process has held the schema lock {lock_path} for {LOCK_TIMEOUT_S} s",
+            "wait for the other evalsuite process, or delete the .lock file if none is running",
+        ) from exc
+    except PermissionError as exc:
+        raise DatabaseError(
+            f"cannot create {lock_path} to {purpose}: {exc.strerror}",
+            "open it once from an account that may write its folder",
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
 def _schema_lock(engine: Engine, lock_path: Path | None) -> Iterator[None]:
     """One process at a time upgrades a database: a lock file for SQLite, an advisory lock on PostgreSQL."""
     if lock_path is not None:
-        lock = FileLock(str(lock_path))
-        try:
-            lock.acquire(timeout=LOCK_TIMEOUT_S)
-        except FileLockTimeout as exc:
-            raise DatabaseError(
-                f"another process has held the schema lock {lock_path} for {LOCK_TIMEOUT_S} s",
-                "wait for the other evalsuite process, or delete the .lock file if none is running",
-            ) from exc
-        except PermissionError as exc:
-            raise DatabaseError(
-                f"cannot create {lock_path} to upgrade the database's schema: {exc.strerror}",
-                "open it once from an account that may write its folder",
-            ) from exc
-        try:
+        with _file_lock(lock_path, purpose="upgrade the database's schema"):
             yield
-        finally:
-            lock.release()
         return
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.synchronize
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +64,46 @@ def test_concurrent_writers_lose_nothing(db_url: str) -> None:
         for thread in threads:
             thread.join()
         assert len(queries.list_runs(database)) == 80
+
+
+ROUNDS, OPENERS = 60, 2  # two openers on two cores spin in step; the old switch failed ~1 round in 10
+
+
+def _open_in_step(rounds: int, barrier: multiprocessing.synchronize.Barrier, deadline: multiprocessing.sharedctypes.Synchronized[float], path: str, errors: multiprocessing.Queue[str]) -> None:
+    """Each round: wait for all, let the first reset the file to rollback mode, then all open it at one instant."""
+    for _ in range(rounds):
+        if barrier.wait() == 0:
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                connection.execute("PRAGMA journal_mode = DELETE")
+            deadline.value = time.time() + 0.05
+        barrier.wait()
+        while time.time() < deadline.value:
+            pass  # a spin, not a sleep: the openers must collide within microseconds, as Ray workers did
+        try:
+            open_database(path).close()
+        except DatabaseError as exc:
+            errors.put(str(exc))
+
+
+def test_processes_opening_one_database_at_one_instant_never_see_database_is_locked(tmp_path: Path) -> None:
+    """SQLite answers two connections switching one file to WAL together with "database is locked" at once,
+    without its busy timeout (two Ray workers opening a new database failed so); the switch is made once, under a lock."""
+    path = tmp_path / "instant.db"
+    open_database(path).close()  # the schema is at head: each round is the WAL switch alone
+    context = multiprocessing.get_context("spawn")
+    barrier, deadline, errors = context.Barrier(OPENERS), context.Value("d", 0.0), context.Queue()
+    openers = [context.Process(target=_open_in_step, args=(ROUNDS, barrier, deadline, str(path), errors)) for _ in range(OPENERS)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(300)
+    assert [opener.exitcode for opener in openers] == [0] * OPENERS
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == []
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 class _Failure(Exception):
