@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from live_browser import CURSOR, answers, send, sql, two_turns_then_vote
+from live_browser import send, sql, two_turns_then_vote
 from playwright.sync_api import expect
 from served_app import launch_chromium, needs_chromium, serve_app
 
@@ -27,6 +30,9 @@ from evalsuite.store.db import open_database
 from tests.arena_live.conftest import DEMO, VllmServer, arena_file, start_vllm, stop_vllm
 
 pytestmark = [pytest.mark.slow, needs_chromium]
+VLLM_GAUGES = ("vllm:num_requests_running", "vllm:generation_tokens_total")
+ENDLESS_TOKENS = 30_000  # about 90 s of pico-s on an idle machine: far longer than any lag before the kill
+MID_ANSWER_TOKENS = 8  # the doomed server is killed once it has streamed this many tokens of its answer (of up to 2,000)
 
 
 @pytest.fixture(autouse=True)
@@ -71,23 +77,56 @@ def test_live_battle_in_chromium_against_two_vllm_servers(vllm_servers: dict[str
     assert battle["conversation_a"][2]["content"] == "Now a short poem." == battle["conversation_b"][2]["content"]
 
 
+def _endless_copy(model: Path, into: Path) -> Path:
+    """A copy of ``model`` that answers for minutes: it stops on no token it ever samples, and has room for long answers.
+
+    pico-s sampled its end of text after ~1,650 tokens, 5 to 7 s on this machine; under load the
+    page and the server's own counters lagged by as much, and the kill came after the answer was
+    whole. The copy's end of text is its beginning-of-text token, which it never samples after the prompt.
+    """
+    shutil.copytree(model, into)
+    for name, changes in {"config.json": {"max_position_embeddings": 65_536, "eos_token_id": 0},
+                          "generation_config.json": {"eos_token_id": 0}}.items():  # fmt: skip
+        settings = json.loads((into / name).read_text(encoding="utf-8"))
+        (into / name).write_text(json.dumps({**settings, **changes}, indent=2), encoding="utf-8")
+    tokenizer = json.loads((into / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (into / "tokenizer_config.json").write_text(json.dumps({**tokenizer, "eos_token": tokenizer["bos_token"]}, indent=2), encoding="utf-8")
+    return into
+
+
+def _generation(server: VllmServer) -> dict[str, float]:
+    """The server's own Prometheus gauges: requests generating now, and tokens generated since it started."""
+    with urllib.request.urlopen(server.url.removesuffix("/v1") + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {name: float(value) for name, value in re.findall(rf"^({'|'.join(VLLM_GAUGES)})\{{[^}}]*\}} (\S+)$", text, re.MULTILINE)}
+
+
+def _wait_until_mid_answer(server: VllmServer) -> None:
+    """Return once the server is generating an answer and has streamed a few tokens of it (its own count, not the page's)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        counts = _generation(server)
+        if counts.get("vllm:num_requests_running", 0) >= 1 and counts.get("vllm:generation_tokens_total", 0) >= MID_ANSWER_TOKENS:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{server.name} never began answering: {_generation(server)}")
+
+
 def test_a_contestant_killed_mid_answer_in_chromium(vllm_servers: dict[str, VllmServer], tmp_path: Path) -> None:
     """The doomed server carries nearly all the weight, so the first round meets it; it is killed while it streams."""
     from playwright.sync_api import sync_playwright
 
-    doomed = start_vllm(DEMO / "pico-s", "pico-doomed", tmp_path / "doomed.log")
+    doomed = start_vllm(_endless_copy(DEMO / "pico-s", tmp_path / "pico-endless"), "pico-doomed", tmp_path / "doomed.log")
     try:
         entries = [{"name": name, "backend": "openai", "base_url": server.url, "served_name": name, "max_new_tokens": 48}
                    for name, server in vllm_servers.items()]  # fmt: skip
         entries.append({"name": "doomed", "backend": "openai", "base_url": doomed.url, "served_name": "pico-doomed",
-                        "temperature": 1.5, "max_new_tokens": 2000, "weight": 1e6})  # fmt: skip
+                        "temperature": 1.5, "max_new_tokens": ENDLESS_TOKENS, "weight": 1e6})  # fmt: skip
         contestants, db = arena_file(tmp_path / "arena.yaml", entries, stall_timeout_s=30), tmp_path / "live.db"
         with serve_app("arena", "serve", "--contestants", str(contestants), "--db", str(db)) as url, sync_playwright() as playwright:
             browser, page = _open_page(playwright, url)
             send(page, "Write a very long essay about rivers.")
-            deadline = time.monotonic() + 120
-            while not any(len(text) > 1 and CURSOR in text for text in answers(page)) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _wait_until_mid_answer(doomed)
             doomed.kill()  # SIGKILL while it streams
             expect(page.get_by_text("This round ended because a model failed")).to_be_visible(timeout=120_000)
             expect(page.get_by_role("button", name="A is better")).to_be_disabled()
