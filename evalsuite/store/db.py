@@ -127,7 +127,7 @@ def _switch_to_wal(path: Path, *, create: bool) -> None:
             finally:
                 connection.close()
         except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot use database {path}: {exc}", "pass --db with a writable SQLite path or a SQLAlchemy URL") from exc
+            raise DatabaseError(f"cannot use database {path}: {exc}") from exc  # the class's hint: a writable path
 
 
 def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:

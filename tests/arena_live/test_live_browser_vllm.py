@@ -32,7 +32,7 @@ from tests.arena_live.conftest import DEMO, VllmServer, arena_file, start_vllm, 
 pytestmark = [pytest.mark.slow, needs_chromium]
 VLLM_GAUGES = ("vllm:num_requests_running", "vllm:generation_tokens_total")
 ENDLESS_TOKENS = 30_000  # about 90 s of pico-s on an idle machine: far longer than any lag before the kill
-MID_ANSWER_TOKENS = 8  # the doomed server is killed once it has streamed this many tokens of its answer (of up to 2,000)
+MID_ANSWER_TOKENS = 8  # the doomed server is killed once it has streamed this many tokens of its answer (of up to ENDLESS_TOKENS)
 
 
 @pytest.fixture(autouse=True)
